@@ -1,0 +1,173 @@
+//! mkvpc: the VPC an EKS cluster runs in, created, converged and deleted by tag.
+//!
+//! - [`plan`]: zones and subnet CIDRs (pure)
+//! - [`inventory`]: what the stack already owns, found by tag
+//! - [`create`]: converging to the spec; [`delete`] and [`leftovers`]: taking it all away
+//! - [`dry_run`]: the plan, changing nothing; [`model`]: the JSON keys and their schemas
+
+pub mod cli;
+pub mod create;
+pub mod delete;
+pub mod dry_run;
+pub mod inventory;
+pub mod leftovers;
+pub mod model;
+pub mod plan;
+pub mod tagging;
+
+use aws_sdk_ec2::Client;
+use ekskit_core::document::Stdin;
+use ekskit_core::output::emit;
+use ekskit_core::{Document, InputError};
+use tracing::info;
+
+use crate::cli::{Args, Spec};
+use crate::inventory::{Inventory, role, role_az};
+use crate::leftovers::Leftovers;
+use crate::model::DeletedDoc;
+use crate::plan::{AzChoice, SubnetPlan, Tier, Zone};
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let mode = if args.stdin.is_some() { Stdin::Always } else { Stdin::WhenPiped };
+    let mut doc = Document::from_stdin(mode)?;
+    let input = cli::vpc_input(&doc)?;
+    let mut spec = Spec::resolve(&args, &input)?;
+    let config = ekskit_aws::load(&args.aws, input.region.as_deref()).await?;
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let ec2 = Client::new(&config);
+    let inventory = Inventory::load(&ec2, &spec.stack).await?;
+    if inventory.vpcs.len() > 1 {
+        let ids: Vec<&str> = inventory.vpcs.iter().filter_map(|v| v.vpc_id()).collect();
+        return Err(ekskit_core::Hinted::new(
+            format!("stack {} owns {} VPCs ({}); expected one", spec.stack, ids.len(), ids.join(", ")),
+            "two runs raced, or a VPC was copied with its tags; delete the extra one (or all, with --delete) and re-run",
+        )
+        .into());
+    }
+
+    if args.delete {
+        if args.dry_run {
+            doc.set_nested("plan", "vpc", &dry_run::delete_plan(&spec.stack, &region, &inventory))?;
+            return emit(&doc);
+        }
+        if inventory.is_empty() {
+            info!("stack {} owns nothing in {region}; nothing to delete", spec.stack);
+        }
+        let leftovers = Leftovers {
+            elb: aws_sdk_elasticloadbalancing::Client::new(&config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+        };
+        let resources = delete::delete_stack(&ec2, &leftovers, &spec.stack, &inventory, spec.timeout).await?;
+        info!("deleted {} resources of stack {}", resources.len(), spec.stack);
+        doc.remove("vpc");
+        doc.set_nested("deleted", "vpc", &DeletedDoc { stack: spec.stack.clone(), region, resources })?;
+        return emit(&doc);
+    }
+
+    if spec.azs == AzChoice::Default
+        && let Some(kept) = zones_in_use(&inventory)
+    {
+        spec.azs = AzChoice::Named(kept);
+    }
+    let zones = describe_zones(&ec2).await?;
+    let azs = plan::select_azs(&region, &zones, &spec.azs)?;
+    let subnets = plan::plan_subnets(spec.cidr, &azs)?;
+    check_conflicts(&spec, &subnets, &inventory)?;
+
+    if args.dry_run {
+        doc.set_nested("plan", "vpc", &dry_run::create_plan(&spec, &region, &azs, &subnets, &inventory))?;
+        return emit(&doc);
+    }
+    let vpc = create::Converge {
+        ec2: &ec2,
+        spec: &spec,
+        region: &region,
+        zones: &azs,
+        subnets: &subnets,
+        inventory: &inventory,
+    }
+    .run()
+    .await?;
+    info!("VPC {} of stack {} is ready in {}", vpc.id, vpc.stack, vpc.azs.join(", "));
+    doc.set("vpc", &vpc)?;
+    emit(&doc)
+}
+
+async fn describe_zones(ec2: &Client) -> anyhow::Result<Vec<Zone>> {
+    use ekskit_aws::AwsResultExt;
+    let out = ec2.describe_availability_zones().send().await.aws("listing availability zones")?;
+    Ok(out
+        .availability_zones()
+        .iter()
+        .map(|z| Zone {
+            name: z.zone_name().unwrap_or_default().to_owned(),
+            id: z.zone_id().unwrap_or_default().to_owned(),
+            state: z.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            zone_type: z.zone_type().unwrap_or("availability-zone").to_owned(),
+        })
+        .collect())
+}
+
+/// Zones of the stack's public subnets, in subnet CIDR order: a re-run without `--azs` keeps them.
+fn zones_in_use(inv: &Inventory) -> Option<Vec<String>> {
+    let mut public: Vec<(u32, String)> = inv
+        .subnets
+        .iter()
+        .filter_map(|s| {
+            let (role, az) = role_az(s.tags());
+            let cidr: ipnet::Ipv4Net = s.cidr_block()?.parse().ok()?;
+            (role == Some(role::SUBNET_PUBLIC)).then(|| (u32::from(cidr.network()), az.unwrap_or_default().to_owned()))
+        })
+        .collect();
+    public.sort();
+    (public.len() >= 2).then(|| public.into_iter().map(|(_, az)| az).collect())
+}
+
+/// An existing stack that was made with other flags is not silently rebuilt: say so, change nothing.
+fn check_conflicts(spec: &Spec, plan: &[SubnetPlan], inv: &Inventory) -> Result<(), InputError> {
+    let redo =
+        format!("pass the flags of the first run, or delete the stack first (mkvpc --delete --name {})", spec.stack);
+    if let Some(cidr) = inv.vpcs.first().and_then(|v| v.cidr_block())
+        && cidr != spec.cidr.to_string()
+    {
+        return Err(InputError::new(format!(
+            "stack {} already has VPC {} with CIDR {cidr}, not {}",
+            spec.stack,
+            inv.vpcs[0].vpc_id().unwrap_or_default(),
+            spec.cidr
+        ))
+        .hint(redo));
+    }
+    for subnet in &inv.subnets {
+        let (role, az) = role_az(subnet.tags());
+        let tier = match role {
+            Some(role::SUBNET_PUBLIC) => Tier::Public,
+            Some(role::SUBNET_PRIVATE) => Tier::Private,
+            _ => continue,
+        };
+        let id = subnet.subnet_id().unwrap_or_default();
+        let have = subnet.cidr_block().unwrap_or_default();
+        match plan.iter().find(|p| p.tier == tier && Some(p.az.as_str()) == az) {
+            Some(p) if p.cidr.to_string() == have => {}
+            Some(p) => {
+                return Err(InputError::new(format!(
+                    "{} subnet {id} in {} has CIDR {have}; this run plans {}",
+                    tier.as_str(),
+                    p.az,
+                    p.cidr
+                ))
+                .hint(redo));
+            }
+            None => {
+                return Err(InputError::new(format!(
+                    "stack {} has a {} subnet {id} in {}, a zone this run does not use",
+                    spec.stack,
+                    tier.as_str(),
+                    az.unwrap_or("an unknown zone")
+                ))
+                .hint(redo));
+            }
+        }
+    }
+    Ok(())
+}

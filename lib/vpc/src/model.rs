@@ -1,0 +1,240 @@
+//! The keys mkvpc writes into the document: `vpc`, `plan.vpc` (with `--dry-run`) and
+//! `deleted.vpc` (with `--delete`). Their JSON Schemas in `schemas/` are generated from these
+//! types; a test fails when they drift.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::Tier;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NatMode {
+    /// One NAT gateway for all private subnets (cheapest; one zone's outage cuts egress).
+    Single,
+    /// One NAT gateway per zone (survives a zone outage; costs a gateway per zone).
+    Ha,
+    /// No NAT: private subnets have no route to the internet (use VPC endpoints).
+    None,
+}
+
+impl NatMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatMode::Single => "single",
+            NatMode::Ha => "ha",
+            NatMode::None => "none",
+        }
+    }
+}
+
+/// VPC endpoints mkvpc can add so nodes reach AWS without NAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    /// S3 gateway endpoint (free; image layers from ECR come from S3).
+    S3,
+    /// ECR API and ECR Docker interface endpoints.
+    Ecr,
+    /// STS interface endpoint (Pod Identity and IRSA token exchange).
+    Sts,
+}
+
+impl EndpointKind {
+    /// The service name suffixes behind this choice: `com.amazonaws.<region>.<suffix>`.
+    pub fn services(self) -> &'static [&'static str] {
+        match self {
+            EndpointKind::S3 => &["s3"],
+            EndpointKind::Ecr => &["ecr.api", "ecr.dkr"],
+            EndpointKind::Sts => &["sts"],
+        }
+    }
+}
+
+/// `vpc`: everything mkvpc created, by zone and tier, for the next tool (mkeks) and for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VpcDoc {
+    /// The ekskit stack that owns the VPC (`ekskit.io/stack` tag).
+    pub stack: String,
+    pub region: String,
+    pub id: String,
+    pub cidr: String,
+    /// Zone names, in the order subnets were planned.
+    pub azs: Vec<String>,
+    pub nat: NatMode,
+    pub subnets: Subnets,
+    pub internet_gateway: String,
+    pub nat_gateways: Vec<NatGatewayDoc>,
+    pub route_tables: RouteTables,
+    pub endpoints: Vec<EndpointDoc>,
+    /// The security group of the interface endpoints, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_security_group: Option<String>,
+    /// The ownership tags every resource of the stack carries.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Subnets {
+    pub public: Vec<SubnetDoc>,
+    pub private: Vec<SubnetDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SubnetDoc {
+    pub id: String,
+    pub az: String,
+    pub az_id: String,
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NatGatewayDoc {
+    pub id: String,
+    pub az: String,
+    pub subnet_id: String,
+    pub allocation_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteTables {
+    pub public: String,
+    pub private: Vec<PrivateRouteTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PrivateRouteTable {
+    pub id: String,
+    pub az: String,
+    /// The NAT gateway its default route goes to; absent with `--nat none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EndpointDoc {
+    /// Full service name, e.g. `com.amazonaws.us-east-1.s3`.
+    pub service: String,
+    pub id: String,
+    /// `Gateway` or `Interface`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// What mkvpc reads of a `vpc` key it finds on stdin (its own earlier output): enough to
+/// re-run or delete the same stack without repeating the flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct VpcInput {
+    pub stack: Option<String>,
+    pub region: Option<String>,
+    pub cidr: Option<String>,
+}
+
+/// `plan.vpc`: what `--dry-run` found and would do, changing nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanDoc {
+    pub stack: String,
+    pub region: String,
+    /// `create` (converge to the flags) or `delete`.
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub azs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatMode>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointKind>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Action {
+    /// `create`, `keep`, `update` or `delete`.
+    pub action: String,
+    /// The kind of resource, e.g. `subnet`, `nat-gateway`.
+    pub kind: String,
+    /// What it is in the stack, e.g. `public us-east-1a 10.0.0.0/19`.
+    pub name: String,
+    /// The resource id when it already exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// `deleted.vpc`: what `--delete` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeletedDoc {
+    pub stack: String,
+    pub region: String,
+    pub resources: Vec<Removed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Removed {
+    pub kind: String,
+    pub id: String,
+}
+
+pub fn tier_name(tier: Tier) -> &'static str {
+    tier.as_str()
+}
+
+/// The generated schemas, by file name under `schemas/`.
+pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
+    vec![
+        ("vpc.schema.json", schemars::schema_for!(VpcDoc)),
+        ("plan.vpc.schema.json", schemars::schema_for!(PlanDoc)),
+        ("deleted.vpc.schema.json", schemars::schema_for!(DeletedDoc)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn schema_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
+    }
+
+    /// The committed schemas match the types. `UPDATE_SCHEMAS=1 cargo test` rewrites them.
+    #[test]
+    fn committed_schemas_match_the_types() {
+        for (file, schema) in schemas() {
+            let path = schema_dir().join(file);
+            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+                std::fs::write(&path, &text).unwrap();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(committed, text, "{file} is stale: run `make schemas` and commit it");
+        }
+    }
+
+    #[test]
+    fn a_vpc_document_validates_against_its_schema() {
+        let doc = VpcDoc {
+            stack: "demo".into(),
+            region: "us-east-1".into(),
+            id: "vpc-1".into(),
+            cidr: "10.0.0.0/16".into(),
+            azs: vec!["us-east-1a".into()],
+            nat: NatMode::Single,
+            subnets: Subnets { public: vec![], private: vec![] },
+            internet_gateway: "igw-1".into(),
+            nat_gateways: vec![],
+            route_tables: RouteTables { public: "rtb-1".into(), private: vec![] },
+            endpoints: vec![],
+            endpoint_security_group: None,
+            tags: BTreeMap::new(),
+        };
+        let schema = serde_json::to_value(schemars::schema_for!(VpcDoc)).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        assert!(validator.is_valid(&serde_json::to_value(&doc).unwrap()));
+        assert!(!validator.is_valid(&serde_json::json!({"id": 5})));
+    }
+}

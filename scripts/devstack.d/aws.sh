@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+#
+# aws: moto server, the AWS API emulator, pinned and installed with pip into a cached venv.
+# AWS managed policies (e.g. AmazonEKSClusterPolicy) exist only with
+# MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+
+MOTO_VERSION=5.2.5
+MOTO_VENV=$CACHE_DIR/moto-$MOTO_VERSION
+
+aws_packages() { echo curl ca-certificates python3-venv; }
+aws_proc() { echo moto_server; }
+aws_grace() { echo 5; }
+aws_where() { echo "http://127.0.0.1:$MOTO_PORT"; }
+aws_ready() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$MOTO_PORT/moto-api/"; }
+
+# aws_install: create the venv once; a venv without its .installed stamp is rebuilt.
+aws_install() {
+  if [[ -f $MOTO_VENV/.installed && -x $MOTO_VENV/bin/moto_server ]] &&
+    "$MOTO_VENV/bin/python" -c '' 2>/dev/null; then
+    return 0
+  fi
+  log "aws: installing moto[server]==$MOTO_VERSION into $MOTO_VENV"
+  rm -rf "$MOTO_VENV"
+  mkdir -p "$CACHE_DIR"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+  touch "$MOTO_VENV/.installed"
+}
+
+aws_up() {
+  aws_install
+  log "aws: starting moto_server on 127.0.0.1:$MOTO_PORT"
+  spawn aws env MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+    "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  wait_ready aws 30 aws_ready
+}
