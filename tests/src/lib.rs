@@ -1,1 +1,177 @@
+//! Test kit for the end-to-end tests: the local stack's environment, the real binaries, an EC2
+//! client for looking behind the tools' backs, and the committed JSON Schemas.
+//!
+//! Tests start the stack themselves (`scripts/devstack up`, idempotent and fast when warm).
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Starts the given devstack components once per test binary and returns the stack's environment.
+pub fn stack_env(components: &[&str]) -> &'static BTreeMap<String, String> {
+    static ENV: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let devstack = repo_root().join("scripts/devstack");
+        let status = Command::new(&devstack).arg("up").args(components).status().expect("running scripts/devstack");
+        assert!(status.success(), "scripts/devstack up {components:?} failed");
+        let out = Command::new(&devstack).arg("env").output().expect("running scripts/devstack env");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+            .collect()
+    })
+}
+
+/// A stack name no other test (or earlier run against the same emulator) uses.
+pub fn unique_stack(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// The path of a workspace binary, built next to this test's own executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built: run `cargo build --workspace` first", path.display());
+    path
+}
+
+/// A command for `tool` with a clean environment: only PATH, HOME and the given variables, so
+/// nothing from the developer's shell (or AWS profile) leaks in.
+pub fn tool(name: &str, env: &BTreeMap<String, String>) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    // Never let an SDK probe the instance metadata address, whatever the test removes.
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    // Empty AWS config files: no profile of the machine's user takes part.
+    cmd.env("AWS_CONFIG_FILE", "/dev/null");
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    cmd.envs(env);
+    cmd
+}
+
+/// Runs `cmd` with `stdin` piped in (or a closed stdin) and returns its output.
+pub fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning the tool");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).expect("writing stdin");
+    }
+    drop(pipe);
+    child.wait_with_output().expect("waiting for the tool")
+}
+
+pub fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts `value` is valid against `schemas/<file>`.
+pub fn assert_schema(file: &str, value: &Value) {
+    let text = std::fs::read_to_string(repo_root().join("schemas").join(file)).expect("reading the schema");
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{file}: {errors:#?}\nin {value:#}");
+}
+
+/// An async runtime for SDK calls made by the tests themselves.
+pub fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(fut)
+}
+
+/// SDK configuration pointing at the stack's emulator.
+pub fn aws_config(env: &BTreeMap<String, String>, region: &str) -> aws_config::SdkConfig {
+    let creds = aws_sdk_ec2::config::Credentials::new(
+        &env["AWS_ACCESS_KEY_ID"],
+        &env["AWS_SECRET_ACCESS_KEY"],
+        None,
+        None,
+        "test",
+    );
+    block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&env["AWS_ENDPOINT_URL"])
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(creds)
+            .load(),
+    )
+}
+
+/// Every live EC2 resource tagged `ekskit.io/stack=<stack>`, as `kind id` lines, looked up
+/// resource type by resource type.
+pub fn owned_resources(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
+    use aws_sdk_ec2::types::Filter;
+    let f = || Filter::builder().name("tag:ekskit.io/stack").values(stack).build();
+    block_on(async {
+        let mut found = Vec::new();
+        let vpcs = ec2.describe_vpcs().filters(f()).send().await.unwrap();
+        found.extend(vpcs.vpcs().iter().map(|v| format!("vpc {}", v.vpc_id().unwrap())));
+        let subnets = ec2.describe_subnets().filters(f()).send().await.unwrap();
+        found.extend(subnets.subnets().iter().map(|s| format!("subnet {}", s.subnet_id().unwrap())));
+        let igws = ec2.describe_internet_gateways().filters(f()).send().await.unwrap();
+        found.extend(igws.internet_gateways().iter().map(|i| format!("igw {}", i.internet_gateway_id().unwrap())));
+        let nats = ec2.describe_nat_gateways().filter(f()).send().await.unwrap();
+        // moto ignores tag filters on DescribeNatGateways: check the tag here.
+        let tagged = |tags: &[aws_sdk_ec2::types::Tag]| {
+            tags.iter().any(|t| t.key() == Some("ekskit.io/stack") && t.value() == Some(stack))
+        };
+        found.extend(
+            nats.nat_gateways()
+                .iter()
+                .filter(|n| tagged(n.tags()))
+                .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+                .map(|n| format!("nat {}", n.nat_gateway_id().unwrap())),
+        );
+        let eips = ec2.describe_addresses().filters(f()).send().await.unwrap();
+        found.extend(eips.addresses().iter().map(|a| format!("eip {}", a.allocation_id().unwrap())));
+        let rts = ec2.describe_route_tables().filters(f()).send().await.unwrap();
+        found.extend(rts.route_tables().iter().map(|r| format!("rtb {}", r.route_table_id().unwrap())));
+        let eps = ec2.describe_vpc_endpoints().filters(f()).send().await.unwrap();
+        found.extend(
+            eps.vpc_endpoints()
+                .iter()
+                .filter(|e| e.state().map(|s| s.as_str().to_ascii_lowercase()) != Some("deleted".into()))
+                .map(|e| format!("vpce {}", e.vpc_endpoint_id().unwrap())),
+        );
+        let sgs = ec2.describe_security_groups().filters(f()).send().await.unwrap();
+        found.extend(sgs.security_groups().iter().map(|g| format!("sg {}", g.group_id().unwrap())));
+        found.sort();
+        found
+    })
+}
+
+/// How many of `lines` start with `kind `.
+pub fn count(lines: &[String], kind: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(&format!("{kind} "))).count()
+}

@@ -6,6 +6,27 @@ use std::process::ExitCode;
 use crate::cli::GlobalArgs;
 use crate::errors::{Interrupted, exit, exit_code, render};
 
+/// Parses the flags. Help and version go to stdout as usual; a usage error is rendered like
+/// every other error (`mkvpc: error: ...` and a hint) and exits 2 before anything happens.
+#[allow(clippy::print_stderr)]
+pub fn parse_args<A: clap::Parser>(tool: &str) -> A {
+    match A::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            let reason = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            let values = text.lines().find(|l| l.trim_start().starts_with("[possible values"));
+            eprintln!("{tool}: error: {reason}");
+            if let Some(values) = values {
+                eprintln!("  {}", values.trim());
+            }
+            eprintln!("  hint: see `{tool} --help`");
+            std::process::exit(exit::USAGE.into());
+        }
+    }
+}
+
 /// Runs a tool's async body and turns its outcome into an exit code. SIGINT and SIGTERM stop
 /// the body at its next await point (exit 130); everything the tools do is safe to re-run.
 #[allow(clippy::print_stderr)]

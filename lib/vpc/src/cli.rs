@@ -47,13 +47,13 @@ pub struct Args {
     #[arg(long, value_name = "N|ZONES")]
     pub azs: Option<String>,
 
-    /// NAT gateways for the private subnets
-    #[arg(long, value_enum, default_value_t = NatMode::Single)]
-    pub nat: NatMode,
+    /// NAT gateways for the private subnets [default: `vpc.nat` from stdin, else single]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub nat: Option<NatMode>,
 
-    /// VPC endpoints to add, separated by commas
+    /// VPC endpoints to add, separated by commas [default: those in `vpc.endpoints` from stdin]
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
-    pub endpoints: Vec<EndpointKind>,
+    pub endpoints: Option<Vec<EndpointKind>>,
 
     /// Print the plan as JSON (`plan.vpc`) and change nothing
     #[arg(long)]
@@ -101,10 +101,15 @@ impl Spec {
             Some(text) => AzChoice::parse(text)?,
             None => AzChoice::Default,
         };
-        let mut endpoints = args.endpoints.clone();
+        let from_doc = || {
+            let services = input.endpoints.iter().flatten();
+            services.filter_map(|e| EndpointKind::from_service(&e.service)).collect::<Vec<_>>()
+        };
+        let mut endpoints = args.endpoints.clone().unwrap_or_else(from_doc);
         endpoints.sort();
         endpoints.dedup();
-        Ok(Self { stack, cidr, azs, nat: args.nat, endpoints, timeout: args.timeout })
+        let nat = args.nat.or(input.nat).unwrap_or(NatMode::Single);
+        Ok(Self { stack, cidr, azs, nat, endpoints, timeout: args.timeout })
     }
 }
 
@@ -133,6 +138,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EndpointRef;
 
     fn args(line: &str) -> Args {
         Args::try_parse_from(std::iter::once("mkvpc").chain(line.split_whitespace())).unwrap()
@@ -140,12 +146,30 @@ mod tests {
 
     #[test]
     fn flags_override_the_document() {
-        let input = VpcInput { stack: Some("from-doc".into()), region: None, cidr: Some("10.9.0.0/16".into()) };
+        let input =
+            VpcInput { stack: Some("from-doc".into()), cidr: Some("10.9.0.0/16".into()), ..VpcInput::default() };
         let spec = Spec::resolve(&args("--name demo"), &input).unwrap();
         assert_eq!(spec.stack, "demo");
         assert_eq!(spec.cidr.to_string(), "10.9.0.0/16");
         let spec = Spec::resolve(&args("--cidr 10.1.0.0/16"), &input).unwrap();
         assert_eq!((spec.stack.as_str(), spec.cidr.to_string().as_str()), ("from-doc", "10.1.0.0/16"));
+    }
+
+    #[test]
+    fn nat_and_endpoints_default_to_the_document() {
+        let input = VpcInput {
+            stack: Some("demo".into()),
+            nat: Some(NatMode::Ha),
+            endpoints: Some(vec![
+                EndpointRef { service: "com.amazonaws.us-east-1.ecr.api".into() },
+                EndpointRef { service: "com.amazonaws.us-east-1.ecr.dkr".into() },
+            ]),
+            ..VpcInput::default()
+        };
+        let spec = Spec::resolve(&args(""), &input).unwrap();
+        assert_eq!((spec.nat, spec.endpoints), (NatMode::Ha, vec![EndpointKind::Ecr]));
+        let spec = Spec::resolve(&args("--nat none --endpoints s3"), &input).unwrap();
+        assert_eq!((spec.nat, spec.endpoints), (NatMode::None, vec![EndpointKind::S3]));
     }
 
     #[test]

@@ -139,7 +139,19 @@ impl Inventory {
                     .aws("listing the stack's security groups")
             },
         )?;
-        Ok(Self { vpcs, subnets, internet_gateways, nat_gateways, addresses, route_tables, endpoints, security_groups })
+        // The tag filter is applied again here: an API (or emulator) that ignored it must never
+        // make us adopt, or delete, another stack's resources.
+        let mine = |tags: &[Tag]| tag(tags, STACK_TAG) == Some(stack);
+        Ok(Self {
+            vpcs: vpcs.into_iter().filter(|x| mine(x.tags())).collect(),
+            subnets: subnets.into_iter().filter(|x| mine(x.tags())).collect(),
+            internet_gateways: internet_gateways.into_iter().filter(|x| mine(x.tags())).collect(),
+            nat_gateways: nat_gateways.into_iter().filter(|x| mine(x.tags())).collect(),
+            addresses: addresses.into_iter().filter(|x| mine(x.tags())).collect(),
+            route_tables: route_tables.into_iter().filter(|x| mine(x.tags())).collect(),
+            endpoints: endpoints.into_iter().filter(|x| mine(x.tags())).collect(),
+            security_groups: security_groups.into_iter().filter(|x| mine(x.tags())).collect(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {

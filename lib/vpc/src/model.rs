@@ -132,6 +132,22 @@ pub struct VpcInput {
     pub stack: Option<String>,
     pub region: Option<String>,
     pub cidr: Option<String>,
+    pub nat: Option<NatMode>,
+    pub endpoints: Option<Vec<EndpointRef>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EndpointRef {
+    pub service: String,
+}
+
+impl EndpointKind {
+    /// The choice behind a full service name such as `com.amazonaws.us-east-1.ecr.dkr`.
+    pub fn from_service(service: &str) -> Option<Self> {
+        [EndpointKind::S3, EndpointKind::Ecr, EndpointKind::Sts]
+            .into_iter()
+            .find(|k| k.services().iter().any(|s| service.ends_with(&format!(".{s}"))))
+    }
 }
 
 /// `plan.vpc`: what `--dry-run` found and would do, changing nothing.

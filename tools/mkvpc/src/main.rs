@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use ekskit_vpc::cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = ekskit_core::run::parse_args("mkvpc");
     let global = args.global.clone();
     ekskit_core::run::main("mkvpc", &global, ekskit_vpc::run(args))
 }
