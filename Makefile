@@ -1,0 +1,55 @@
+# ekskit: the single entry point. CI runs `make test` through .ci/run, exactly as here.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Build caches live outside the clone so fresh clones (and CI) reuse them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/ekskit/target
+CARGO := cargo
+BIN := $(CARGO_TARGET_DIR)/debug
+STACK ?= demo
+DOC := .ekskit/$(STACK).json
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/bootstrap .ci/run
+
+.PHONY: help bootstrap build lint fmt schemas stack test unit e2e up down clean-stack
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+bootstrap: ## install what building and testing need (apt, rustup components)
+	scripts/bootstrap
+
+build: ## build every tool
+	$(CARGO) build --workspace --locked
+
+lint: bootstrap ## formatting, clippy -D warnings, shellcheck
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+schemas: ## regenerate schemas/ from the output types
+	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc committed_schemas_match_the_types
+
+stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image)
+	scripts/devstack up
+
+unit: build ## unit tests only, no local stack
+	$(CARGO) test --workspace --locked --lib --bins
+
+test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the local stack
+	$(CARGO) test --workspace --locked
+	git diff --exit-code -- schemas/
+
+up: build ## the main job on the local stack: start it, create the stack's VPC, save the document
+	scripts/devstack up aws
+	mkdir -p .ekskit
+	source <(scripts/devstack env) && $(BIN)/mkvpc --name $(STACK) </dev/null >$(DOC).tmp
+	mv $(DOC).tmp $(DOC)
+	@echo "document: $(DOC)   (jq .vpc $(DOC))" >&2
+
+down: build ## delete what `make up` created, then stop the local stack
+	if [ -f $(DOC) ]; then source <(scripts/devstack env) && $(BIN)/mkvpc --delete <$(DOC) >/dev/null && rm -f $(DOC); fi
+	scripts/devstack down
