@@ -12,8 +12,10 @@ fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["aws"])
 }
 
-fn ec2() -> aws_sdk_ec2::Client {
-    aws_sdk_ec2::Client::new(&aws_config(env(), "us-east-1"))
+/// Tests that allocate Elastic IPs each use their own region: mkvpc checks the per-region
+/// quota (5) before it creates anything, and tests run in parallel.
+fn ec2(region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&aws_config(env(), region))
 }
 
 fn mkvpc(args: &[&str], stdin: Option<&str>) -> std::process::Output {
@@ -40,7 +42,7 @@ fn ids(vpc: &Value) -> Vec<String> {
 #[test]
 fn creates_the_full_vpc_reruns_to_the_same_ids_and_deletes_everything() {
     let stack = unique_stack("full");
-    let ec2 = ec2();
+    let ec2 = ec2("us-east-1");
     let input = r#"{"image": {"tag": "abc123"}, "note": [1, 2]}"#;
 
     let doc = ok(&["--name", &stack, "--endpoints", "s3,sts"], Some(input));
@@ -118,7 +120,8 @@ fn filter(name: &str, value: &str) -> aws_sdk_ec2::types::Filter {
 #[test]
 fn dry_run_prints_the_plan_and_creates_nothing() {
     let stack = unique_stack("dry");
-    let doc = ok(&["--name", &stack, "--nat", "ha", "--dry-run"], None);
+    let ec2 = ec2("eu-west-1");
+    let doc = ok(&["--name", &stack, "--nat", "ha", "--dry-run", "--region", "eu-west-1"], None);
     let plan = &doc["plan"]["vpc"];
     assert_schema("plan.vpc.schema.json", plan);
     let actions = plan["actions"].as_array().unwrap();
@@ -126,17 +129,17 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
     let kinds = |k: &str| actions.iter().filter(|a| a["kind"] == k).count();
     assert_eq!((kinds("vpc"), kinds("subnet"), kinds("nat-gateway"), kinds("route-table")), (1, 6, 3, 4));
     assert!(doc.get("vpc").is_none());
-    assert_eq!(owned_resources(&ec2(), &stack), Vec::<String>::new());
+    assert_eq!(owned_resources(&ec2, &stack), Vec::<String>::new());
 
     // After a real run, the plan keeps everything, and a delete plan lists it all.
-    let made = ok(&["--name", &stack], None);
-    let replan = ok(&["--name", &stack, "--dry-run"], None);
+    let made = ok(&["--name", &stack, "--region", "eu-west-1"], None);
+    let replan = ok(&["--name", &stack, "--dry-run"], Some(&made.to_string()));
     assert!(replan["plan"]["vpc"]["actions"].as_array().unwrap().iter().all(|a| a["action"] == "keep"));
-    let before = owned_resources(&ec2(), &stack);
-    let delete_plan = ok(&["--name", &stack, "--delete", "--dry-run"], None);
+    let before = owned_resources(&ec2, &stack);
+    let delete_plan = ok(&["--delete", "--dry-run"], Some(&made.to_string()));
     assert_schema("plan.vpc.schema.json", &delete_plan["plan"]["vpc"]);
     assert_eq!(delete_plan["plan"]["vpc"]["actions"].as_array().unwrap().len(), before.len());
-    assert_eq!(owned_resources(&ec2(), &stack), before, "a delete dry-run deletes nothing");
+    assert_eq!(owned_resources(&ec2, &stack), before, "a delete dry-run deletes nothing");
     ok(&["--delete"], Some(&made.to_string()));
 }
 
@@ -146,7 +149,10 @@ fn killed_at_several_points_a_rerun_converges_without_duplicates() {
     // Kill after the k-th change the run reports, so each run gets a bit further.
     for k in [1, 2, 4, 7, 11] {
         let mut cmd = tool("mkvpc", env());
-        cmd.args(["--name", &stack, "--nat", "ha"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(["--name", &stack, "--nat", "ha", "--region", "us-east-2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut changes = 0;
@@ -162,9 +168,9 @@ fn killed_at_several_points_a_rerun_converges_without_duplicates() {
         }
         let _ = child.wait();
     }
-    let doc = ok(&["--name", &stack, "--nat", "ha"], None);
+    let doc = ok(&["--name", &stack, "--nat", "ha", "--region", "us-east-2"], None);
     assert_schema("vpc.schema.json", &doc["vpc"]);
-    let resources = owned_resources(&ec2(), &stack);
+    let resources = owned_resources(&ec2("us-east-2"), &stack);
     assert_eq!(
         [
             count(&resources, "vpc"),
@@ -177,25 +183,25 @@ fn killed_at_several_points_a_rerun_converges_without_duplicates() {
         [1, 6, 1, 3, 3, 4],
         "duplicates or gaps after resuming: {resources:?}"
     );
-    let again = mkvpc(&["--name", &stack, "--nat", "ha"], None);
+    let again = mkvpc(&["--name", &stack, "--nat", "ha", "--region", "us-east-2"], None);
     assert!(!stderr(&again).contains("created"));
     assert_eq!(stdout_json(&again), doc);
-    ok(&["--delete", "--name", &stack], None);
-    assert_eq!(owned_resources(&ec2(), &stack), Vec::<String>::new());
+    ok(&["--delete"], Some(&doc.to_string()));
+    assert_eq!(owned_resources(&ec2("us-east-2"), &stack), Vec::<String>::new());
 }
 
 #[test]
 fn changing_the_nat_mode_converges_both_ways() {
     let stack = unique_stack("nat");
-    let ha = ok(&["--name", &stack, "--nat", "ha"], None);
+    let ha = ok(&["--name", &stack, "--nat", "ha", "--region", "us-west-2"], None);
     assert_eq!(ha["vpc"]["nat_gateways"].as_array().unwrap().len(), 3);
-    let none = ok(&["--name", &stack, "--nat", "none"], None);
+    let none = ok(&["--nat", "none"], Some(&ha.to_string()));
     assert_eq!(none["vpc"]["nat_gateways"], json!([]));
     assert!(none["vpc"]["route_tables"]["private"].as_array().unwrap().iter().all(|r| r.get("nat_gateway").is_none()));
-    let resources = owned_resources(&ec2(), &stack);
+    let resources = owned_resources(&ec2("us-west-2"), &stack);
     assert_eq!((count(&resources, "nat"), count(&resources, "eip")), (0, 0), "{resources:?}");
     assert_eq!(ids(&none["vpc"])[..8], ids(&ha["vpc"])[..8], "VPC, gateway and subnets stay");
-    ok(&["--delete", "--name", &stack], None);
+    ok(&["--delete"], Some(&none.to_string()));
 }
 
 /// Each case: flags, stdin, extra environment changes; all must exit 2 with a one-line reason
@@ -248,7 +254,7 @@ fn bad_input_exits_2_with_a_reason_and_creates_nothing() {
         let first = err.lines().next().unwrap_or_default();
         assert!(first.starts_with("mkvpc: error: ") && first.len() > "mkvpc: error: ".len() + 10, "{what}: {err}");
         assert!(err.lines().count() <= 3, "{what}: one reason and a hint, not a wall of text:\n{err}");
-        assert_eq!(owned_resources(&ec2(), &stack), Vec::<String>::new(), "{what} created something");
+        assert_eq!(owned_resources(&ec2("us-east-1"), &stack), Vec::<String>::new(), "{what} created something");
     }
 }
 
@@ -295,12 +301,12 @@ fn a_region_with_fewer_usable_zones_gets_fewer_and_never_a_refused_one() {
 #[test]
 fn delete_removes_what_kubernetes_left_in_the_vpc_first() {
     let stack = unique_stack("k8s");
-    let doc = ok(&["--name", &stack], None);
+    let doc = ok(&["--name", &stack, "--region", "eu-central-1"], None);
     let vpc = &doc["vpc"];
     let vpc_id = vpc["id"].as_str().unwrap();
     let public: Vec<String> =
         vpc["subnets"]["public"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect();
-    let config = aws_config(env(), "us-east-1");
+    let config = aws_config(env(), "eu-central-1");
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
     // What a LoadBalancer Service and the VPC CNI leave behind.
@@ -341,7 +347,7 @@ fn delete_removes_what_kubernetes_left_in_the_vpc_first() {
             .unwrap();
     let eni_id = eni.network_interface().unwrap().network_interface_id().unwrap().to_owned();
 
-    let out = mkvpc(&["--delete", "--name", &stack], None);
+    let out = mkvpc(&["--delete"], Some(&doc.to_string()));
     assert!(out.status.success(), "{}", stderr(&out));
     let removed = stdout_json(&out)["deleted"]["vpc"]["resources"].clone();
     for (kind, id) in [
@@ -359,4 +365,92 @@ fn delete_removes_what_kubernetes_left_in_the_vpc_first() {
     assert_eq!(owned_resources(&ec2, &stack), Vec::<String>::new());
     let vpcs = block_on(ec2.describe_vpcs().filters(filter("vpc-id", vpc_id)).send()).unwrap();
     assert!(vpcs.vpcs().is_empty(), "the VPC is gone");
+}
+
+#[test]
+fn a_load_balancer_kubernetes_did_not_make_stops_the_delete_before_anything_is_removed() {
+    let region = "ap-northeast-1";
+    let stack = unique_stack("foreign");
+    let doc = ok(&["--name", &stack, "--region", region], None);
+    let config = aws_config(env(), region);
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let public: Vec<String> = doc["vpc"]["subnets"]["public"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    let lb = block_on(
+        elbv2
+            .create_load_balancer()
+            .name(format!("team-{}", &stack[stack.len() - 6..]))
+            .set_subnets(Some(public))
+            .send(),
+    )
+    .unwrap();
+    let arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let before = owned_resources(&ec2(region), &stack);
+
+    let out = mkvpc(&["--delete"], Some(&doc.to_string()));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains(&arn) && err.contains("not made by Kubernetes"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+    assert_eq!(owned_resources(&ec2(region), &stack), before, "nothing of the stack was deleted");
+
+    block_on(elbv2.delete_load_balancer().load_balancer_arn(&arn).send()).unwrap();
+    ok(&["--delete"], Some(&doc.to_string()));
+    assert_eq!(owned_resources(&ec2(region), &stack), Vec::<String>::new());
+}
+
+#[test]
+fn too_few_elastic_ips_left_is_found_before_anything_is_created() {
+    let region = "ap-southeast-2";
+    let ec2 = ec2(region);
+    let mut taken = Vec::new();
+    for _ in 0..4 {
+        let out = block_on(ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send()).unwrap();
+        taken.push(out.allocation_id().unwrap().to_owned());
+    }
+    let stack = unique_stack("quota");
+    let out = mkvpc(&["--name", &stack, "--nat", "ha", "--region", region], None);
+    for id in &taken {
+        block_on(ec2.release_address().allocation_id(id).send()).unwrap();
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("need 3 more Elastic IPs") && err.contains("--nat single"), "{err}");
+    assert_eq!(owned_resources(&ec2, &stack), Vec::<String>::new());
+}
+
+#[test]
+fn sigint_stops_with_130_and_a_rerun_finishes_the_job() {
+    let region = "sa-east-1";
+    let stack = unique_stack("int");
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--name", &stack, "--region", region]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first_change = lines.by_ref().map_while(Result::ok).find(|l| l.contains("created"));
+    assert!(first_change.is_some());
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    // It may have finished before the signal landed; if not, it says how to resume.
+    if out.status.code() != Some(0) {
+        assert_eq!(out.status.code(), Some(130));
+        assert!(rest.iter().any(|l| l.contains("interrupted; run the same command again")), "{rest:?}");
+        assert!(out.stdout.is_empty(), "no half document on stdout");
+    }
+    let doc = ok(&["--name", &stack, "--region", region], None);
+    assert_schema("vpc.schema.json", &doc["vpc"]);
+    let resources = owned_resources(&ec2(region), &stack);
+    assert_eq!(
+        (count(&resources, "vpc"), count(&resources, "subnet"), count(&resources, "nat")),
+        (1, 6, 1),
+        "{resources:?}"
+    );
+    ok(&["--delete"], Some(&doc.to_string()));
 }

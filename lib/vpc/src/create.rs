@@ -20,7 +20,7 @@ use crate::cli::Spec;
 use crate::inventory::{Inventory, role, role_az, tag};
 use crate::model::{EndpointDoc, NatGatewayDoc, NatMode, PrivateRouteTable, RouteTables, SubnetDoc, Subnets, VpcDoc};
 use crate::plan::{SubnetPlan, Tier, Zone};
-use crate::tagging::{TOOL, Tags};
+use crate::tagging::{AZS_TAG, TOOL, Tags};
 
 const ANYWHERE: &str = "0.0.0.0/0";
 
@@ -135,7 +135,8 @@ impl Converge<'_> {
     }
 
     async fn ensure_vpc(&self) -> anyhow::Result<String> {
-        let tags = Tags::new(self.stack(), role::VPC, None, "vpc");
+        let zones: Vec<&str> = self.zones.iter().map(|z| z.name.as_str()).collect();
+        let tags = Tags::new(self.stack(), role::VPC, None, "vpc").with(AZS_TAG, zones.join(","));
         let id = match self.inventory.vpcs.first() {
             Some(vpc) => {
                 let id = vpc.vpc_id().unwrap_or_default().to_owned();

@@ -167,6 +167,18 @@ pub async fn delete_stack(
     for vpc in &vpc_ids {
         leftovers::clean(ec2, leftovers, vpc, timeout, &mut out).await;
     }
+    // Something we may not remove still sits in the VPC: deleting subnets and the VPC would
+    // only wait out the timeout on DependencyViolation. Say what it is now instead.
+    if !out.failures.is_empty() {
+        return Err(Hinted::new(
+            format!("stack {stack} cannot be deleted yet: {}", out.failures.join("; ")),
+            format!(
+                "delete these (or the cluster that owns them) first, then run `mkvpc --delete --name {stack}` again; \
+                 nothing of the stack's own was deleted"
+            ),
+        )
+        .into());
+    }
 
     // 2. Endpoints, then NAT gateways (both hold ENIs in our subnets), then their addresses.
     let endpoint_ids: Vec<String> =

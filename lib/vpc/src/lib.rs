@@ -78,6 +78,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         doc.set_nested("plan", "vpc", &dry_run::create_plan(&spec, &region, &azs, &subnets, &inventory))?;
         return emit(&doc);
     }
+    let new_eips = create::nat_zones(spec.nat, &azs).iter().filter(|az| inventory.address(az).is_none()).count();
+    check_elastic_ip_quota(&ec2, new_eips).await?;
     let vpc = create::Converge {
         ec2: &ec2,
         spec: &spec,
@@ -91,6 +93,35 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     info!("VPC {} of stack {} is ready in {}", vpc.id, vpc.stack, vpc.azs.join(", "));
     doc.set("vpc", &vpc)?;
     emit(&doc)
+}
+
+/// NAT gateways need Elastic IPs, and the quota (5 per region by default) is often the first
+/// thing to run out. Check before creating anything rather than fail half way (eksctl #1646).
+async fn check_elastic_ip_quota(ec2: &Client, needed: usize) -> anyhow::Result<()> {
+    use ekskit_aws::AwsResultExt;
+    if needed == 0 {
+        return Ok(());
+    }
+    let attributes = ec2.describe_account_attributes().send().await.aws("reading the account's EC2 limits")?;
+    let limit = attributes
+        .account_attributes()
+        .iter()
+        .find(|a| a.attribute_name() == Some("vpc-max-elastic-ips"))
+        .and_then(|a| a.attribute_values().first())
+        .and_then(|v| v.attribute_value())
+        .and_then(|v| v.parse::<usize>().ok());
+    let Some(limit) = limit else { return Ok(()) };
+    let used = ec2.describe_addresses().send().await.aws("listing Elastic IPs")?.addresses().len();
+    if used + needed > limit {
+        return Err(ekskit_core::Hinted::new(
+            format!(
+                "the NAT gateways need {needed} more Elastic IPs, but {used} of the region's {limit} are in use; nothing was created"
+            ),
+            "release unused Elastic IPs, request a higher EC2-VPC Elastic IPs quota, or use fewer NAT gateways (--nat single or --nat none)",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 async fn describe_zones(ec2: &Client) -> anyhow::Result<Vec<Zone>> {
@@ -108,19 +139,11 @@ async fn describe_zones(ec2: &Client) -> anyhow::Result<Vec<Zone>> {
         .collect())
 }
 
-/// Zones of the stack's public subnets, in subnet CIDR order: a re-run without `--azs` keeps them.
+/// The zones recorded on the stack's VPC: a re-run without `--azs` keeps them.
 fn zones_in_use(inv: &Inventory) -> Option<Vec<String>> {
-    let mut public: Vec<(u32, String)> = inv
-        .subnets
-        .iter()
-        .filter_map(|s| {
-            let (role, az) = role_az(s.tags());
-            let cidr: ipnet::Ipv4Net = s.cidr_block()?.parse().ok()?;
-            (role == Some(role::SUBNET_PUBLIC)).then(|| (u32::from(cidr.network()), az.unwrap_or_default().to_owned()))
-        })
-        .collect();
-    public.sort();
-    (public.len() >= 2).then(|| public.into_iter().map(|(_, az)| az).collect())
+    let recorded = inventory::tag(inv.vpcs.first()?.tags(), tagging::AZS_TAG)?;
+    let zones: Vec<String> = recorded.split(',').filter(|z| !z.is_empty()).map(str::to_owned).collect();
+    (zones.len() >= 2).then_some(zones)
 }
 
 /// An existing stack that was made with other flags is not silently rebuilt: say so, change nothing.

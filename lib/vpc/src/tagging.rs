@@ -7,6 +7,10 @@ use crate::plan::Tier;
 
 pub const TOOL: &str = "mkvpc";
 
+/// On the VPC: the zones of the stack, in plan order, written when the VPC is created, so a
+/// re-run without `--azs` (or one resuming a killed run) plans the same subnets.
+pub const AZS_TAG: &str = "ekskit.io/azs";
+
 /// Builds the tag set of one resource.
 pub struct Tags {
     pairs: Vec<(String, String)>,
