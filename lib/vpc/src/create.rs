@@ -17,7 +17,7 @@ use futures::future::try_join_all;
 use tracing::info;
 
 use crate::cli::Spec;
-use crate::inventory::{Inventory, role, role_az, tag};
+use crate::inventory::{Inventory, role, role_az};
 use crate::model::{EndpointDoc, NatGatewayDoc, NatMode, PrivateRouteTable, RouteTables, SubnetDoc, Subnets, VpcDoc};
 use crate::plan::{SubnetPlan, Tier, Zone};
 use crate::tagging::{AZS_TAG, TOOL, Tags};
@@ -670,11 +670,6 @@ pub fn nat_check(state: Option<&NatGatewayState>, failure: Option<&str>) -> Chec
         Some(other) => Check::Pending(other.as_str().to_owned()),
         None => Check::Pending("not visible yet".into()),
     }
-}
-
-/// The role tag of a resource, for messages.
-pub fn role_of(tags: &[aws_sdk_ec2::types::Tag]) -> &str {
-    tag(tags, ekskit_core::stack::ROLE_TAG).unwrap_or("unknown")
 }
 
 #[cfg(test)]

@@ -18,8 +18,7 @@ use crate::model::Removed;
 
 /// Codes that mean "already gone", which is what deleting wants.
 fn not_found(err: &anyhow::Error) -> bool {
-    aws_code(err)
-        .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "InvalidAllocationID.NotFound")
+    aws_code(err).is_some_and(|c| c.ends_with("NotFound"))
 }
 
 /// Retries a delete that AWS refuses with DependencyViolation while something still lets go of

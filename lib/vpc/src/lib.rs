@@ -117,7 +117,7 @@ async fn check_elastic_ip_quota(ec2: &Client, needed: usize) -> anyhow::Result<(
             format!(
                 "the NAT gateways need {needed} more Elastic IPs, but {used} of the region's {limit} are in use; nothing was created"
             ),
-            "release unused Elastic IPs, request a higher EC2-VPC Elastic IPs quota, or use fewer NAT gateways (--nat single or --nat none)",
+            ekskit_aws::errors::hint_for("AddressLimitExceeded").unwrap_or_default(),
         )
         .into());
     }

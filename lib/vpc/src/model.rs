@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Tier;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum NatMode {
@@ -193,10 +191,6 @@ pub struct DeletedDoc {
 pub struct Removed {
     pub kind: String,
     pub id: String,
-}
-
-pub fn tier_name(tier: Tier) -> &'static str {
-    tier.as_str()
 }
 
 /// The generated schemas, by file name under `schemas/`.
