@@ -9,9 +9,9 @@ CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/bootstrap .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/bench/* scripts/bootstrap .ci/run
 
-.PHONY: help bootstrap build lint fmt schemas stack test unit e2e up down clean-stack
+.PHONY: help bootstrap build lint fmt schemas stack test unit bench up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,9 +31,9 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 schemas: ## regenerate schemas/ from the output types
-	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc committed_schemas_match_the_types
+	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube committed_schemas_match_the_types
 
-stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image)
+stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes)
 	scripts/devstack up
 
 unit: build ## unit tests only, no local stack
@@ -42,6 +42,10 @@ unit: build ## unit tests only, no local stack
 test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the local stack
 	$(CARGO) test --workspace --locked
 	git diff --exit-code -- schemas/
+
+bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait
+	$(CARGO) build --release --locked -p kapply
+	KAPPLY=$(CARGO_TARGET_DIR)/release/kapply scripts/bench/kapply
 
 up: build ## the main job on the local stack: start it, create the stack's VPC, save the document
 	scripts/devstack up aws

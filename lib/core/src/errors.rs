@@ -64,10 +64,17 @@ impl Hinted {
 #[error("interrupted")]
 pub struct Interrupted;
 
+/// Not a failure: a diff-only run found changes and says so with exit code 3 (as `kubectl diff`
+/// says it with 1, which ekskit keeps for failures). The document was already written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("changes found")]
+pub struct ChangesFound;
+
 pub mod exit {
     pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
+    pub const CHANGES: u8 = 3;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -75,6 +82,8 @@ pub mod exit {
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|e| e.is::<Interrupted>()) {
         exit::INTERRUPTED
+    } else if err.is::<ChangesFound>() {
+        exit::CHANGES
     } else if err.chain().any(|e| e.is::<InputError>()) {
         exit::USAGE
     } else {

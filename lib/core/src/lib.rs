@@ -13,4 +13,4 @@ pub mod stack;
 pub mod wait;
 
 pub use document::Document;
-pub use errors::{Hinted, InputError, Interrupted, ServiceError};
+pub use errors::{ChangesFound, Hinted, InputError, Interrupted, ServiceError};

@@ -14,3 +14,9 @@ pub fn emit(doc: &Document) -> anyhow::Result<()> {
         other => Ok(other?),
     }
 }
+
+/// Writes human-facing text (a diff, a table) to stderr as it is, beside the logs.
+#[allow(clippy::print_stderr)]
+pub fn to_stderr(text: &str) {
+    eprint!("{text}");
+}

@@ -56,6 +56,8 @@ where
             let code = exit_code(&err);
             if code == exit::INTERRUPTED {
                 eprintln!("{tool}: interrupted; run the same command again to resume");
+            } else if code == exit::CHANGES {
+                tracing::info!("changes found (exit code {code})");
             } else {
                 eprintln!("{}", render(tool, &err));
             }

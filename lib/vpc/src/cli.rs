@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ekskit_aws::AwsArgs;
-use ekskit_core::cli::GlobalArgs;
+use ekskit_core::cli::{GlobalArgs, parse_duration};
 use ekskit_core::stack::validate_stack_name;
 use ekskit_core::{Document, InputError};
 use ipnet::Ipv4Net;
@@ -118,23 +118,6 @@ pub fn vpc_input(doc: &Document) -> Result<VpcInput, InputError> {
     Ok(doc.get::<VpcInput>("vpc")?.unwrap_or_default())
 }
 
-/// `15m`, `90s`, `1h`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 15m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{text}` is not a duration like 90s, 15m or 1h")),
-    };
-    if secs == 0 {
-        return Err("the timeout must be more than zero".into());
-    }
-    Ok(Duration::from_secs(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,14 +171,5 @@ mod tests {
     fn unknown_nat_modes_are_usage_errors() {
         let err = Args::try_parse_from(["mkvpc", "--nat", "double"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("5d").is_err());
     }
 }

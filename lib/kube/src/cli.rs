@@ -1,0 +1,129 @@
+//! kapply's flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use ekskit_core::cli::{GlobalArgs, parse_duration};
+
+const EXAMPLES: &str = "\
+Examples:
+  kapply -f deploy/addons                          # a directory, recursively
+  kapply -f app.yaml -f https://example.com/crds.yaml --timeout 10m
+  kustomize build overlays/prod | kapply -f -      # a stream on stdin
+  kapply -k deploy/overlays/prod --app web --prune # kustomize, and remove what left the input
+  mkeks | kapply -f deploy/argocd                  # the cluster from mkeks' `cluster` key
+  kapply -f deploy --diff                          # exit 3 when the cluster differs
+  kapply -f deploy --delete                        # delete what the manifests name
+
+Placeholders: `${cluster.name}`, `${vpc.id}` … are filled from the stdin document; an unknown
+one is an error. `${WORD}` without a dot is left alone; `$${` writes a literal `${`.
+
+Output: the stdin document (kept whole) plus the `apply` key; see schemas/apply.schema.json.
+Exit codes: 0 done (and, with --diff, no changes), 1 failure, 2 bad usage or input (nothing
+applied), 3 --diff found changes, 130 interrupted (re-run to resume).";
+
+/// Apply Kubernetes manifests server-side, in order, and wait until they are ready.
+///
+/// Namespaces and CRDs go first (kapply waits for CRDs to be Established), then RBAC, then
+/// ConfigMaps, Secrets and ServiceAccounts, then workloads and custom resources; objects of one
+/// phase are applied concurrently with the field manager `ekskit-kapply`. Then kapply waits for
+/// every object to be ready by the rules of its kind, and fails at once on a state that cannot
+/// heal (a failed Job, a Deployment past its progress deadline).
+#[derive(Debug, Parser)]
+#[command(name = "kapply", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Manifest file, directory (recursive), URL, or - for a YAML/JSON stream on stdin; repeatable
+    #[arg(short = 'f', long = "filename", value_name = "PATH|URL|-")]
+    pub files: Vec<String>,
+
+    /// Kustomize directory, rendered by `kustomize build` or `kubectl kustomize`; repeatable
+    #[arg(short = 'k', long = "kustomize", value_name = "DIR")]
+    pub kustomize: Vec<PathBuf>,
+
+    /// Namespace for namespaced objects that name none [default: the kubeconfig context's, else `default`]
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// App name: labels every object as a member of the ApplySet `kapply-<APP>`, for --prune
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+
+    /// Delete members of the --app that are no longer in the input (never anything else)
+    #[arg(long, requires = "app")]
+    pub prune: bool,
+
+    /// Take over fields another field manager owns, instead of failing on the conflict
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Server-side dry run: the server validates and defaults everything, nothing is stored
+    #[arg(long, conflicts_with = "diff")]
+    pub dry_run: bool,
+
+    /// Print what would change (unified diff on stderr and in the document); exit 3 if anything would
+    #[arg(long)]
+    pub diff: bool,
+
+    /// Delete the objects the manifests name (and, with --app, every member of the app)
+    #[arg(long, conflicts_with_all = ["prune", "diff", "force_conflicts"])]
+    pub delete: bool,
+
+    /// Longest wait for everything to be ready (or gone, with --delete), e.g. 90s, 10m
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Do not wait for readiness after applying
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Objects applied at the same time within a phase
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// How to reach the cluster; these override the `cluster` key of the stdin document.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file [default: KUBECONFIG, else ~/.kube/config; the stdin `cluster` key wins over both]
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context [default: its current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl Args {
+    /// Whether stdin carries the manifests (so it cannot also carry the JSON document).
+    pub fn manifests_on_stdin(&self) -> bool {
+        self.files.iter().any(|f| f == "-")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("kapply").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn flags_and_their_rules() {
+        let a = parse("-f a.yaml -f - -k overlay --app web --prune --timeout 90s").unwrap();
+        assert_eq!(a.files, ["a.yaml", "-"]);
+        assert!(a.manifests_on_stdin());
+        assert_eq!(a.timeout, Duration::from_secs(90));
+        assert!(parse("-f a --prune").is_err(), "--prune needs --app");
+        assert!(parse("-f a --dry-run --diff").is_err());
+        assert!(parse("-f a --delete --prune --app x").is_err());
+        assert!(parse("-f a --concurrency 0").is_err());
+    }
+}

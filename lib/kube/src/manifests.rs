@@ -1,0 +1,254 @@
+//! Reading manifests: files, directories (recursive), `-` for stdin, URLs and kustomize
+//! overlays, each a stream of YAML or JSON documents, into one list of objects.
+
+use std::path::{Path, PathBuf};
+
+use ekskit_core::InputError;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{debug, info};
+
+/// Where manifests come from, in the order given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Path(PathBuf),
+    Stdin,
+    Url(String),
+    Kustomize(PathBuf),
+}
+
+impl Source {
+    /// `-f` values: `-`, `http(s)://…`, or a path.
+    pub fn from_arg(arg: &str) -> Self {
+        if arg == "-" {
+            Source::Stdin
+        } else if arg.starts_with("https://") || arg.starts_with("http://") {
+            Source::Url(arg.to_owned())
+        } else {
+            Source::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+/// One Kubernetes object and where it was read (`deploy/app.yaml#2` is its second document).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub origin: String,
+    pub object: Value,
+}
+
+impl Manifest {
+    pub fn api_version(&self) -> &str {
+        self.object["apiVersion"].as_str().unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> &str {
+        self.object["kind"].as_str().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.object["metadata"]["name"].as_str().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.object["metadata"]["namespace"].as_str().filter(|ns| !ns.is_empty())
+    }
+}
+
+/// Reads every source; errors are input errors naming the file (nothing has been applied yet).
+pub async fn load(sources: &[Source]) -> anyhow::Result<Vec<Manifest>> {
+    let mut manifests = Vec::new();
+    for source in sources {
+        match source {
+            Source::Stdin => {
+                let text = tokio::task::spawn_blocking(|| std::io::read_to_string(std::io::stdin())).await??;
+                manifests.extend(parse_stream(&text, "<stdin>")?);
+            }
+            Source::Path(path) => {
+                for file in manifest_files(path)? {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| InputError::new(format!("reading {}: {e}", file.display())))?;
+                    manifests.extend(parse_stream(&text, &file.display().to_string())?);
+                }
+            }
+            Source::Url(url) => manifests.extend(parse_stream(&fetch(url).await?, url)?),
+            Source::Kustomize(dir) => {
+                manifests.extend(parse_stream(&kustomize(dir).await?, &format!("kustomize {}", dir.display()))?)
+            }
+        }
+    }
+    Ok(manifests)
+}
+
+/// The files under `path`: the path itself, or every `.yaml`, `.yml` and `.json` below a
+/// directory in path order, leaving out kustomization files (those are for `-k`).
+pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        InputError::new(format!("{}: {e}", path.display())).hint("pass a file, a directory, a URL or - for stdin")
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| InputError::new(format!("reading {}: {e}", dir.display())))?;
+    for entry in entries {
+        let path = entry.map_err(|e| InputError::new(format!("reading {}: {e}", dir.display())))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization") {
+            info!("skipping {} (apply overlays with -k DIR)", path.display());
+        } else if [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext)) {
+            files.push(path);
+        } else {
+            debug!("skipping {}: not .yaml, .yml or .json", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Splits a YAML (or JSON) stream into objects; `List` kinds are opened into their items.
+pub fn parse_stream(text: &str, origin: &str) -> Result<Vec<Manifest>, InputError> {
+    let mut out = Vec::new();
+    for (index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let at = format!("{origin}#{}", index + 1);
+        let value = Value::deserialize(doc).map_err(|e| {
+            InputError::new(format!("{at}: not valid YAML or JSON: {e}"))
+                .hint("fix the document; `kubectl apply` would refuse it too")
+        })?;
+        match value {
+            Value::Null => continue,
+            Value::Object(_)
+                if value["kind"].as_str().is_some_and(|k| k.ends_with("List")) && value["items"].is_array() =>
+            {
+                for (i, item) in value["items"].as_array().into_iter().flatten().enumerate() {
+                    out.push(check(Manifest { origin: format!("{at}.items[{i}]"), object: item.clone() })?);
+                }
+            }
+            _ => out.push(check(Manifest { origin: at, object: value })?),
+        }
+    }
+    Ok(out)
+}
+
+fn check(m: Manifest) -> Result<Manifest, InputError> {
+    let bad = |what: &str| {
+        InputError::new(format!("{}: {what}", m.origin))
+            .hint("every object needs apiVersion, kind and metadata.name (server-side apply cannot use generateName)")
+    };
+    if !m.object.is_object() {
+        return Err(bad("is not a mapping"));
+    }
+    if m.api_version().is_empty() {
+        return Err(bad("has no apiVersion"));
+    }
+    if m.kind().is_empty() {
+        return Err(bad("has no kind"));
+    }
+    if m.name().is_empty() {
+        return Err(bad(&format!("{} has no metadata.name", m.kind())));
+    }
+    Ok(m)
+}
+
+async fn fetch(url: &str) -> anyhow::Result<String> {
+    let response = reqwest::get(url).await.map_err(|e| {
+        ekskit_core::Hinted::new(
+            format!("fetching {url}: {e}"),
+            "check the URL and the network, or download it and pass the file",
+        )
+    })?;
+    let status = response.status();
+    if status.is_client_error() {
+        return Err(InputError::new(format!("fetching {url}: HTTP {status}")).hint("check the URL").into());
+    }
+    if !status.is_success() {
+        return Err(ekskit_core::Hinted::new(format!("fetching {url}: HTTP {status}"), "try again later").into());
+    }
+    Ok(response.text().await?)
+}
+
+/// `kustomize build DIR`, else `kubectl kustomize DIR`.
+async fn kustomize(dir: &Path) -> anyhow::Result<String> {
+    let (program, mut args) = if let Some(p) = find_program("kustomize") {
+        (p, vec!["build".to_owned()])
+    } else if let Some(p) = find_program("kubectl") {
+        (p, vec!["kustomize".to_owned()])
+    } else {
+        return Err(InputError::new(format!("-k {}: neither kustomize nor kubectl is in PATH", dir.display()))
+            .hint("install kustomize (or kubectl), or render the overlay yourself and pipe it: kustomize build DIR | kapply -f -")
+            .into());
+    };
+    args.push(dir.display().to_string());
+    debug!("running {} {}", program.display(), args.join(" "));
+    let out = tokio::process::Command::new(&program).args(&args).output().await?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(InputError::new(format!("{} {} failed: {}", program.display(), args.join(" "), stderr.trim()))
+            .hint("fix the overlay; the message above is kustomize's")
+            .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_yaml_streams_skips_empty_documents_and_opens_lists() {
+        let text = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n---\n\
+                    {\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\
+                    {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c\"}}]}\n";
+        let ms = parse_stream(text, "x.yaml").unwrap();
+        assert_eq!(ms.len(), 2);
+        assert_eq!((ms[0].kind(), ms[0].name(), ms[0].origin.as_str()), ("Namespace", "a", "x.yaml#1"));
+        assert_eq!((ms[1].kind(), ms[1].origin.as_str()), ("ConfigMap", "x.yaml#3.items[0]"));
+    }
+
+    #[test]
+    fn malformed_documents_name_the_file_and_document() {
+        let err = parse_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: [oops\n", "bad.yaml")
+            .unwrap_err();
+        assert!(err.message.starts_with("bad.yaml#2: not valid YAML"), "{}", err.message);
+        let err = parse_stream("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "m.yaml").unwrap_err();
+        assert_eq!(err.message, "m.yaml#1: ConfigMap has no metadata.name");
+        let err = parse_stream("kind: ConfigMap\nmetadata: {name: a}\n", "m.yaml").unwrap_err();
+        assert_eq!(err.message, "m.yaml#1: has no apiVersion");
+        assert!(parse_stream("- 1\n- 2\n", "m.yaml").unwrap_err().message.contains("is not a mapping"));
+    }
+
+    #[test]
+    fn directories_are_read_recursively_in_order_without_kustomizations() {
+        let dir = std::env::temp_dir().join(format!("kapply-walk-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("b/c")).unwrap();
+        for f in ["b/c/2.yaml", "a.json", "b/1.yml", "kustomization.yaml", "README.md", ".hidden.yaml"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let files: Vec<String> =
+            manifest_files(&dir).unwrap().iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
+        assert_eq!(files, ["a.json", "b/1.yml", "b/c/2.yaml"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sources_from_arguments() {
+        assert_eq!(Source::from_arg("-"), Source::Stdin);
+        assert_eq!(Source::from_arg("https://x/y.yaml"), Source::Url("https://x/y.yaml".into()));
+        assert_eq!(Source::from_arg("deploy"), Source::Path("deploy".into()));
+    }
+}

@@ -1,0 +1,176 @@
+//! Waiting until objects are ready: all of them polled concurrently, each judged by the rules
+//! in [`crate::readiness`]; the first that can never get ready stops the wait at once, and a
+//! timeout names every object still not ready with the last state it was seen in (and, for
+//! workloads, why their first unready Pod is stuck).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ekskit_core::Hinted;
+use ekskit_core::wait::{Check, human};
+use futures::{StreamExt, stream};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::info;
+
+use crate::apply::api;
+use crate::errors::kube_error;
+use crate::readiness;
+use crate::resolve::{Key, Object};
+
+const CONCURRENCY: usize = 16;
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Waits for every object in `objects`; returns the keys in the order they became ready.
+pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut pending: HashMap<Key, (&Object, String)> =
+        objects.iter().map(|o| (o.key(), (*o, "not checked yet".to_owned()))).collect();
+    let mut interval = Duration::from_millis(200);
+    let mut last_progress = started;
+    if !pending.is_empty() {
+        info!("waiting up to {} for {} objects to be ready", human(timeout), pending.len());
+    }
+    while !pending.is_empty() {
+        let looks: Vec<(Key, anyhow::Result<(Readiness, Value)>)> = stream::iter(pending.values().map(|(o, _)| *o))
+            .map(|o| async move { (o.key(), look(client, o).await) })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut failed = Vec::new();
+        for (key, look) in looks {
+            let (readiness, live) = look?;
+            match readiness {
+                Check::Ready(()) => {
+                    pending.remove(&key);
+                }
+                Check::Pending(state) => {
+                    if let Some(slot) = pending.get_mut(&key) {
+                        slot.1 = state;
+                    }
+                }
+                Check::Failed(state) => failed.push((key, state, live)),
+            }
+        }
+        if !failed.is_empty() {
+            return Err(failure(client, failed).await);
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(timed_out(client, &pending, timeout).await);
+        }
+        if now - last_progress >= PROGRESS_EVERY {
+            last_progress = now;
+            let (key, (_, state)) = pending.iter().min_by_key(|(k, _)| (*k).clone()).expect("pending is not empty");
+            info!("{} objects not ready after {}, e.g. {key}: {state}", pending.len(), human(now - started));
+        }
+        tokio::time::sleep(interval.min(deadline - now)).await;
+        interval = (interval * 3 / 2).min(Duration::from_secs(2));
+    }
+    info!("all {} objects ready in {}", objects.len(), human(started.elapsed()));
+    Ok(())
+}
+
+type Readiness = readiness::Readiness;
+
+async fn look(client: &Client, o: &Object) -> anyhow::Result<(Readiness, Value)> {
+    let live = api(client, &o.resource, o.namespace.as_deref())
+        .get(&o.name)
+        .await
+        .map_err(|e| kube_error(e, format!("reading {} to check it is ready", o.key())))?;
+    let live = serde_json::to_value(live)?;
+    Ok((readiness::check(&o.resource.group, &o.resource.kind, &live), live))
+}
+
+async fn failure(client: &Client, failed: Vec<(Key, String, Value)>) -> anyhow::Error {
+    let mut lines = Vec::new();
+    for (key, state, live) in &failed {
+        lines.push(with_pod(client, key, state, live).await);
+    }
+    Hinted::new(
+        format!("{} can never become ready: {}", plural(failed.len()), lines.join("; ")),
+        "fix it and re-run kapply (`kubectl describe` and the Pod logs say more); kapply stopped waiting at once",
+    )
+    .into()
+}
+
+async fn timed_out(client: &Client, pending: &HashMap<Key, (&Object, String)>, timeout: Duration) -> anyhow::Error {
+    let mut keys: Vec<&Key> = pending.keys().collect();
+    keys.sort();
+    let mut lines = Vec::new();
+    for key in keys {
+        let (object, state) = &pending[key];
+        let live = api(client, &object.resource, object.namespace.as_deref()).get(&object.name).await;
+        let live = live.ok().and_then(|l| serde_json::to_value(l).ok()).unwrap_or(Value::Null);
+        lines.push(with_pod(client, key, state, &live).await);
+    }
+    Hinted::new(
+        format!(
+            "timed out after {} waiting for {} to be ready: {}",
+            human(timeout),
+            plural(pending.len()),
+            lines.join("; ")
+        ),
+        "look at the objects named (`kubectl describe`), fix them and re-run, or allow more time with --timeout",
+    )
+    .into()
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 { "1 object".into() } else { format!("{n} objects") }
+}
+
+/// `Deployment app/web: 0 of 1 available (…)`, plus the first unready Pod's reason for workloads.
+async fn with_pod(client: &Client, key: &Key, state: &str, live: &Value) -> String {
+    match stuck_pod(client, key, live).await {
+        Some(pod) => format!("{key}: {state}; {pod}"),
+        None => format!("{key}: {state}"),
+    }
+}
+
+/// Why the first unready Pod of a workload is stuck, e.g. `pod web-5d9 Pending: Unschedulable: 0/1 nodes …`.
+async fn stuck_pod(client: &Client, key: &Key, live: &Value) -> Option<String> {
+    if !matches!(key.kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job") {
+        return None;
+    }
+    let labels = live["spec"]["selector"]["matchLabels"].as_object()?;
+    let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), key.namespace.as_deref()?);
+    let list = pods.list(&ListParams::default().labels(&selector.join(","))).await.ok()?;
+    list.items.iter().find_map(pod_problem)
+}
+
+fn pod_problem(pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.as_deref().unwrap_or("?");
+    let status = pod.status.as_ref()?;
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    if conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True") {
+        return None;
+    }
+    let phase = status.phase.as_deref().unwrap_or("Pending");
+    if let Some(c) = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
+        let why = [c.reason.as_deref(), c.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        return Some(format!("pod {name} {phase}: {why}"));
+    }
+    let container = status.container_statuses.as_deref().unwrap_or_default().iter().find_map(|c| {
+        let state = c.state.as_ref()?;
+        let (reason, message) = match (&state.waiting, &state.terminated) {
+            (Some(w), _) => (w.reason.clone(), w.message.clone()),
+            (None, Some(t)) => (t.reason.clone(), t.message.clone()),
+            _ => return None,
+        };
+        let why = [reason, message].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        Some(format!("container {} {why}", c.name))
+    });
+    Some(match container {
+        Some(c) => format!("pod {name} {phase}: {c}"),
+        None => format!("pod {name} {phase}, not Ready"),
+    })
+}

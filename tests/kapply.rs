@@ -1,0 +1,433 @@
+//! kapply against the real control plane of the local stack (etcd, kube-apiserver,
+//! controller-manager, scheduler and kwok nodes, from `scripts/devstack up kube`).
+//! Every test works in namespaces (and CRD groups) of its own, so they run in parallel.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ekskit_tests::{assert_schema, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use serde_json::{Value, json};
+
+fn env() -> &'static BTreeMap<String, String> {
+    stack_env(&["aws", "kube"])
+}
+
+/// A fresh directory for a test's manifests, and a name to use for its namespace.
+fn workspace(prefix: &str) -> (PathBuf, String) {
+    let name = unique_stack(prefix).to_lowercase();
+    let dir = std::env::temp_dir().join(format!("kapply-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    (dir, name)
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = tool("kapply", env());
+    cmd.args(args);
+    run(cmd, stdin)
+}
+
+/// kubectl built with the control plane, to look behind kapply's back.
+fn kubectl(args: &[&str]) -> Output {
+    let e = env();
+    Command::new(Path::new(&e["EKSKIT_KUBE_BIN"]).join("kubectl"))
+        .env("KUBECONFIG", &e["KUBECONFIG"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn exists(args: &[&str]) -> bool {
+    kubectl(&[&["get"], args].concat()).status.success()
+}
+
+fn actions(doc: &Value) -> Vec<(String, String)> {
+    doc["apply"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!("{}/{}", o["kind"].as_str().unwrap(), o["name"].as_str().unwrap()),
+                o["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// stderr from the `kapply: error:` line on, without the progress logs before it.
+fn error_lines(out: &Output) -> String {
+    let err = stderr(out);
+    err.find("kapply: error:").map(|at| err[at..].to_owned()).unwrap_or(err)
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(out.status.success(), "kapply failed ({:?}):\n{}", out.status, stderr(out));
+    stdout_json(out)
+}
+
+fn namespace(ns: &str) -> String {
+    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n")
+}
+
+fn configmap(ns: &str, name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\ndata:\n  key: \"{value}\"\n---\n"
+    )
+}
+
+fn deployment(ns: &str, name: &str, extra_pod_spec: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  replicas: 1\n  \
+         selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    \
+         spec:\n      containers:\n      - {{name: app, image: registry.invalid/{name}:1}}\n{extra_pod_spec}---\n"
+    )
+}
+
+#[test]
+fn a_crd_and_its_custom_resources_apply_in_one_run() {
+    let (dir, ns) = workspace("crd");
+    let group = format!("{ns}.example.com");
+    write(&dir, "00-ns.yaml", &namespace(&ns));
+    // The custom resource sorts before its CRD on purpose: kapply orders by kind, not by file.
+    write(
+        &dir,
+        "a-crontab.yaml",
+        &format!(
+            "apiVersion: {group}/v1\nkind: CronTab\nmetadata: {{name: nightly, namespace: {ns}}}\nspec: {{cron: '0 3 * * *'}}\n"
+        ),
+    );
+    write(
+        &dir,
+        "z-crd.yaml",
+        &format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: crontabs.{group}}}\n\
+             spec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: CronTab, plural: crontabs, singular: crontab}}\n  \
+             versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        \
+             type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              \
+             cron: {{type: string}}\n"
+        ),
+    );
+    let doc = ok(&kapply(&["-f", dir.to_str().unwrap()], Some("{\"kept\": true}")));
+    assert_eq!(doc["kept"], true, "keys from stdin are kept");
+    assert_schema("apply.schema.json", &doc["apply"]);
+    let got = actions(&doc);
+    assert_eq!(
+        got,
+        [
+            ("Namespace/".to_owned() + &ns, "created".to_owned()),
+            (format!("CustomResourceDefinition/crontabs.{group}"), "created".to_owned()),
+            ("CronTab/nightly".to_owned(), "created".to_owned()),
+        ]
+    );
+    assert!(doc["apply"]["objects"].as_array().unwrap().iter().all(|o| o["ready"] == true));
+    assert!(exists(&[&format!("crontabs.{group}"), "nightly", "-n", &ns]));
+    kubectl(&["delete", "crd", &format!("crontabs.{group}"), "--wait=false"]);
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn reapplying_reports_unchanged_and_one_edit_reports_one_configured() {
+    let (dir, ns) = workspace("reapply");
+    let write_all = |b: &str| {
+        write(
+            &dir,
+            "all.yaml",
+            &(namespace(&ns) + &configmap(&ns, "a", "1") + &configmap(&ns, "b", b) + &deployment(&ns, "web", "")),
+        )
+    };
+    write_all("1");
+    let first = ok(&kapply(&["-f", dir.to_str().unwrap()], None));
+    assert!(actions(&first).iter().all(|(_, a)| a == "created"), "{:?}", actions(&first));
+    let again = ok(&kapply(&["-f", dir.to_str().unwrap()], None));
+    assert!(actions(&again).iter().all(|(_, a)| a == "unchanged"), "{:?}", actions(&again));
+    write_all("2");
+    let edited = ok(&kapply(&["-f", dir.to_str().unwrap()], None));
+    let changed: Vec<_> = actions(&edited).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    assert_eq!(changed, [("ConfigMap/b".to_owned(), "configured".to_owned())]);
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn a_deployment_that_never_gets_ready_times_out_naming_it_and_its_state() {
+    let (dir, ns) = workspace("stuck");
+    let nowhere = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
+    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "fine", "1") + &deployment(&ns, "stuck", nowhere)));
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "6s"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let err = error_lines(&out);
+    assert!(err.contains("timed out after 6s waiting for 1 object to be ready"), "{err}");
+    assert!(err.contains(&format!("Deployment {ns}/stuck: 0 of 1")), "{err}");
+    assert!(err.contains("Unschedulable"), "the stuck Pod's reason is named: {err}");
+    assert!(!err.contains("ConfigMap"), "ready objects are not blamed: {err}");
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn a_failing_job_and_a_deployment_past_its_deadline_fail_fast() {
+    let (dir, ns) = workspace("fail");
+    let job = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: migrate, namespace: {ns}}}\nspec:\n  activeDeadlineSeconds: 2\n  \
+         backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      nodeSelector: {{ekskit.io/nowhere: \"true\"}}\n      \
+         containers: [{{name: m, image: registry.invalid/migrate:1}}]\n"
+    );
+    write(&dir, "job.yaml", &(namespace(&ns) + &job));
+    // A 10-minute timeout: only failing fast makes this test end with the Job's own reason.
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "10m"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("Job {ns}/migrate: Job failed: DeadlineExceeded")), "{err}");
+    assert!(err.contains("can never become ready"), "{err}");
+
+    let (dir2, ns2) = workspace("deadline");
+    let slow = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
+    let deploy =
+        deployment(&ns2, "slow", slow).replace("  replicas: 1\n", "  replicas: 1\n  progressDeadlineSeconds: 2\n");
+    write(&dir2, "d.yaml", &(namespace(&ns2) + &deploy));
+    let out = kapply(&["-f", dir2.to_str().unwrap(), "--timeout", "10m"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("Deployment {ns2}/slow: ProgressDeadlineExceeded")), "{}", stderr(&out));
+    kubectl(&["delete", "ns", &ns, &ns2, "--wait=false"]);
+}
+
+#[test]
+fn prune_removes_what_left_the_input_and_nothing_outside_the_app() {
+    let (dir, ns) = workspace("prune");
+    // The namespace and one ConfigMap are not part of the app.
+    ok(&kapply(&["-f", "-"], Some(&(namespace(&ns) + &configmap(&ns, "not-in-app", "x")))));
+    write(&dir, "a.yaml", &configmap(&ns, "a", "1"));
+    write(&dir, "b.yaml", &configmap(&ns, "b", "1"));
+    let d = dir.to_str().unwrap();
+    ok(&kapply(&["-f", d, "--app", "demo", "-n", &ns], None));
+    // Another app in the same namespace, with a ConfigMap of the same kind.
+    ok(&kapply(&["-f", "-", "--app", "other", "-n", &ns], Some(&configmap(&ns, "other-app", "1"))));
+    std::fs::remove_file(dir.join("b.yaml")).unwrap();
+    let doc = ok(&kapply(&["-f", d, "--app", "demo", "-n", &ns, "--prune"], None));
+    let pruned: Vec<_> = actions(&doc).into_iter().filter(|(_, a)| a == "pruned").collect();
+    assert_eq!(pruned, [("ConfigMap/b".to_owned(), "pruned".to_owned())]);
+    assert!(!exists(&["configmap", "b", "-n", &ns]));
+    for kept in ["a", "not-in-app", "other-app"] {
+        assert!(exists(&["configmap", kept, "-n", &ns]), "{kept} must survive the prune");
+    }
+
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = kapply(&["-f", empty.to_str().unwrap(), "--app", "demo", "-n", &ns, "--prune"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--prune with no objects"), "{}", stderr(&out));
+    assert!(exists(&["configmap", "a", "-n", &ns]));
+
+    // --delete --app with no input deletes the app's members and its parent, nothing else.
+    let doc = ok(&kapply(&["--delete", "--app", "demo", "-n", &ns], None));
+    assert_schema("deleted.apply.schema.json", &doc["deleted"]["apply"]);
+    assert!(!exists(&["configmap", "a", "-n", &ns]));
+    assert!(!exists(&["secret", "kapply-demo", "-n", &ns]));
+    assert!(exists(&["configmap", "not-in-app", "-n", &ns]) && exists(&["configmap", "other-app", "-n", &ns]));
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn placeholders_come_from_the_stdin_document_and_unknown_ones_apply_nothing() {
+    let (dir, ns) = workspace("vars");
+    let cm = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\n  labels: {{cluster: \"${{cluster.name}}\"}}\n\
+         data:\n  vpc: \"${{vpc.id}}\"\n  script: \"echo ${{HOME}}\"\n"
+    );
+    write(&dir, "all.yaml", &(namespace(&ns) + &cm));
+    let stdin = json!({"cluster": {"name": "demo"}, "vpc": {"id": "vpc-0abc"}}).to_string();
+    let doc = ok(&kapply(&["-f", dir.to_str().unwrap()], Some(&stdin)));
+    assert_eq!(doc["vpc"]["id"], "vpc-0abc");
+    let live = kubectl(&["get", "configmap", "settings", "-n", &ns, "-o", "json"]);
+    let live: Value = serde_json::from_slice(&live.stdout).unwrap();
+    assert_eq!(live["metadata"]["labels"]["cluster"], "demo");
+    assert_eq!(live["data"], json!({"vpc": "vpc-0abc", "script": "echo ${HOME}"}));
+
+    let (dir2, ns2) = workspace("vars-bad");
+    write(&dir2, "all.yaml", &(namespace(&ns2) + &cm.replace(&ns, &ns2).replace("vpc.id", "vpc.idd")));
+    let out = kapply(&["-f", dir2.to_str().unwrap()], Some(&stdin));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("unknown placeholder ${vpc.idd}"), "{}", stderr(&out));
+    assert!(!exists(&["namespace", &ns2]), "nothing is applied when a placeholder is unknown");
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn an_eks_cluster_document_is_enough_to_reach_the_cluster() {
+    let e = env();
+    let (dir, ns) = workspace("eks");
+    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "hello", "eks")));
+    let ca = std::fs::read(&e["EKSKIT_KUBE_CA"]).unwrap();
+    use base64::Engine;
+    let cluster = json!({"cluster": {
+        "name": e["EKSKIT_KUBE_CLUSTER"], "endpoint": e["EKSKIT_KUBE_SERVER"], "region": "us-east-1",
+        "certificate_authority": base64::engine::general_purpose::STANDARD.encode(ca)}});
+    let home = std::env::temp_dir().join(format!("kapply-home-{ns}"));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = tool("kapply", e);
+    cmd.env_remove("KUBECONFIG").env("HOME", &home).args(["-f", dir.to_str().unwrap()]);
+    let doc = ok(&run(cmd, Some(&cluster.to_string())));
+    assert_eq!(doc["apply"]["server"].as_str().unwrap().trim_end_matches('/'), e["EKSKIT_KUBE_SERVER"]);
+    assert!(exists(&["configmap", "hello", "-n", &ns]));
+
+    // Without AWS credentials there is no token: a clear input error before anything is applied.
+    let mut cmd = tool("kapply", e);
+    cmd.env_remove("KUBECONFIG").env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    cmd.env("HOME", &home).args(["-f", dir.to_str().unwrap()]);
+    let out = run(cmd, Some(&cluster.to_string()));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("credentials"), "{}", stderr(&out));
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn bad_input_and_an_unreachable_cluster_get_clear_errors_and_exit_codes() {
+    let (dir, ns) = workspace("bad");
+    write(&dir, "broken.yaml", &(namespace(&ns) + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n"));
+    let out = kapply(&["-f", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("broken.yaml#2: not valid YAML"), "{}", stderr(&out));
+
+    write(&dir, "broken.yaml", &(namespace(&ns) + "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n"));
+    let out = kapply(&["-f", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown kind Gizmo in example.com/v1"), "{}", stderr(&out));
+    assert!(!exists(&["namespace", &ns]), "nothing applied");
+
+    let kubeconfig = dir.join("unreachable.kubeconfig");
+    write(
+        &dir,
+        "unreachable.kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n",
+    );
+    std::fs::remove_file(dir.join("broken.yaml")).unwrap();
+    write(&dir, "ok.yaml", &namespace(&ns));
+    let out =
+        kapply(&["-f", dir.join("ok.yaml").to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot reach the Kubernetes API server"), "{}", stderr(&out));
+
+    let out = kapply(&["-f", dir.join("ok.yaml").to_str().unwrap(), "--context", "nope"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = kapply(&["-f", dir.join("missing.yaml").to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = kapply(&[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no manifests given"));
+}
+
+#[test]
+fn diff_dry_run_and_delete() {
+    let (dir, ns) = workspace("diff");
+    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "c", "1") + &deployment(&ns, "web", "")));
+    let d = dir.to_str().unwrap();
+    let dry = ok(&kapply(&["-f", d, "--dry-run"], None));
+    assert!(actions(&dry).iter().all(|(_, a)| a == "created"), "{:?}", actions(&dry));
+    assert!(!exists(&["namespace", &ns]), "a dry run creates nothing");
+
+    ok(&kapply(&["-f", d], None));
+    let same = kapply(&["-f", d, "--diff"], None);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "c", "2") + &deployment(&ns, "web", "")));
+    let changed = kapply(&["-f", d, "--diff"], None);
+    assert_eq!(changed.status.code(), Some(3), "exit 3 means changes found: {}", stderr(&changed));
+    let doc = stdout_json(&changed);
+    let diff = doc["apply"]["objects"].as_array().unwrap().iter().find_map(|o| o["diff"].as_str()).unwrap();
+    assert!(diff.contains("-  key: '1'") && diff.contains("+  key: '2'"), "{diff}");
+    assert!(stderr(&changed).contains("+  key: '2'"));
+    assert!(exists(&["configmap", "c", "-n", &ns]));
+    let live = kubectl(&["get", "configmap", "c", "-n", &ns, "-o", "jsonpath={.data.key}"]);
+    assert_eq!(String::from_utf8_lossy(&live.stdout), "1", "--diff changes nothing");
+
+    let gone = ok(&kapply(&["-f", d, "--delete"], Some("{\"apply\": {}}")));
+    assert!(gone.get("apply").is_none(), "the apply key is replaced by deleted.apply");
+    assert!(actions(&json!({"apply": gone["deleted"]["apply"]})).iter().all(|(_, a)| a == "deleted"));
+    assert!(!exists(&["namespace", &ns]), "--delete waits until the namespace is gone");
+    let again = ok(&kapply(&["-f", d, "--delete"], None));
+    assert!(actions(&json!({"apply": again["deleted"]["apply"]})).iter().all(|(_, a)| a == "absent"));
+}
+
+#[test]
+fn stdin_streams_and_kustomize_overlays() {
+    let (dir, ns) = workspace("kust");
+    write(&dir, "base/cm.yaml", &configmap(&ns, "settings", "base"));
+    write(&dir, "base/kustomization.yaml", "resources: [cm.yaml]\n");
+    write(
+        &dir,
+        "overlay/kustomization.yaml",
+        &format!("resources: [../base, ns.yaml]\nnamePrefix: prod-\nnamespace: {ns}\n"),
+    );
+    write(&dir, "overlay/ns.yaml", &namespace(&ns));
+    // kapply finds `kubectl kustomize` on PATH (the one built with the control plane).
+    let mut cmd = tool("kapply", env());
+    let path = format!("{}:/usr/bin:/bin", env()["EKSKIT_KUBE_BIN"]);
+    cmd.env("PATH", path).args(["-k", dir.join("overlay").to_str().unwrap()]);
+    let doc = ok(&run(cmd, None));
+    assert!(
+        actions(&doc).contains(&("ConfigMap/prod-settings".to_owned(), "created".to_owned())),
+        "{:?}",
+        actions(&doc)
+    );
+
+    let mut cmd = tool("kapply", env());
+    cmd.env("PATH", "/nonexistent").args(["-k", dir.join("overlay").to_str().unwrap()]);
+    let out = run(cmd, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("neither kustomize nor kubectl"), "{}", stderr(&out));
+
+    let doc = ok(&kapply(&["-f", "-"], Some(&configmap(&ns, "from-stdin", "1"))));
+    assert_eq!(actions(&doc), [("ConfigMap/from-stdin".to_owned(), "created".to_owned())]);
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn field_conflicts_need_force_conflicts() {
+    let (dir, ns) = workspace("conflict");
+    ok(&kapply(&["-f", "-"], Some(&namespace(&ns))));
+    let theirs = dir.join("theirs.yaml");
+    std::fs::write(&theirs, configmap(&ns, "shared", "theirs")).unwrap();
+    let other = kubectl(&["apply", "--server-side", "--field-manager", "someone-else", "-f", theirs.to_str().unwrap()]);
+    assert!(other.status.success(), "{}", String::from_utf8_lossy(&other.stderr));
+    let out = kapply(&["-f", "-"], Some(&configmap(&ns, "shared", "ours")));
+    assert_eq!(out.status.code(), Some(1));
+    let err = error_lines(&out);
+    assert!(err.contains(&format!("applying ConfigMap {ns}/shared")) && err.contains("--force-conflicts"), "{err}");
+    let doc = ok(&kapply(&["-f", "-", "--force-conflicts"], Some(&configmap(&ns, "shared", "ours"))));
+    assert_eq!(actions(&doc), [("ConfigMap/shared".to_owned(), "configured".to_owned())]);
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+#[test]
+fn manifests_can_come_from_a_url() {
+    let (_dir, ns) = workspace("url");
+    let body = namespace(&ns) + &configmap(&ns, "remote", "1");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/app.yaml", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for status in ["200 OK", "404 Not Found"] {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request).unwrap();
+            let text = if status.starts_with("200") { body.as_str() } else { "" };
+            write!(conn, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len())
+                .unwrap();
+        }
+    });
+    let doc = ok(&kapply(&["-f", &url], None));
+    assert_eq!(actions(&doc).len(), 2);
+    assert!(exists(&["configmap", "remote", "-n", &ns]));
+    let out = kapply(&["-f", &url], None);
+    assert_eq!(out.status.code(), Some(2), "a missing URL is bad input: {}", stderr(&out));
+    assert!(error_lines(&out).contains("HTTP 404"), "{}", stderr(&out));
+    server.join().unwrap();
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
