@@ -86,7 +86,7 @@ fn deployment(ns: &str, name: &str, extra_pod_spec: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  replicas: 1\n  \
          selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    \
-         spec:\n      containers:\n      - {{name: app, image: registry.invalid/{name}:1}}\n{extra_pod_spec}---\n"
+         spec:\n      containers:\n      - {{name: app, image: 127.0.0.1:5001/{name}:1}}\n{extra_pod_spec}---\n"
     )
 }
 
@@ -155,18 +155,26 @@ fn reapplying_reports_unchanged_and_one_edit_reports_one_configured() {
 }
 
 #[test]
-fn a_deployment_that_never_gets_ready_times_out_naming_it_and_its_state() {
+fn a_deployment_whose_image_never_pulls_times_out_naming_it_and_its_state() {
     let (dir, ns) = workspace("stuck");
-    let nowhere = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
-    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "fine", "1") + &deployment(&ns, "stuck", nowhere)));
+    // kwok (the local kubelet) reports ImagePullBackOff for images under registry.invalid/.
+    let stuck = deployment(&ns, "stuck", "").replace("127.0.0.1:5001/stuck:1", "registry.invalid/stuck:1");
+    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "fine", "1") + &stuck));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "6s"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let err = error_lines(&out);
     assert!(err.contains("timed out after 6s waiting for 1 object to be ready"), "{err}");
-    assert!(err.contains(&format!("Deployment {ns}/stuck: 0 of 1")), "{err}");
-    assert!(err.contains("Unschedulable"), "the stuck Pod's reason is named: {err}");
+    assert!(err.contains(&format!("Deployment {ns}/stuck: 0 of 1 available")), "{err}");
+    assert!(err.contains("container app ImagePullBackOff: Back-off pulling image"), "the Pod's reason is named: {err}");
     assert!(!err.contains("ConfigMap"), "ready objects are not blamed: {err}");
+
+    // An unschedulable one says why the scheduler refuses it.
+    let nowhere = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
+    write(&dir, "all.yaml", &(namespace(&ns) + &deployment(&ns, "homeless", nowhere)));
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(error_lines(&out).contains("Unschedulable"), "{}", stderr(&out));
     kubectl(&["delete", "ns", &ns, "--wait=false"]);
 }
 

@@ -72,11 +72,25 @@ kube_up() {
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --kube-api-qps 200 --kube-api-burst 400
   # A kwok restarted on old etcd data would wait for its predecessor's node lease to expire.
   until kubectl_local delete lease -n kube-node-lease kwok-node-0 --ignore-not-found >/dev/null 2>&1; do sleep 0.2; done
-  spawn kube_kwok "$KWOK_BIN/kwok" --kubeconfig "$KUBECONFIG_FILE" \
+  kube_kwok_config
+  spawn kube_kwok "$KWOK_BIN/kwok" --kubeconfig "$KUBECONFIG_FILE" --config "$KUBE_DIR/kwok.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.1/16 --node-ip 10.0.0.1 \
     --node-lease-duration-seconds 40
   kube_node
   wait_ready kube_kwok 60 kube_ready
+}
+
+# kube_kwok_config: kwok's own fast pod stages (from its module source; any pod stage given
+# replaces all the built-in ones) plus kwok-image-pull.yaml.
+kube_kwok_config() {
+  local src
+  src=$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -d $src/kustomize/stage/pod/fast ]] || die "kube: cannot find kwok's stages in the Go module cache"
+  local f
+  for f in "$src"/kustomize/stage/pod/fast/pod-{ready,complete,delete}.yaml "$LIB_DIR/kwok-image-pull.yaml"; do
+    printf -- '---\n'
+    cat "$f"
+  done >"$KUBE_DIR/kwok.yaml"
 }
 
 kube_api_ready() {
