@@ -9,6 +9,7 @@ pub mod errors;
 pub mod logging;
 pub mod output;
 pub mod run;
+pub mod schemas;
 pub mod stack;
 pub mod wait;
 

@@ -68,15 +68,7 @@ pub async fn delete(
             if let Some((resource, _)) = kinds.resolve_group_kind(&key.group, &key.kind) {
                 gone.push((key.clone(), resource));
             }
-            results.push(ObjectResult {
-                api_version,
-                kind: key.kind,
-                namespace: key.namespace,
-                name: key.name,
-                action: Action::Deleted,
-                ready: None,
-                diff: None,
-            });
+            results.push(crate::result_of_key(key, api_version, Action::Deleted));
         }
     }
     if !args.dry_run && !args.no_wait {

@@ -39,7 +39,7 @@ use crate::cli::Args;
 use crate::manifests::Source;
 use crate::model::{Action, ApplyDoc, ObjectResult};
 use crate::ordering::Phase;
-use crate::resolve::{Kinds, Object};
+use crate::resolve::{Key, Kinds, Object};
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -147,15 +147,7 @@ async fn apply_all(
         let keep: HashSet<_> = objects.iter().map(Object::key).collect();
         let inventory = previous.unwrap_or_default().union(&current);
         for (key, api_version) in s.prune(client, kinds, &inventory, &keep, opts.dry_run).await? {
-            results.push(ObjectResult {
-                api_version,
-                kind: key.kind,
-                namespace: key.namespace,
-                name: key.name,
-                action: Action::Pruned,
-                ready: None,
-                diff: None,
-            });
+            results.push(result_of_key(key, api_version, Action::Pruned));
         }
         s.write(client, &current, opts.dry_run).await?;
     }
@@ -203,6 +195,19 @@ pub(crate) fn result_of(o: &Object, action: Action, diff: Option<String>) -> Obj
         action,
         ready: None,
         diff,
+    }
+}
+
+/// The result for an object known only by its key (a member found through the ApplySet).
+pub(crate) fn result_of_key(key: Key, api_version: String, action: Action) -> ObjectResult {
+    ObjectResult {
+        api_version,
+        kind: key.kind,
+        namespace: key.namespace,
+        name: key.name,
+        action,
+        ready: None,
+        diff: None,
     }
 }
 

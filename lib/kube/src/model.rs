@@ -99,23 +99,10 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    fn schema_dir() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
-    }
 
     /// The committed schemas match the types. `UPDATE_SCHEMAS=1 cargo test` rewrites them.
     #[test]
     fn committed_schemas_match_the_types() {
-        for (file, schema) in schemas() {
-            let path = schema_dir().join(file);
-            let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
-            if std::env::var_os("UPDATE_SCHEMAS").is_some() {
-                std::fs::write(&path, &text).unwrap();
-            }
-            let committed = std::fs::read_to_string(&path).unwrap_or_default();
-            assert_eq!(committed, text, "{file} is stale: run `make schemas` and commit it");
-        }
+        ekskit_core::schemas::assert_committed(env!("CARGO_MANIFEST_DIR"), schemas());
     }
 }
