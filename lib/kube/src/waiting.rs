@@ -174,3 +174,27 @@ fn pod_problem(pod: &Pod) -> Option<String> {
         None => format!("pod {name} {phase}, not Ready"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(status: Value) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": status})).unwrap()
+    }
+
+    #[test]
+    fn stuck_pods_say_why() {
+        let unschedulable = pod(json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/1 nodes are available"}]}));
+        assert_eq!(pod_problem(&unschedulable).unwrap(), "pod web-1 Pending: Unschedulable: 0/1 nodes are available");
+        let pulling = pod(
+            json!({"phase": "Pending", "containerStatuses": [{"name": "app", "image": "x", "imageID": "",
+            "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off"}}}]}),
+        );
+        assert_eq!(pod_problem(&pulling).unwrap(), "pod web-1 Pending: container app ImagePullBackOff: Back-off");
+        let ready = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
+        assert_eq!(pod_problem(&ready), None);
+    }
+}
