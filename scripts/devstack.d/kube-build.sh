@@ -9,7 +9,7 @@
 #         does not carry, so they are replaced by their published v0.<minor>.<patch> versions
 #   etcd  go.etcd.io/etcd/server/v3 (Debian's etcd 3.4 is too old for Kubernetes 1.34)
 #   kwok  sigs.k8s.io/kwok: simulated nodes that run and report Pods without a kubelet
-# Cold: about 9 minutes for k8s and 2 for etcd + kwok on 2 cores, ~2 GB RAM; warm: nothing.
+# Cold on 2 cores: 9 to 13 minutes for k8s, 1 for etcd, 2 to 3 for kwok, ~2 GB RAM; warm: nothing.
 
 KUBE_VERSION=1.34.4
 ETCD_VERSION=3.6.16
