@@ -35,14 +35,15 @@ pub fn api(client: &Client, resource: &ApiResource, namespace: Option<&str>) -> 
     }
 }
 
-pub async fn apply(client: &Client, object: &Object, opts: ApplyOptions) -> anyhow::Result<Applied> {
+/// Applies `object`, whose live state (read by [`crate::live::fetch`]) is `before`.
+pub async fn apply(
+    client: &Client,
+    object: &Object,
+    before: Option<&Value>,
+    opts: ApplyOptions,
+) -> anyhow::Result<Applied> {
     let api = api(client, &object.resource, object.namespace.as_deref());
     let key = object.key();
-    let before = match api.get_opt(&object.name).await {
-        Ok(found) => found.map(to_value).transpose()?,
-        Err(e) if is_not_found(&e) => None, // the kind itself is not served yet (dry run of a new CRD)
-        Err(e) => return Err(kube_error(e, format!("reading {key}"))),
-    };
     let params = PatchParams {
         dry_run: opts.dry_run,
         force: opts.force_conflicts,
@@ -50,35 +51,33 @@ pub async fn apply(client: &Client, object: &Object, opts: ApplyOptions) -> anyh
         field_validation: Some(ValidationDirective::Strict),
     };
     let after = match api.patch(&object.name, &params, &Patch::Apply(&object.body)).await {
-        Ok(after) => Some(to_value(after)?),
+        Ok(after) => Some(serde_json::to_value(after)?),
         // A dry run cannot create an object in a namespace or of a CRD that this same batch creates.
         Err(e) if opts.dry_run && before.is_none() && is_not_found(&e) => None,
         Err(e) => return Err(kube_error(e, format!("applying {key} ({})", object.origin))),
     };
     // Compare content, not resourceVersions: bookkeeping alone (managedFields taken over from
     // `before-first-apply`, as on Namespaces created by server-side apply) bumps the version.
-    let action = match (&before, &after) {
+    let action = match (before, &after) {
         (None, _) => Action::Created,
         (Some(b), Some(a)) if comparable(b) == comparable(a) => Action::Unchanged,
         _ => Action::Configured,
     };
     let diff = (opts.diff && action.is_change()).then(|| {
         let after = after.as_ref().unwrap_or(&object.body);
-        crate::diff::unified(&key.to_string(), before.as_ref(), after)
+        crate::diff::unified(&key.to_string(), before, after)
     });
     Ok(Applied { action, diff })
 }
 
-fn to_value(obj: DynamicObject) -> anyhow::Result<Value> {
-    Ok(serde_json::to_value(obj)?)
-}
-
-/// The object without the fields every write changes, and without `status`, which controllers
-/// change on their own and an apply does not.
+/// The object without the fields every write changes, without `status`, which controllers
+/// change on their own and an apply does not, and without the type (LIST items carry none).
 pub fn comparable(obj: &Value) -> Value {
     let mut obj = obj.clone();
     if let Some(map) = obj.as_object_mut() {
-        map.remove("status");
+        for field in ["status", "apiVersion", "kind"] {
+            map.remove(field);
+        }
     }
     if let Some(meta) = obj["metadata"].as_object_mut() {
         for field in ["managedFields", "resourceVersion", "generation"] {

@@ -14,6 +14,7 @@ pub mod delete;
 pub mod diff;
 pub mod eks_token;
 pub mod errors;
+pub mod live;
 pub mod manifests;
 pub mod model;
 pub mod ordering;
@@ -162,15 +163,20 @@ async fn apply_all(
     Ok(results)
 }
 
-/// Applies one phase concurrently; results in input order.
+/// Applies one phase concurrently, objects that start a rollout first (their controllers get to
+/// work while the rest is applied); results in that order.
 async fn apply_batch(
     client: &Client,
     batch: &[&Object],
     opts: ApplyOptions,
     concurrency: usize,
 ) -> anyhow::Result<Vec<ObjectResult>> {
+    let mut batch = batch.to_vec();
+    batch.sort_by_key(|o| !ordering::starts_rollout(&o.resource.group, &o.resource.kind));
+    let live = live::fetch(client, &batch).await?;
+    let live = &live;
     let applied: Vec<_> = stream::iter(batch.iter().copied())
-        .map(|o| async move { apply::apply(client, o, opts).await.map(|a| (o, a)) })
+        .map(|o| async move { apply::apply(client, o, live.get(&o.key()), opts).await.map(|a| (o, a)) })
         .buffered(concurrency)
         .try_collect()
         .await?;

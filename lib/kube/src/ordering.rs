@@ -46,6 +46,11 @@ impl Phase {
     }
 }
 
+/// Kinds whose readiness takes a controller's work (Pods to start), worth applying first.
+pub fn starts_rollout(group: &str, kind: &str) -> bool {
+    matches!((group, kind), ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job"))
+}
+
 /// `apps/v1` → `apps`; `v1` → `` (the core group).
 pub fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")

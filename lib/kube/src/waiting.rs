@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use ekskit_core::Hinted;
 use ekskit_core::wait::{Check, human};
-use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams};
@@ -17,33 +16,34 @@ use tokio::time::Instant;
 use tracing::info;
 
 use crate::apply::api;
-use crate::errors::kube_error;
 use crate::readiness;
 use crate::resolve::{Key, Object};
 
-const CONCURRENCY: usize = 16;
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// Polls grow apart up to this: one LIST per resource and namespace keeps each poll cheap.
+const MAX_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Waits for every object in `objects`; returns the keys in the order they became ready.
+/// Waits for every object in `objects` to be ready.
 pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + timeout;
     let mut pending: HashMap<Key, (&Object, String)> =
         objects.iter().map(|o| (o.key(), (*o, "not checked yet".to_owned()))).collect();
-    let mut interval = Duration::from_millis(200);
+    let mut interval = Duration::from_millis(100);
     let mut last_progress = started;
     if !pending.is_empty() {
         info!("waiting up to {} for {} objects to be ready", human(timeout), pending.len());
     }
     while !pending.is_empty() {
-        let looks: Vec<(Key, anyhow::Result<(Readiness, Value)>)> = stream::iter(pending.values().map(|(o, _)| *o))
-            .map(|o| async move { (o.key(), look(client, o).await) })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let round: Vec<&Object> = pending.values().map(|(o, _)| *o).collect();
+        let live = crate::live::fetch(client, &round).await?;
         let mut failed = Vec::new();
-        for (key, look) in looks {
-            let (readiness, live) = look?;
+        for o in round {
+            let key = o.key();
+            let readiness = match live.get(&key) {
+                Some(obj) => readiness::check(&o.resource.group, &o.resource.kind, obj),
+                None => Check::Pending("not found (deleted by someone else?)".into()),
+            };
             match readiness {
                 Check::Ready(()) => {
                     pending.remove(&key);
@@ -53,7 +53,7 @@ pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration)
                         slot.1 = state;
                     }
                 }
-                Check::Failed(state) => failed.push((key, state, live)),
+                Check::Failed(state) => failed.push((key.clone(), state, live[&key].clone())),
             }
         }
         if !failed.is_empty() {
@@ -72,21 +72,10 @@ pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration)
             info!("{} objects not ready after {}, e.g. {key}: {state}", pending.len(), human(now - started));
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
-        interval = (interval * 3 / 2).min(Duration::from_secs(2));
+        interval = (interval * 3 / 2).min(MAX_INTERVAL);
     }
     info!("all {} objects ready in {}", objects.len(), human(started.elapsed()));
     Ok(())
-}
-
-type Readiness = readiness::Readiness;
-
-async fn look(client: &Client, o: &Object) -> anyhow::Result<(Readiness, Value)> {
-    let live = api(client, &o.resource, o.namespace.as_deref())
-        .get(&o.name)
-        .await
-        .map_err(|e| kube_error(e, format!("reading {} to check it is ready", o.key())))?;
-    let live = serde_json::to_value(live)?;
-    Ok((readiness::check(&o.resource.group, &o.resource.kind, &live), live))
 }
 
 async fn failure(client: &Client, failed: Vec<(Key, String, Value)>) -> anyhow::Error {
