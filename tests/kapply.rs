@@ -335,7 +335,14 @@ fn bad_input_and_an_unreachable_cluster_get_clear_errors_and_exit_codes() {
 #[test]
 fn diff_dry_run_and_delete() {
     let (dir, ns) = workspace("diff");
-    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "c", "1") + &deployment(&ns, "web", "")));
+    let secret = |v: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: token, namespace: {ns}}}\ndata: {{token: {v}}}\n---\n")
+    };
+    write(
+        &dir,
+        "all.yaml",
+        &(namespace(&ns) + &configmap(&ns, "c", "1") + &deployment(&ns, "web", "") + &secret("b2xkLXNlY3JldA==")),
+    );
     let d = dir.to_str().unwrap();
     let dry = ok(&kapply(&["-f", d, "--dry-run"], None));
     assert!(actions(&dry).iter().all(|(_, a)| a == "created"), "{:?}", actions(&dry));
@@ -344,13 +351,23 @@ fn diff_dry_run_and_delete() {
     ok(&kapply(&["-f", d], None));
     let same = kapply(&["-f", d, "--diff"], None);
     assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
-    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "c", "2") + &deployment(&ns, "web", "")));
+    write(
+        &dir,
+        "all.yaml",
+        &(namespace(&ns) + &configmap(&ns, "c", "2") + &deployment(&ns, "web", "") + &secret("bmV3LXNlY3JldA==")),
+    );
     let changed = kapply(&["-f", d, "--diff"], None);
     assert_eq!(changed.status.code(), Some(3), "exit 3 means changes found: {}", stderr(&changed));
     let doc = stdout_json(&changed);
     let diff = doc["apply"]["objects"].as_array().unwrap().iter().find_map(|o| o["diff"].as_str()).unwrap();
     assert!(diff.contains("-  key: '1'") && diff.contains("+  key: '2'"), "{diff}");
     assert!(stderr(&changed).contains("+  key: '2'"));
+    let everything = format!("{}{}", String::from_utf8_lossy(&changed.stdout), stderr(&changed));
+    assert!(everything.contains("token: '*** (after)'"), "{everything}");
+    assert!(
+        !everything.contains("b2xkLXNlY3JldA") && !everything.contains("bmV3LXNlY3JldA"),
+        "Secret values never shown"
+    );
     assert!(exists(&["configmap", "c", "-n", &ns]));
     let live = kubectl(&["get", "configmap", "c", "-n", &ns, "-o", "jsonpath={.data.key}"]);
     assert_eq!(String::from_utf8_lossy(&live.stdout), "1", "--diff changes nothing");

@@ -65,7 +65,7 @@ pub async fn apply(
     };
     let diff = (opts.diff && action.is_change()).then(|| {
         let after = after.as_ref().unwrap_or(&object.body);
-        crate::diff::unified(&key.to_string(), before, after)
+        crate::diff::unified(&key, before, after)
     });
     Ok(Applied { action, diff })
 }

@@ -5,11 +5,14 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use crate::apply::comparable;
+use crate::resolve::Key;
 
-/// The diff of `before` (None: the object does not exist) to `after`, headed by `name`.
-pub fn unified(name: &str, before: Option<&Value>, after: &Value) -> String {
+/// The diff of `before` (None: the object does not exist) to `after` for the object `key`.
+/// The kind comes from the key: LIST items, and so `before`, carry none.
+pub fn unified(key: &Key, before: Option<&Value>, after: &Value) -> String {
+    let name = key.to_string();
     let (mut before, mut after) = (before.map(comparable), comparable(after));
-    if after["kind"] == "Secret" {
+    if key.group.is_empty() && key.kind == "Secret" {
         mask_secret(before.as_mut(), &mut after);
     }
     let old = before.as_ref().map(yaml).unwrap_or_default();
@@ -59,18 +62,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn key(kind: &str, name: &str) -> Key {
+        Key { group: String::new(), kind: kind.into(), namespace: Some("default".into()), name: name.into() }
+    }
+
     #[test]
     fn diffs_show_changed_lines_only_and_never_secret_values() {
         let before = json!({"kind": "ConfigMap", "metadata": {"name": "c", "resourceVersion": "1"}, "data": {"a": "1", "b": "2"}});
         let after = json!({"kind": "ConfigMap", "metadata": {"name": "c", "resourceVersion": "2"}, "data": {"a": "1", "b": "3"}});
-        let d = unified("ConfigMap default/c", Some(&before), &after);
+        let d = unified(&key("ConfigMap", "c"), Some(&before), &after);
         assert!(d.starts_with("--- live/ConfigMap default/c\n+++ applied/ConfigMap default/c\n"), "{d}");
         assert!(d.contains("\n-  b: '2'\n+  b: '3'\n"), "{d}");
         assert!(!d.contains("resourceVersion"));
 
-        let s1 = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0", "same": "eA=="}});
+        // As read by a LIST: no kind on the live object.
+        let s1 = json!({"metadata": {"name": "s"}, "data": {"k": "c2VjcmV0", "same": "eA=="}});
         let s2 = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "bmV3", "same": "eA=="}});
-        let d = unified("Secret default/s", Some(&s1), &s2);
+        let d = unified(&key("Secret", "s"), Some(&s1), &s2);
         assert!(!d.contains("c2VjcmV0") && !d.contains("bmV3") && !d.contains("eA=="), "{d}");
         assert!(d.contains("-  k: '*** (before)'") && d.contains("+  k: '*** (after)'"), "{d}");
     }
