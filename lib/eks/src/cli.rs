@@ -1,0 +1,258 @@
+//! mkeks' flags, and how flags and the stdin document resolve into one [`Spec`].
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use ekskit_aws::AwsArgs;
+use ekskit_core::cli::{GlobalArgs, parse_duration};
+use ekskit_core::stack::validate_stack_name;
+use ekskit_core::{Document, InputError};
+use ekskit_vpc::model::VpcDoc;
+use serde::{Deserialize, Serialize};
+
+/// EKS standard support in late 2026 is 1.35–1.37; 1.35 is the oldest still fully supported.
+pub const DEFAULT_VERSION: &str = "1.35";
+pub const DEFAULT_INSTANCE_TYPE: &str = "m7i.large";
+
+const EXAMPLES: &str = "\
+Examples:
+  mkvpc --name demo | mkeks                         # cluster in the VPC's private subnets
+  mkvpc --name demo | mkeks --nodes 2:3:6 --instance-types m7i.large,m6i.large
+  mkeks --name demo --subnet-ids subnet-a,subnet-b  # an existing VPC
+  mkeks --dry-run < demo.json | jq .plan.cluster    # the fully defaulted plan
+  mkeks --delete < demo.json                        # node group, cluster, roles, key
+
+Output: the stdin document (kept whole) plus the `cluster` key; see schemas/cluster.schema.json.
+Exit codes: 0 done, 1 failure (re-run to finish), 2 bad usage or input (nothing changed),
+130 interrupted (re-run to resume).";
+
+/// Create, converge or delete an EKS cluster for a VPC.
+///
+/// Creates the cluster and node IAM roles, a KMS key for secrets encryption, the cluster in the
+/// VPC's private subnets with control plane logging, and one managed node group; waits until
+/// they are ACTIVE. Everything carries `ekskit.io/stack=<name>`; re-running converges.
+#[derive(Debug, Parser)]
+// `--version` is the Kubernetes version, as in eksctl; mkeks' own version is `-V`.
+#[command(name = "mkeks", version, disable_version_flag = true, after_help = EXAMPLES)]
+pub struct Args {
+    /// Print mkeks' version
+    #[arg(short = 'V', long = "tool-version", action = clap::ArgAction::Version)]
+    pub tool_version: (),
+
+    /// Cluster name [default: `vpc.stack` from stdin]
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Kubernetes version, e.g. 1.35 [default: `cluster.version` from stdin, else 1.35]
+    #[arg(long = "version", value_name = "X.Y")]
+    pub kubernetes_version: Option<String>,
+
+    /// Subnets for the control plane and nodes [default: the private subnets of `vpc`]
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub subnet_ids: Option<Vec<String>>,
+
+    /// Node instance types, separated by commas [default: m7i.large]
+    #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+    pub instance_types: Option<Vec<String>>,
+
+    /// Node group size as MIN:DESIRED:MAX [default: 2:2:4]
+    #[arg(long, value_name = "MIN:DESIRED:MAX", value_parser = Scaling::parse)]
+    pub nodes: Option<Scaling>,
+
+    /// Node AMI family
+    #[arg(long, value_enum, default_value_t = AmiType::Al2023)]
+    pub ami_type: AmiType,
+
+    /// Where the API endpoint answers
+    #[arg(long, value_enum, default_value_t = EndpointAccess::Both)]
+    pub endpoint_access: EndpointAccess,
+
+    /// CIDRs allowed to reach the public endpoint [default: 0.0.0.0/0]
+    #[arg(long, value_delimiter = ',', value_name = "CIDRS")]
+    pub public_access_cidrs: Option<Vec<String>>,
+
+    /// Do not create a KMS key for envelope encryption of Secrets
+    #[arg(long)]
+    pub no_secrets_encryption: bool,
+
+    /// Print the plan as JSON (`plan.cluster`) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete the node group, the cluster, its roles and its key
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Longest wait for one resource to change state (e.g. 25m)
+    #[arg(long, value_name = "DURATION", default_value = "25m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Read the document from stdin even when it is a terminal
+    #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
+    pub stdin: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Scaling {
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+}
+
+impl Scaling {
+    pub const DEFAULT: Scaling = Scaling { min: 2, desired: 2, max: 4 };
+
+    pub fn parse(text: &str) -> Result<Scaling, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let nums: Vec<i32> = parts.iter().filter_map(|p| p.trim().parse().ok()).collect();
+        let [min, desired, max] = nums[..] else {
+            return Err(format!("`{text}` is not MIN:DESIRED:MAX, e.g. 2:3:5"));
+        };
+        if parts.len() != 3 || min < 0 || max < 1 || !(min <= desired && desired <= max) {
+            return Err(format!("`{text}` needs 0 <= MIN <= DESIRED <= MAX and MAX >= 1"));
+        }
+        Ok(Scaling { min, desired, max })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AmiType {
+    /// Amazon Linux 2023, x86_64
+    Al2023,
+    /// Bottlerocket, x86_64
+    Bottlerocket,
+}
+
+impl AmiType {
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            AmiType::Al2023 => "AL2023_x86_64_STANDARD",
+            AmiType::Bottlerocket => "BOTTLEROCKET_x86_64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointAccess {
+    Public,
+    Private,
+    Both,
+}
+
+/// Everything mkeks needs to know, resolved from flags, the document and defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Spec {
+    pub name: String,
+    pub version: String,
+    pub subnet_ids: Vec<String>,
+    pub instance_types: Vec<String>,
+    pub nodes: Scaling,
+    pub ami_type: AmiType,
+    pub endpoint_access: EndpointAccess,
+    pub public_access_cidrs: Vec<String>,
+    pub secrets_encryption: bool,
+}
+
+/// What the stdin document may say about the cluster from an earlier run.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClusterInput {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Spec {
+    pub fn resolve(args: &Args, doc: &Document) -> Result<Spec, InputError> {
+        let vpc: Option<VpcDoc> = doc.get("vpc")?;
+        let earlier: ClusterInput = doc.get("cluster")?.unwrap_or_default();
+        let name =
+            args.name.clone().or(earlier.name).or_else(|| vpc.as_ref().map(|v| v.stack.clone())).ok_or_else(|| {
+                InputError::new("no cluster name")
+                    .hint("pass --name, or pipe the document from mkvpc (its `vpc.stack` names the cluster)")
+            })?;
+        validate_stack_name(&name)?;
+        let version = args.kubernetes_version.clone().or(earlier.version).unwrap_or_else(|| DEFAULT_VERSION.into());
+        validate_version(&version)?;
+        let subnet_ids = match (&args.subnet_ids, &vpc) {
+            (Some(ids), _) => ids.clone(),
+            (None, Some(v)) => {
+                let zones: std::collections::BTreeSet<&str> = v.subnets.private.iter().map(|s| s.az.as_str()).collect();
+                if zones.len() < 2 {
+                    return Err(InputError::new(format!(
+                        "the private subnets of vpc {} are in {} availability zone(s); EKS needs at least two",
+                        v.id,
+                        zones.len()
+                    ))
+                    .hint("re-create the VPC with mkvpc --azs 2 (or more)"));
+                }
+                v.subnets.private.iter().map(|s| s.id.clone()).collect()
+            }
+            (None, None) => {
+                return Err(InputError::new("no subnets for the cluster")
+                    .hint("pipe the document from mkvpc (`mkvpc --name demo | mkeks`), or pass --subnet-ids"));
+            }
+        };
+        if subnet_ids.iter().any(|id| !id.starts_with("subnet-")) {
+            return Err(InputError::new(format!(
+                "--subnet-ids {} holds something that is not a subnet id",
+                subnet_ids.join(",")
+            )));
+        }
+        Ok(Spec {
+            name,
+            version,
+            subnet_ids,
+            instance_types: args.instance_types.clone().unwrap_or_else(|| vec![DEFAULT_INSTANCE_TYPE.into()]),
+            nodes: args.nodes.unwrap_or(Scaling::DEFAULT),
+            ami_type: args.ami_type,
+            endpoint_access: args.endpoint_access,
+            public_access_cidrs: args.public_access_cidrs.clone().unwrap_or_else(|| vec!["0.0.0.0/0".into()]),
+            secrets_encryption: !args.no_secrets_encryption,
+        })
+    }
+}
+
+/// `1.35` and the like: major 1, a minor EKS could offer.
+pub fn validate_version(version: &str) -> Result<(), InputError> {
+    let minor = version.strip_prefix("1.").and_then(|m| m.parse::<u32>().ok());
+    match minor {
+        Some(m) if (23..100).contains(&m) && !version.ends_with('.') => Ok(()),
+        _ => Err(InputError::new(format!("--version `{version}` is not a Kubernetes version like 1.35"))
+            .hint("EKS standard support in late 2026: 1.35, 1.36, 1.37")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+        let a = Args::try_parse_from(["mkeks", "--version", "1.36", "--nodes", "1:2:3"]).unwrap();
+        assert_eq!(a.kubernetes_version.as_deref(), Some("1.36"));
+        assert!(Args::try_parse_from(["mkeks", "--nodes", "3:1:2"]).is_err());
+    }
+
+    #[test]
+    fn node_sizes_and_versions() {
+        assert_eq!(Scaling::parse("1:2:3").unwrap(), Scaling { min: 1, desired: 2, max: 3 });
+        assert_eq!(Scaling::parse("0:0:1").unwrap(), Scaling { min: 0, desired: 0, max: 1 });
+        for bad in ["3:1:2", "1:2", "a:b:c", "0:0:0", "-1:0:1", "1:2:3:4"] {
+            assert!(Scaling::parse(bad).is_err(), "{bad}");
+        }
+        assert!(validate_version("1.35").is_ok());
+        for bad in ["1.35.1", "v1.35", "2.0", "1.", "latest", "1.5"] {
+            assert!(validate_version(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! mkeks: the EKS cluster for a VPC, with its IAM roles, KMS key and managed node group;
+//! created, converged and deleted by name and ownership tag.
+//!
+//! - [`cli`]: flags and the resolved [`cli::Spec`]; [`subnets`]: checks before creating
+//! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes)
+//! - [`plan`]: `--dry-run`; [`model`]: the JSON keys and their schemas
+
+pub mod cli;
+pub mod cluster;
+pub mod iam;
+pub mod kms;
+pub mod model;
+pub mod plan;
+pub mod subnets;
+
+use aws_sdk_eks::types::{Cluster, Nodegroup};
+use ekskit_core::Document;
+use ekskit_core::document::Stdin;
+use ekskit_core::output::emit;
+use tracing::info;
+
+use crate::cli::{Args, Spec};
+use crate::iam::RoleKind;
+use crate::model::{ClusterDoc, DeletedDoc, NodeGroupDoc, RolesDoc};
+
+/// Written into the `ekskit.io/managed-by` tag.
+pub const TOOL: &str = "mkeks";
+
+struct Clients {
+    eks: aws_sdk_eks::Client,
+    iam: aws_sdk_iam::Client,
+    kms: aws_sdk_kms::Client,
+    ec2: aws_sdk_ec2::Client,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let mode = if args.stdin.is_some() { Stdin::Always } else { Stdin::WhenPiped };
+    let mut doc = Document::from_stdin(mode)?;
+    let region_hint = document_region(&doc)?;
+    let spec = Spec::resolve(&args, &doc)?;
+    let config = ekskit_aws::load(&args.aws, region_hint.as_deref()).await?;
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let aws = Clients {
+        eks: aws_sdk_eks::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+        kms: aws_sdk_kms::Client::new(&config),
+        ec2: aws_sdk_ec2::Client::new(&config),
+    };
+
+    if args.delete {
+        if args.dry_run {
+            doc.set_nested("plan", "cluster", &plan::delete_plan(&aws.eks, &aws.iam, &aws.kms, &spec, &region).await?)?;
+            return emit(&doc);
+        }
+        let resources = delete_all(&aws, &spec, &args).await?;
+        info!("deleted {} resources of cluster {}", resources.len(), spec.name);
+        doc.remove("cluster");
+        doc.set_nested("deleted", "cluster", &DeletedDoc { name: spec.name.clone(), region, resources })?;
+        return emit(&doc);
+    }
+
+    subnets::check(&aws.ec2, &spec).await?;
+    let existing = cluster::find(&aws.eks, &spec.name).await?;
+    if let Some(c) = &existing {
+        cluster::check_compatible(c, &spec)?;
+    }
+    if args.dry_run {
+        doc.set_nested("plan", "cluster", &plan::create_plan(&aws.eks, &aws.iam, &aws.kms, &spec, &region).await?)?;
+        return emit(&doc);
+    }
+
+    let cluster_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Cluster).await?;
+    let node_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Node).await?;
+    let key = if spec.secrets_encryption { Some(kms::ensure(&aws.kms, &spec.name).await?) } else { None };
+    if existing.is_none() {
+        cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?;
+    }
+    let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    match cluster::find_node_group(&aws.eks, &spec.name).await? {
+        None => cluster::create_node_group(&aws.eks, &spec, &node_role).await?,
+        Some(ng) if cluster::scaling_of(&ng) != Some(spec.nodes) => {
+            cluster::resize_node_group(&aws.eks, &spec.name, spec.nodes).await?
+        }
+        Some(_) => {}
+    }
+    let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout).await?;
+    let out =
+        cluster_doc(&spec, &region, &active, &node_group, RolesDoc { cluster: cluster_role, node: node_role }, key);
+    info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
+    doc.set("cluster", &out)?;
+    emit(&doc)
+}
+
+/// The region a re-run or a piped VPC document names.
+fn document_region(doc: &Document) -> anyhow::Result<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct Regional {
+        region: Option<String>,
+    }
+    let from = |key: &str| doc.get::<Regional>(key).map(|r| r.and_then(|r| r.region));
+    Ok(from("cluster")?.or(from("vpc")?))
+}
+
+async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<Vec<String>> {
+    let mut gone = Vec::new();
+    if cluster::delete_node_group(&aws.eks, &spec.name, args.timeout).await? {
+        gone.push(format!("node-group {}", cluster::node_group_name(&spec.name)));
+    }
+    if cluster::delete_cluster(&aws.eks, &spec.name, args.timeout).await? {
+        gone.push(format!("cluster {}", spec.name));
+    }
+    for kind in RoleKind::ALL {
+        if iam::delete(&aws.iam, &spec.name, kind).await? {
+            gone.push(format!("iam-role {}", kind.role_name(&spec.name)));
+        }
+    }
+    if kms::delete(&aws.kms, &spec.name).await? {
+        gone.push(format!("kms-key {} (deletion scheduled)", kms::alias(&spec.name)));
+    }
+    Ok(gone)
+}
+
+fn cluster_doc(
+    spec: &Spec,
+    region: &str,
+    c: &Cluster,
+    ng: &Nodegroup,
+    roles: RolesDoc,
+    key: Option<String>,
+) -> ClusterDoc {
+    let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    ClusterDoc {
+        name: spec.name.clone(),
+        arn: text(c.arn()),
+        region: region.to_owned(),
+        version: text(c.version()),
+        status: c.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        endpoint: text(c.endpoint()),
+        certificate_authority: text(c.certificate_authority().and_then(|ca| ca.data())),
+        oidc_issuer: text(c.identity().and_then(|i| i.oidc()).and_then(|o| o.issuer())),
+        security_group: text(c.resources_vpc_config().and_then(|v| v.cluster_security_group_id())),
+        subnet_ids: c.resources_vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
+        roles,
+        secrets_key: key,
+        node_group: NodeGroupDoc {
+            name: text(ng.nodegroup_name()),
+            arn: text(ng.nodegroup_arn()),
+            status: ng.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            scaling: cluster::scaling_of(ng).unwrap_or(spec.nodes),
+            instance_types: ng.instance_types().to_vec(),
+            ami_type: ng.ami_type().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+        },
+    }
+}

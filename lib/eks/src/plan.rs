@@ -1,0 +1,86 @@
+//! `--dry-run`: the fully defaulted spec and, per resource, whether a run would create, keep,
+//! update or delete it. Reads only.
+
+use ekskit_core::Hinted;
+
+use crate::cli::Spec;
+use crate::cluster;
+use crate::iam::{self, RoleKind};
+use crate::kms;
+use crate::model::{PlanDoc, PlannedAction};
+
+fn step(action: &str, kind: &str, name: &str, detail: Option<String>) -> PlannedAction {
+    PlannedAction { action: action.into(), kind: kind.into(), name: name.into(), detail }
+}
+
+fn create_or_keep(exists: bool) -> &'static str {
+    if exists { "keep" } else { "create" }
+}
+
+pub async fn create_plan(
+    eks: &aws_sdk_eks::Client,
+    iam_client: &aws_sdk_iam::Client,
+    kms_client: &aws_sdk_kms::Client,
+    spec: &Spec,
+    region: &str,
+) -> anyhow::Result<PlanDoc> {
+    let mut actions = Vec::new();
+    for kind in RoleKind::ALL {
+        let exists = iam::find(iam_client, &spec.name, kind).await?.is_some();
+        actions.push(step(
+            create_or_keep(exists),
+            "iam-role",
+            &kind.role_name(&spec.name),
+            Some(kind.policies().join(", ")),
+        ));
+    }
+    if spec.secrets_encryption {
+        let exists = kms::find(kms_client, &spec.name).await?.is_some();
+        actions.push(step(create_or_keep(exists), "kms-key", &kms::alias(&spec.name), None));
+    }
+    let exists = cluster::find(eks, &spec.name).await?.is_some();
+    actions.push(step(create_or_keep(exists), "cluster", &spec.name, Some(format!("Kubernetes {}", spec.version))));
+    let ng = if exists { cluster::find_node_group(eks, &spec.name).await? } else { None };
+    let size = format!("{}:{}:{}", spec.nodes.min, spec.nodes.desired, spec.nodes.max);
+    let action = match &ng {
+        None => "create",
+        Some(ng) if cluster::scaling_of(ng) != Some(spec.nodes) => "update",
+        Some(_) => "keep",
+    };
+    actions.push(step(
+        action,
+        "node-group",
+        &cluster::node_group_name(&spec.name),
+        Some(format!("{size} x {}", spec.instance_types.join("/"))),
+    ));
+    Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
+}
+
+pub async fn delete_plan(
+    eks: &aws_sdk_eks::Client,
+    iam_client: &aws_sdk_iam::Client,
+    kms_client: &aws_sdk_kms::Client,
+    spec: &Spec,
+    region: &str,
+) -> anyhow::Result<PlanDoc> {
+    let mut actions = Vec::new();
+    let cluster = cluster::find(eks, &spec.name).await?;
+    if cluster.is_some() && cluster::find_node_group(eks, &spec.name).await?.is_some() {
+        actions.push(step("delete", "node-group", &cluster::node_group_name(&spec.name), None));
+    }
+    if cluster.is_some() {
+        actions.push(step("delete", "cluster", &spec.name, None));
+    }
+    for kind in RoleKind::ALL {
+        match iam::find(iam_client, &spec.name, kind).await {
+            Ok(Some(_)) => actions.push(step("delete", "iam-role", &kind.role_name(&spec.name), None)),
+            Ok(None) => {}
+            Err(e) if e.is::<Hinted>() => {} // someone else's role of that name: --delete leaves it alone
+            Err(e) => return Err(e),
+        }
+    }
+    if kms::find(kms_client, &spec.name).await?.is_some() {
+        actions.push(step("delete", "kms-key", &kms::alias(&spec.name), Some("deletion scheduled in 7 days".into())));
+    }
+    Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
+}

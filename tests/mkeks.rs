@@ -1,0 +1,223 @@
+//! mkeks against moto, fed by the real mkvpc. VPCs are made with `--nat none` (no Elastic IPs,
+//! so these tests share us-east-1 with anything else).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Output, Stdio};
+
+use ekskit_tests::{assert_schema, aws_config, block_on, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use serde_json::{Value, json};
+
+const REGION: &str = "us-east-1";
+
+fn env() -> &'static BTreeMap<String, String> {
+    stack_env(&["aws"])
+}
+
+fn mkvpc(stack: &str) -> Value {
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--name", stack, "--nat", "none", "--region", REGION]);
+    ok(&run(cmd, None))
+}
+
+fn mkeks(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = tool("mkeks", env());
+    cmd.args(args);
+    run(cmd, stdin)
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(out.status.success(), "failed ({:?}):\n{}", out.status, stderr(out));
+    stdout_json(out)
+}
+
+/// What moto holds for the stack, looked up behind mkeks' back: roles, cluster, node groups, key.
+fn owned(stack: &str) -> Vec<String> {
+    let config = aws_config(env(), REGION);
+    let (iam, eks, kms) =
+        (aws_sdk_iam::Client::new(&config), aws_sdk_eks::Client::new(&config), aws_sdk_kms::Client::new(&config));
+    block_on(async {
+        let mut found = Vec::new();
+        for role in iam.list_roles().send().await.unwrap().roles() {
+            if role.role_name().starts_with(&format!("ekskit-{stack}-")) {
+                found.push(format!("iam-role {}", role.role_name()));
+            }
+        }
+        if let Ok(c) = eks.describe_cluster().name(stack).send().await {
+            found.push(format!("cluster {}", c.cluster.unwrap().name().unwrap()));
+            for ng in eks.list_nodegroups().cluster_name(stack).send().await.unwrap().nodegroups() {
+                found.push(format!("node-group {ng}"));
+            }
+        }
+        let aliases = kms.list_aliases().send().await.unwrap();
+        for a in aliases.aliases() {
+            if a.alias_name() == Some(&format!("alias/ekskit-{stack}")) {
+                found.push(format!("kms-alias {}", a.alias_name().unwrap()));
+            }
+        }
+        found.sort();
+        found
+    })
+}
+
+#[test]
+fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing() {
+    let stack = unique_stack("eks").to_lowercase();
+    let vpc = mkvpc(&stack);
+    let doc = ok(&mkeks(&[], Some(&vpc.to_string())));
+    assert_eq!(doc["vpc"], vpc["vpc"], "the vpc key is kept");
+    assert_schema("cluster.schema.json", &doc["cluster"]);
+    let c = &doc["cluster"];
+    assert_eq!((c["name"].as_str().unwrap(), c["status"].as_str().unwrap()), (stack.as_str(), "ACTIVE"));
+    assert_eq!(c["version"], "1.35");
+    assert_eq!(c["node_group"]["status"], "ACTIVE");
+    assert_eq!(c["node_group"]["scaling"], json!({"min": 2, "desired": 2, "max": 4}));
+    let private: Vec<&Value> = vpc["vpc"]["subnets"]["private"].as_array().unwrap().iter().map(|s| &s["id"]).collect();
+    assert_eq!(c["subnet_ids"].as_array().unwrap().iter().collect::<Vec<_>>(), private, "private subnets only");
+    let expected = [
+        format!("cluster {stack}"),
+        format!("iam-role ekskit-{stack}-cluster"),
+        format!("iam-role ekskit-{stack}-node"),
+        format!("kms-alias alias/ekskit-{stack}"),
+        format!("node-group {stack}-nodes"),
+    ];
+    assert_eq!(owned(&stack), expected);
+
+    // The roles carry the ownership tags and the managed policies.
+    let config = aws_config(env(), REGION);
+    let iam = aws_sdk_iam::Client::new(&config);
+    block_on(async {
+        let role = iam.get_role().role_name(format!("ekskit-{stack}-node")).send().await.unwrap().role.unwrap();
+        assert!(role.tags().iter().any(|t| t.key() == "ekskit.io/stack" && t.value() == stack));
+        let policies = iam.list_attached_role_policies().role_name(role.role_name()).send().await.unwrap();
+        assert_eq!(policies.attached_policies().len(), 3);
+    });
+
+    // A re-run from its own output changes nothing and prints the same cluster.
+    let again = mkeks(&[], Some(&doc.to_string()));
+    assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
+    assert_eq!(ok(&again)["cluster"], doc["cluster"]);
+    assert_eq!(owned(&stack), expected);
+
+    // A new size updates the node group; another version is refused.
+    let resized = ok(&mkeks(&["--nodes", "1:3:5"], Some(&doc.to_string())));
+    assert_eq!(resized["cluster"]["node_group"]["scaling"], json!({"min": 1, "desired": 3, "max": 5}));
+    let upgrade = mkeks(&["--version", "1.36"], Some(&doc.to_string()));
+    assert_eq!(upgrade.status.code(), Some(2), "{}", stderr(&upgrade));
+    assert!(stderr(&upgrade).contains("does not upgrade clusters yet"));
+
+    let deleted = ok(&mkeks(&["--delete"], Some(&resized.to_string())));
+    assert!(deleted.get("cluster").is_none());
+    assert_schema("deleted.cluster.schema.json", &deleted["deleted"]["cluster"]);
+    assert_eq!(deleted["deleted"]["cluster"]["resources"].as_array().unwrap().len(), 5);
+    assert_eq!(owned(&stack), Vec::<String>::new(), "--delete leaves nothing, IAM roles included");
+    let twice = ok(&mkeks(&["--delete"], Some(&resized.to_string())));
+    assert_eq!(twice["deleted"]["cluster"]["resources"], json!([]));
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--delete"]);
+    ok(&run(cmd, Some(&vpc.to_string())));
+}
+
+#[test]
+fn killed_during_creation_a_rerun_converges_without_duplicates() {
+    let stack = unique_stack("ekskill").to_lowercase();
+    let vpc = mkvpc(&stack).to_string();
+    for k in 1..=5 {
+        let mut cmd = tool("mkeks", env());
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(vpc.as_bytes()).unwrap();
+        }
+        let mut seen = 0;
+        for line in BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok) {
+            if line.contains("creating") || line.contains("resizing") {
+                seen += 1;
+                if seen == k {
+                    child.kill().unwrap(); // SIGKILL: no cleanup
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
+    }
+    let doc = ok(&mkeks(&[], Some(&vpc)));
+    assert_schema("cluster.schema.json", &doc["cluster"]);
+    assert_eq!(owned(&stack).len(), 5, "{:?}", owned(&stack));
+    ok(&mkeks(&["--delete"], Some(&doc.to_string())));
+    assert_eq!(owned(&stack), Vec::<String>::new());
+}
+
+#[test]
+fn dry_run_prints_the_defaulted_plan_and_creates_nothing() {
+    let stack = unique_stack("eksplan").to_lowercase();
+    let vpc = mkvpc(&stack);
+    let doc = ok(&mkeks(&["--dry-run"], Some(&vpc.to_string())));
+    assert_schema("plan.cluster.schema.json", &doc["plan"]["cluster"]);
+    let plan = &doc["plan"]["cluster"];
+    assert_eq!(plan["spec"]["version"], "1.35");
+    assert_eq!(plan["spec"]["instance_types"], json!(["m7i.large"]));
+    assert_eq!(plan["spec"]["ami_type"], "al2023");
+    let actions: Vec<(&str, &str)> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["action"].as_str().unwrap(), a["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("create", "iam-role"),
+            ("create", "iam-role"),
+            ("create", "kms-key"),
+            ("create", "cluster"),
+            ("create", "node-group")
+        ]
+    );
+    assert_eq!(owned(&stack), Vec::<String>::new());
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--delete"]);
+    ok(&run(cmd, Some(&vpc.to_string())));
+}
+
+#[test]
+fn bad_input_is_exit_2_and_creates_nothing() {
+    let stack = unique_stack("eksbad").to_lowercase();
+    let one_zone = json!({"vpc": {"stack": stack, "region": REGION, "id": "vpc-1", "cidr": "10.0.0.0/16", "azs": ["us-east-1a"],
+        "nat": "none", "subnets": {"public": [], "private": [
+            {"id": "subnet-1", "az": "us-east-1a", "az_id": "use1-az1", "cidr": "10.0.0.0/19"},
+            {"id": "subnet-2", "az": "us-east-1a", "az_id": "use1-az1", "cidr": "10.0.32.0/19"}]},
+        "internet_gateway": "igw-1", "nat_gateways": [], "route_tables": {"public": "rtb-1", "private": []}, "endpoints": [], "tags": {}}});
+    let cases: Vec<(&str, Vec<&str>, Option<String>, &str)> = vec![
+        ("no vpc key and no subnet ids", vec!["--name", &stack], None, "no subnets"),
+        ("subnets in one zone", vec![], Some(one_zone.to_string()), "at least two"),
+        (
+            "unknown version format",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--version", "1.x"],
+            None,
+            "not a Kubernetes version",
+        ),
+        (
+            "nodes 3:1:2",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--nodes", "3:1:2"],
+            None,
+            "MIN <= DESIRED <= MAX",
+        ),
+        (
+            "unknown subnets",
+            vec!["--name", &stack, "--subnet-ids", "subnet-0nope,subnet-0nada"],
+            None,
+            "subnets not found",
+        ),
+        ("malformed stdin", vec![], Some("{nope".into()), "not valid JSON"),
+    ];
+    for (what, args, stdin, says) in cases {
+        let out = mkeks(&args, stdin.as_deref());
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{what}");
+        assert!(stderr(&out).contains(says), "{what}: {}", stderr(&out));
+    }
+    assert_eq!(owned(&stack), Vec::<String>::new());
+}
