@@ -93,10 +93,15 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
         assert_eq!(policies.attached_policies().len(), 3);
     });
 
-    // A re-run from its own output changes nothing and prints the same cluster.
-    let again = mkeks(&[], Some(&doc.to_string()));
+    // A re-run from its own output changes nothing and prints the same cluster; it can write a kubeconfig.
+    let kubeconfig = std::env::temp_dir().join(format!("{stack}.kubeconfig"));
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n").unwrap();
+    let again = mkeks(&["--kubeconfig", kubeconfig.to_str().unwrap()], Some(&doc.to_string()));
     assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
     assert_eq!(ok(&again)["cluster"], doc["cluster"]);
+    let written = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(written.contains(&format!("current-context: {}", c["arn"].as_str().unwrap())), "{written}");
+    assert!(written.contains("get-token") && written.contains(c["endpoint"].as_str().unwrap()), "{written}");
     assert_eq!(owned(&stack), expected);
 
     // A new size updates the node group; another version is refused.
@@ -212,6 +217,12 @@ fn bad_input_is_exit_2_and_creates_nothing() {
             "subnets not found",
         ),
         ("malformed stdin", vec![], Some("{nope".into()), "not valid JSON"),
+        (
+            "a kubeconfig that is not one",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--kubeconfig", "/etc/hostname"],
+            None,
+            "not a kubeconfig",
+        ),
     ];
     for (what, args, stdin, says) in cases {
         let out = mkeks(&args, stdin.as_deref());

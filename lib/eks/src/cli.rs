@@ -87,6 +87,10 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "25m", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// Merge the cluster into this kubeconfig (its user runs `aws eks get-token`; no token is stored)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
     /// Read the document from stdin even when it is a terminal
     #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
     pub stdin: Option<String>,

@@ -3,12 +3,13 @@
 //!
 //! - [`cli`]: flags and the resolved [`cli::Spec`]; [`subnets`]: checks before creating
 //! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes)
-//! - [`plan`]: `--dry-run`; [`model`]: the JSON keys and their schemas
+//! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
 
 pub mod cli;
 pub mod cluster;
 pub mod iam;
 pub mod kms;
+pub mod kubeconfig;
 pub mod model;
 pub mod plan;
 pub mod subnets;
@@ -59,6 +60,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return emit(&doc);
     }
 
+    if let Some(path) = &args.kubeconfig {
+        kubeconfig::check(path)?;
+    }
     subnets::check(&aws.ec2, &spec).await?;
     let existing = cluster::find(&aws.eks, &spec.name).await?;
     if let Some(c) = &existing {
@@ -87,6 +91,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let out =
         cluster_doc(&spec, &region, &active, &node_group, RolesDoc { cluster: cluster_role, node: node_role }, key);
     info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
+    if let Some(path) = &args.kubeconfig {
+        let entry = kubeconfig::Entry {
+            arn: &out.arn,
+            name: &out.name,
+            region: &out.region,
+            endpoint: &out.endpoint,
+            certificate_authority: &out.certificate_authority,
+            profile: args.aws.profile.as_deref(),
+        };
+        kubeconfig::write(path, &entry)?;
+        info!("kubeconfig {} now has context {} (current)", path.display(), out.arn);
+    }
     doc.set("cluster", &out)?;
     emit(&doc)
 }
