@@ -48,6 +48,9 @@ fn owned(stack: &str) -> Vec<String> {
             for ng in eks.list_nodegroups().cluster_name(stack).send().await.unwrap().nodegroups() {
                 found.push(format!("node-group {ng}"));
             }
+            for addon in eks.list_addons().cluster_name(stack).send().await.unwrap().addons() {
+                found.push(format!("addon {addon}"));
+            }
         }
         let aliases = kms.list_aliases().send().await.unwrap();
         for a in aliases.aliases() {
@@ -72,11 +75,33 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     assert_eq!(c["version"], "1.35");
     assert_eq!(c["node_group"]["status"], "ACTIVE");
     assert_eq!(c["node_group"]["scaling"], json!({"min": 2, "desired": 2, "max": 4}));
+    let addons: Vec<(&str, &str)> = c["addons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        addons,
+        [
+            ("vpc-cni", "ACTIVE"),
+            ("kube-proxy", "ACTIVE"),
+            ("coredns", "ACTIVE"),
+            ("eks-pod-identity-agent", "ACTIVE"),
+            ("aws-ebs-csi-driver", "ACTIVE")
+        ]
+    );
     let private: Vec<&Value> = vpc["vpc"]["subnets"]["private"].as_array().unwrap().iter().map(|s| &s["id"]).collect();
     assert_eq!(c["subnet_ids"].as_array().unwrap().iter().collect::<Vec<_>>(), private, "private subnets only");
     let expected = [
+        "addon aws-ebs-csi-driver".to_owned(),
+        "addon coredns".to_owned(),
+        "addon eks-pod-identity-agent".to_owned(),
+        "addon kube-proxy".to_owned(),
+        "addon vpc-cni".to_owned(),
         format!("cluster {stack}"),
         format!("iam-role ekskit-{stack}-cluster"),
+        format!("iam-role ekskit-{stack}-ebs-csi"),
         format!("iam-role ekskit-{stack}-node"),
         format!("kms-alias alias/ekskit-{stack}"),
         format!("node-group {stack}-nodes"),
@@ -91,7 +116,16 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
         assert!(role.tags().iter().any(|t| t.key() == "ekskit.io/stack" && t.value() == stack));
         let policies = iam.list_attached_role_policies().role_name(role.role_name()).send().await.unwrap();
         assert_eq!(policies.attached_policies().len(), 3);
+        // The EBS CSI controller gets its role through EKS Pod Identity.
+        let eks = aws_sdk_eks::Client::new(&config);
+        let associations = eks.list_pod_identity_associations().cluster_name(&stack).send().await.unwrap();
+        let sa: Vec<_> = associations.associations().iter().map(|a| (a.namespace(), a.service_account())).collect();
+        assert_eq!(sa, [(Some("kube-system"), Some("ebs-csi-controller-sa"))]);
     });
+    assert_eq!(
+        c["roles"]["ebs_csi"].as_str().unwrap().rsplit('/').next(),
+        Some(format!("ekskit-{stack}-ebs-csi").as_str())
+    );
 
     // A re-run from its own output changes nothing and prints the same cluster; it can write a kubeconfig.
     let kubeconfig = std::env::temp_dir().join(format!("{stack}.kubeconfig"));
@@ -114,7 +148,7 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     let deleted = ok(&mkeks(&["--delete"], Some(&resized.to_string())));
     assert!(deleted.get("cluster").is_none());
     assert_schema("deleted.cluster.schema.json", &deleted["deleted"]["cluster"]);
-    assert_eq!(deleted["deleted"]["cluster"]["resources"].as_array().unwrap().len(), 5);
+    assert_eq!(deleted["deleted"]["cluster"]["resources"].as_array().unwrap().len(), 11);
     assert_eq!(owned(&stack), Vec::<String>::new(), "--delete leaves nothing, IAM roles included");
     let twice = ok(&mkeks(&["--delete"], Some(&resized.to_string())));
     assert_eq!(twice["deleted"]["cluster"]["resources"], json!([]));
@@ -150,7 +184,7 @@ fn killed_during_creation_a_rerun_converges_without_duplicates() {
     }
     let doc = ok(&mkeks(&[], Some(&vpc)));
     assert_schema("cluster.schema.json", &doc["cluster"]);
-    assert_eq!(owned(&stack).len(), 5, "{:?}", owned(&stack));
+    assert_eq!(owned(&stack).len(), 11, "{:?}", owned(&stack));
     ok(&mkeks(&["--delete"], Some(&doc.to_string())));
     assert_eq!(owned(&stack), Vec::<String>::new());
 }
@@ -171,16 +205,20 @@ fn dry_run_prints_the_defaulted_plan_and_creates_nothing() {
         .iter()
         .map(|a| (a["action"].as_str().unwrap(), a["kind"].as_str().unwrap()))
         .collect();
-    assert_eq!(
-        actions,
-        [
-            ("create", "iam-role"),
-            ("create", "iam-role"),
-            ("create", "kms-key"),
-            ("create", "cluster"),
-            ("create", "node-group")
-        ]
-    );
+    let kinds = [
+        "iam-role",
+        "iam-role",
+        "iam-role",
+        "kms-key",
+        "cluster",
+        "addon",
+        "addon",
+        "addon",
+        "addon",
+        "addon",
+        "node-group",
+    ];
+    assert_eq!(actions, kinds.map(|k| ("create", k)));
     assert_eq!(owned(&stack), Vec::<String>::new());
     let mut cmd = tool("mkvpc", env());
     cmd.args(["--delete"]);

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 #
-# aws: moto server, the AWS API emulator, pinned and installed with pip into a cached venv.
+# aws: moto server, the AWS API emulator, pinned and installed with pip into a cached venv, run
+# through moto-ekskit.py, which adds the EKS add-on and Pod Identity operations moto lacks.
 # AWS managed policies (e.g. AmazonEKSClusterPolicy) exist only with
 # MOTO_IAM_LOAD_MANAGED_POLICIES=true.
 
@@ -8,7 +9,7 @@ MOTO_VERSION=5.2.5
 MOTO_VENV=$CACHE_DIR/moto-$MOTO_VERSION
 
 aws_packages() { echo curl ca-certificates python3-venv; }
-aws_proc() { echo moto_server; }
+aws_proc() { echo moto-ekskit; }
 aws_grace() { echo 5; }
 aws_where() { echo "http://127.0.0.1:$MOTO_PORT"; }
 aws_ready() { curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$MOTO_PORT/moto-api/"; }
@@ -29,8 +30,8 @@ aws_install() {
 
 aws_up() {
   aws_install
-  log "aws: starting moto_server on 127.0.0.1:$MOTO_PORT"
+  log "aws: starting moto server (with moto-ekskit.py) on 127.0.0.1:$MOTO_PORT"
   spawn aws env MOTO_IAM_LOAD_MANAGED_POLICIES=true \
-    "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+    "$MOTO_VENV/bin/python" "$LIB_DIR/moto-ekskit.py" -H 127.0.0.1 -p "$MOTO_PORT"
   wait_ready aws 30 aws_ready
 }

@@ -15,15 +15,18 @@ use crate::TOOL;
 pub enum RoleKind {
     Cluster,
     Node,
+    /// The EBS CSI driver's controller, through EKS Pod Identity.
+    EbsCsi,
 }
 
 impl RoleKind {
-    pub const ALL: [RoleKind; 2] = [RoleKind::Cluster, RoleKind::Node];
+    pub const ALL: [RoleKind; 3] = [RoleKind::Cluster, RoleKind::Node, RoleKind::EbsCsi];
 
     fn suffix(self) -> &'static str {
         match self {
             RoleKind::Cluster => "cluster",
             RoleKind::Node => "node",
+            RoleKind::EbsCsi => "ebs-csi",
         }
     }
 
@@ -31,6 +34,7 @@ impl RoleKind {
         match self {
             RoleKind::Cluster => "eks.amazonaws.com",
             RoleKind::Node => "ec2.amazonaws.com",
+            RoleKind::EbsCsi => "pods.eks.amazonaws.com",
         }
     }
 
@@ -43,6 +47,7 @@ impl RoleKind {
                 "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
                 "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
             ],
+            RoleKind::EbsCsi => &["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
         }
     }
 
@@ -58,9 +63,14 @@ impl RoleKind {
     }
 
     fn trust_policy(self) -> String {
+        // Pod Identity hands sessions tagged with the pod's cluster, namespace and service account.
+        let actions = match self {
+            RoleKind::EbsCsi => serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
+            _ => serde_json::json!("sts:AssumeRole"),
+        };
         serde_json::json!({
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": self.service()}, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": self.service()}, "Action": actions}],
         })
         .to_string()
     }
@@ -171,5 +181,8 @@ mod tests {
         assert!(n1.len() <= 64 && n2.len() <= 64);
         assert_ne!(n1, n2);
         assert!(RoleKind::Cluster.trust_policy().contains("eks.amazonaws.com"));
+        let pod_identity: serde_json::Value = serde_json::from_str(&RoleKind::EbsCsi.trust_policy()).unwrap();
+        assert_eq!(pod_identity["Statement"][0]["Principal"]["Service"], "pods.eks.amazonaws.com");
+        assert_eq!(pod_identity["Statement"][0]["Action"], serde_json::json!(["sts:AssumeRole", "sts:TagSession"]));
     }
 }

@@ -2,9 +2,10 @@
 //! created, converged and deleted by name and ownership tag.
 //!
 //! - [`cli`]: flags and the resolved [`cli::Spec`]; [`subnets`]: checks before creating
-//! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes)
+//! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`addons`]
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
 
+pub mod addons;
 pub mod cli;
 pub mod cluster;
 pub mod iam;
@@ -75,11 +76,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let cluster_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Cluster).await?;
     let node_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Node).await?;
+    let ebs_csi_role = iam::ensure(&aws.iam, &spec.name, RoleKind::EbsCsi).await?;
     let key = if spec.secrets_encryption { Some(kms::ensure(&aws.kms, &spec.name).await?) } else { None };
     if existing.is_none() {
         cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?;
     }
     let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    addons::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
     match cluster::find_node_group(&aws.eks, &spec.name).await? {
         None => cluster::create_node_group(&aws.eks, &spec, &node_role).await?,
         Some(ng) if cluster::scaling_of(&ng) != Some(spec.nodes) => {
@@ -88,8 +91,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(_) => {}
     }
     let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout).await?;
-    let out =
-        cluster_doc(&spec, &region, &active, &node_group, RolesDoc { cluster: cluster_role, node: node_role }, key);
+    // coredns and the EBS CSI controller only get ready once there are nodes to run on.
+    let addons = addons::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    let roles = RolesDoc { cluster: cluster_role, node: node_role, ebs_csi: ebs_csi_role };
+    let mut out = cluster_doc(&spec, &region, &active, &node_group, roles, key);
+    out.addons = addons;
     info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
     if let Some(path) = &args.kubeconfig {
         let entry = kubeconfig::Entry {
@@ -119,6 +125,11 @@ fn document_region(doc: &Document) -> anyhow::Result<Option<String>> {
 
 async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<Vec<String>> {
     let mut gone = Vec::new();
+    if cluster::find(&aws.eks, &spec.name).await?.is_some() {
+        for name in addons::delete(&aws.eks, &spec.name, args.timeout).await? {
+            gone.push(format!("addon {name}"));
+        }
+    }
     if cluster::delete_node_group(&aws.eks, &spec.name, args.timeout).await? {
         gone.push(format!("node-group {}", cluster::node_group_name(&spec.name)));
     }
@@ -158,6 +169,7 @@ fn cluster_doc(
         subnet_ids: c.resources_vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
         roles,
         secrets_key: key,
+        addons: Vec::new(),
         node_group: NodeGroupDoc {
             name: text(ng.nodegroup_name()),
             arn: text(ng.nodegroup_arn()),

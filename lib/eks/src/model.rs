@@ -30,12 +30,15 @@ pub struct ClusterDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<String>,
     pub node_group: NodeGroupDoc,
+    pub addons: Vec<crate::addons::AddonDoc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RolesDoc {
     pub cluster: String,
     pub node: String,
+    /// The EBS CSI driver's Pod Identity role.
+    pub ebs_csi: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -53,7 +56,7 @@ pub struct NodeGroupDoc {
 pub struct PlannedAction {
     /// `create`, `keep`, `update`, or `delete`.
     pub action: String,
-    /// `iam-role`, `kms-key`, `cluster`, `node-group`.
+    /// `iam-role`, `kms-key`, `cluster`, `addon`, `node-group`.
     pub kind: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 
 use ekskit_core::Hinted;
 
+use crate::addons;
 use crate::cli::Spec;
 use crate::cluster;
 use crate::iam::{self, RoleKind};
@@ -40,6 +41,10 @@ pub async fn create_plan(
     }
     let exists = cluster::find(eks, &spec.name).await?.is_some();
     actions.push(step(create_or_keep(exists), "cluster", &spec.name, Some(format!("Kubernetes {}", spec.version))));
+    for name in addons::ADDONS {
+        let there = exists && addons::find(eks, &spec.name, name).await?.is_some();
+        actions.push(step(create_or_keep(there), "addon", name, None));
+    }
     let ng = if exists { cluster::find_node_group(eks, &spec.name).await? } else { None };
     let size = format!("{}:{}:{}", spec.nodes.min, spec.nodes.desired, spec.nodes.max);
     let action = match &ng {
@@ -65,6 +70,13 @@ pub async fn delete_plan(
 ) -> anyhow::Result<PlanDoc> {
     let mut actions = Vec::new();
     let cluster = cluster::find(eks, &spec.name).await?;
+    if cluster.is_some() {
+        for name in addons::ADDONS.iter().rev() {
+            if addons::find(eks, &spec.name, name).await?.is_some() {
+                actions.push(step("delete", "addon", name, None));
+            }
+        }
+    }
     if cluster.is_some() && cluster::find_node_group(eks, &spec.name).await?.is_some() {
         actions.push(step("delete", "node-group", &cluster::node_group_name(&spec.name), None));
     }

@@ -1,0 +1,185 @@
+//! The EKS add-ons every cluster gets: networking (vpc-cni, kube-proxy), DNS (coredns), the
+//! Pod Identity agent, and the EBS CSI driver (monitoring needs volumes) with its Pod Identity
+//! role. Created when missing at EKS' default version, waited for until ACTIVE with the add-on's
+//! health issues as the root cause, deleted before the cluster.
+
+use std::time::Duration;
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus};
+use ekskit_aws::{AwsResultExt, aws_code};
+use ekskit_core::stack::ownership_tags;
+use ekskit_core::wait::{Backoff, Check, until};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::TOOL;
+
+/// The add-ons, in the order EKS wants them: networking before DNS.
+pub const ADDONS: [&str; 5] = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"];
+/// The service account of the EBS CSI controller, which the Pod Identity role is for.
+const EBS_CSI_SERVICE_ACCOUNT: &str = "ebs-csi-controller-sa";
+
+/// One add-on in the `cluster` key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AddonDoc {
+    pub name: String,
+    pub version: String,
+    pub status: String,
+}
+
+pub async fn find(eks: &Client, cluster: &str, name: &str) -> anyhow::Result<Option<Addon>> {
+    let out = eks.describe_addon().cluster_name(cluster).addon_name(name).send().await;
+    match out.aws(format!("reading add-on {name} of {cluster}")) {
+        Ok(out) => Ok(out.addon),
+        Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates the add-ons that are missing; `ebs_csi_role` goes to the EBS CSI driver.
+pub async fn ensure(eks: &Client, cluster: &str, ebs_csi_role: &str) -> anyhow::Result<()> {
+    for name in ADDONS {
+        if find(eks, cluster, name).await?.is_some() {
+            continue;
+        }
+        info!("creating add-on {name}");
+        let association = (name == "aws-ebs-csi-driver").then(|| {
+            vec![
+                AddonPodIdentityAssociations::builder()
+                    .service_account(EBS_CSI_SERVICE_ACCOUNT)
+                    .role_arn(ebs_csi_role)
+                    .build()
+                    .expect("service account and role are set"),
+            ]
+        });
+        let created = eks
+            .create_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .set_pod_identity_associations(association)
+            .set_tags(Some(ownership_tags(cluster, TOOL).into_iter().collect()))
+            .send()
+            .await
+            .aws(format!("creating add-on {name} on {cluster}"));
+        match created {
+            Ok(_) => {}
+            Err(e) if aws_code(&e) == Some("ResourceInUseException") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Waits for every add-on to be ACTIVE; returns them for the output.
+pub async fn wait_active(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::Result<Vec<AddonDoc>> {
+    let backoff = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(15), factor: 1.5 };
+    let mut docs = Vec::new();
+    for name in ADDONS {
+        let addon = until(&format!("add-on {name}"), "ACTIVE", timeout, backoff, || async {
+            Ok::<_, anyhow::Error>(addon_state(find(eks, cluster, name).await?))
+        })
+        .await?;
+        docs.push(AddonDoc {
+            name: name.to_owned(),
+            version: addon.addon_version().unwrap_or_default().to_owned(),
+            status: addon.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        });
+    }
+    Ok(docs)
+}
+
+/// ACTIVE is ready; CREATE_FAILED and DEGRADED fail with the add-on's health issues.
+pub fn addon_state(addon: Option<Addon>) -> Check<Addon> {
+    let Some(a) = addon else { return Check::Failed("it disappeared".into()) };
+    match a.status() {
+        Some(AddonStatus::Active) => Check::Ready(a),
+        Some(s @ (AddonStatus::CreateFailed | AddonStatus::Degraded | AddonStatus::UpdateFailed)) => {
+            let issues: Vec<String> = a
+                .health()
+                .map(|h| h.issues())
+                .unwrap_or_default()
+                .iter()
+                .map(|i| {
+                    let code = i.code().map(|c| c.as_str()).unwrap_or("Unknown");
+                    format!("{code}: {}", i.message().unwrap_or("no message"))
+                })
+                .collect();
+            let detail = if issues.is_empty() { "EKS gave no health issue".to_owned() } else { issues.join("; ") };
+            Check::Failed(format!("{}: {detail}", s.as_str()))
+        }
+        other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
+    }
+}
+
+/// Deletes every add-on and waits until they are gone; returns the names deleted.
+pub async fn delete(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    for name in ADDONS.iter().rev() {
+        if find(eks, cluster, name).await?.is_none() {
+            continue;
+        }
+        info!("deleting add-on {name}");
+        match eks
+            .delete_addon()
+            .cluster_name(cluster)
+            .addon_name(*name)
+            .send()
+            .await
+            .aws(format!("deleting add-on {name}"))
+        {
+            Ok(_) => {}
+            Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(e),
+        }
+        deleted.push((*name).to_owned());
+    }
+    let backoff = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(15), factor: 1.5 };
+    for name in &deleted {
+        until(&format!("add-on {name}"), "deleted", timeout, backoff, || async {
+            Ok::<_, anyhow::Error>(match find(eks, cluster, name).await? {
+                None => Check::Ready(()),
+                Some(a) if a.status() == Some(&AddonStatus::DeleteFailed) => {
+                    Check::Failed("DELETE_FAILED; see the add-on's health in the EKS console".into())
+                }
+                Some(a) => Check::Pending(a.status().map(|s| s.as_str().to_owned()).unwrap_or_default()),
+            })
+        })
+        .await?;
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_eks::types::{AddonHealth, AddonIssue, AddonIssueCode};
+
+    #[test]
+    fn degraded_add_ons_report_their_health_issues() {
+        // As DescribeAddon reports coredns on a cluster whose nodes never came up.
+        let degraded = Addon::builder()
+            .addon_name("coredns")
+            .status(AddonStatus::Degraded)
+            .health(
+                AddonHealth::builder()
+                    .issues(
+                        AddonIssue::builder()
+                            .code(AddonIssueCode::InsufficientNumberOfReplicas)
+                            .message("The add-on is unhealthy because it doesn't have the desired number of replicas.")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        match addon_state(Some(degraded)) {
+            Check::Failed(why) => assert_eq!(
+                why,
+                "DEGRADED: InsufficientNumberOfReplicas: The add-on is unhealthy because it doesn't have the desired number of replicas."
+            ),
+            other => panic!("{other:?}"),
+        }
+        let creating = Addon::builder().status(AddonStatus::Creating).build();
+        assert!(matches!(addon_state(Some(creating)), Check::Pending(s) if s == "CREATING"));
+    }
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""moto-ekskit: moto's server with the EKS operations moto 5.2.5 does not model yet, so mkeks
+runs against the emulator end to end: add-ons (Create/Describe/List/Update/DeleteAddon,
+DescribeAddonVersions) and Pod Identity associations (Create/List/DeletePodIdentityAssociation).
+They keep state per account and region like moto's own models, become ACTIVE at once (as moto's
+clusters do) and answer unknown clusters and add-ons with ResourceNotFoundException.
+
+usage: moto-ekskit.py [moto_server arguments]
+"""
+
+import datetime
+import sys
+import uuid
+
+import moto.eks.urls as urls
+from moto.core.responses import ActionResult
+from moto.eks.exceptions import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
+from moto.eks.responses import EKSResponse
+
+# Versions the emulator offers; the newest is the default, as on EKS.
+ADDON_VERSIONS = {
+    "vpc-cni": ["v1.20.4-eksbuild.2", "v1.21.1-eksbuild.1"],
+    "coredns": ["v1.12.4-eksbuild.1", "v1.13.1-eksbuild.1"],
+    "kube-proxy": ["v1.35.0-eksbuild.2"],
+    "eks-pod-identity-agent": ["v1.3.10-eksbuild.1"],
+    "aws-ebs-csi-driver": ["v1.51.0-eksbuild.1"],
+}
+
+ADDONS = {}  # (account, region, cluster) -> {name: addon}
+ASSOCIATIONS = {}  # (account, region, cluster) -> {id: association}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _cluster(self):
+    name = self._get_param("name") or self._get_param("clusterName")
+    if name not in self.eks_backend.clusters:
+        raise ResourceNotFoundException(clusterName=name, message=f"No cluster found for name: {name}.")
+    return name, (self.current_account, self.region, name)
+
+
+def create_addon(self):
+    cluster, key = _cluster(self)
+    name = self._get_param("addonName")
+    if name not in ADDON_VERSIONS:
+        raise InvalidParameterException(message=f"Addon {name} specified is not supported")
+    addons = ADDONS.setdefault(key, {})
+    if name in addons:
+        raise ResourceInUseException(addonName=name, clusterName=cluster, message=f"Addon already exists: {name}")
+    version = self._get_param("addonVersion") or ADDON_VERSIONS[name][-1]
+    arn = f"arn:aws:eks:{self.region}:{self.current_account}:addon/{cluster}/{name}/{uuid.uuid4()}"
+    addon = {
+        "addonName": name, "clusterName": cluster, "status": "ACTIVE", "addonVersion": version,
+        "health": {"issues": []}, "addonArn": arn, "createdAt": _now(), "modifiedAt": _now(),
+        "tags": self._get_param("tags") or {},
+        "podIdentityAssociations": [],
+    }
+    if self._get_param("serviceAccountRoleArn"):
+        addon["serviceAccountRoleArn"] = self._get_param("serviceAccountRoleArn")
+    for pia in self._get_param("podIdentityAssociations") or []:
+        association = _associate(self, key, cluster, pia["serviceAccount"], "kube-system", pia["roleArn"])
+        addon["podIdentityAssociations"].append(association["associationArn"])
+    addons[name] = addon
+    return ActionResult({"addon": addon})
+
+
+def _addon(self):
+    cluster, key = _cluster(self)
+    name = self._get_param("addonName")
+    addon = ADDONS.get(key, {}).get(name)
+    if addon is None:
+        raise ResourceNotFoundException(addonName=name, clusterName=cluster, message=f"No addon: {name} found in cluster: {cluster}")
+    return key, addon
+
+
+def describe_addon(self):
+    return ActionResult({"addon": _addon(self)[1]})
+
+
+def update_addon(self):
+    _, addon = _addon(self)
+    if self._get_param("addonVersion"):
+        addon["addonVersion"] = self._get_param("addonVersion")
+    addon["modifiedAt"] = _now()
+    update = {"id": str(uuid.uuid4()), "status": "Successful", "type": "AddonUpdate", "createdAt": _now(), "errors": []}
+    return ActionResult({"update": update})
+
+
+def delete_addon(self):
+    key, addon = _addon(self)
+    del ADDONS[key][addon["addonName"]]
+    for arn in addon["podIdentityAssociations"]:
+        ASSOCIATIONS.get(key, {}).pop(arn.rsplit("/", 1)[-1], None)
+    return ActionResult({"addon": dict(addon, status="DELETING")})
+
+
+def list_addons(self):
+    _, key = _cluster(self)
+    return ActionResult({"addons": sorted(ADDONS.get(key, {}))})
+
+
+def describe_addon_versions(self):
+    wanted = self._get_param("addonName")
+    found = [
+        {"addonName": name, "type": "networking", "addonVersions": [
+            {"addonVersion": v, "compatibilities": [{"clusterVersion": self._get_param("kubernetesVersion") or "1.35",
+                                                    "defaultVersion": v == versions[-1]}]} for v in versions]}
+        for name, versions in ADDON_VERSIONS.items() if wanted in (None, name)
+    ]
+    return ActionResult({"addons": found})
+
+
+def _associate(self, key, cluster, service_account, namespace, role_arn):
+    association_id = "a-" + uuid.uuid4().hex[:17]
+    association = {
+        "clusterName": cluster, "namespace": namespace, "serviceAccount": service_account, "roleArn": role_arn,
+        "associationId": association_id, "createdAt": _now(), "modifiedAt": _now(),
+        "associationArn": f"arn:aws:eks:{self.region}:{self.current_account}:podidentityassociation/{cluster}/{association_id}",
+    }
+    ASSOCIATIONS.setdefault(key, {})[association_id] = association
+    return association
+
+
+def create_pod_identity_association(self):
+    cluster, key = _cluster(self)
+    association = _associate(self, key, cluster, self._get_param("serviceAccount"), self._get_param("namespace"),
+                             self._get_param("roleArn"))
+    return ActionResult({"association": association})
+
+
+def list_pod_identity_associations(self):
+    _, key = _cluster(self)
+    summaries = [{k: a[k] for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId")}
+                 for a in ASSOCIATIONS.get(key, {}).values()]
+    return ActionResult({"associations": summaries})
+
+
+def delete_pod_identity_association(self):
+    cluster, key = _cluster(self)
+    association = ASSOCIATIONS.get(key, {}).pop(self._get_param("associationId"), None)
+    if association is None:
+        raise ResourceNotFoundException(clusterName=cluster, message="No association found")
+    return ActionResult({"association": association})
+
+
+_original_delete_cluster = EKSResponse.delete_cluster
+
+
+def delete_cluster(self):
+    """A deleted cluster takes its add-ons and associations with it, as on EKS."""
+    result = _original_delete_cluster(self)
+    key = (self.current_account, self.region, self._get_param("name"))
+    ADDONS.pop(key, None)
+    ASSOCIATIONS.pop(key, None)
+    return result
+
+
+def install():
+    prefix = "{0}/clusters/(?P<name>[^/]+)"
+    urls.url_paths.update({
+        prefix + "/addons$": urls.response.dispatch,
+        prefix + "/addons/(?P<addonName>[^/]+)$": urls.response.dispatch,
+        prefix + "/addons/(?P<addonName>[^/]+)/update$": urls.response.dispatch,
+        prefix + "/pod-identity-associations$": urls.response.dispatch,
+        prefix + "/pod-identity-associations/(?P<associationId>[^/]+)$": urls.response.dispatch,
+        "{0}/addons/supported-versions$": urls.response.dispatch,
+    })
+    for fn in (create_addon, describe_addon, update_addon, delete_addon, list_addons, describe_addon_versions,
+               create_pod_identity_association, list_pod_identity_associations, delete_pod_identity_association,
+               delete_cluster):
+        setattr(EKSResponse, fn.__name__, fn)
+
+
+if __name__ == "__main__":
+    install()
+    from moto.server import main
+    sys.exit(main(sys.argv[1:]))
