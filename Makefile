@@ -47,13 +47,13 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 	$(CARGO) build --release --locked -p kapply
 	KAPPLY=$(CARGO_TARGET_DIR)/release/kapply scripts/bench/kapply
 
-up: build ## the main job on the local stack: start it, create the stack's VPC, save the document
+up: build ## the main job on the local stack: start it, create the stack's VPC and EKS cluster, save the document
 	scripts/devstack up aws
 	mkdir -p .ekskit
-	source <(scripts/devstack env) && $(BIN)/mkvpc --name $(STACK) </dev/null >$(DOC).tmp
+	source <(scripts/devstack env) && $(BIN)/mkvpc --name $(STACK) </dev/null | $(BIN)/mkeks >$(DOC).tmp
 	mv $(DOC).tmp $(DOC)
-	@echo "document: $(DOC)   (jq .vpc $(DOC))" >&2
+	@echo "document: $(DOC)   (jq .vpc,.cluster $(DOC))" >&2
 
 down: build ## delete what `make up` created, then stop the local stack
-	if [ -f $(DOC) ]; then source <(scripts/devstack env) && $(BIN)/mkvpc --delete <$(DOC) >/dev/null && rm -f $(DOC); fi
+	if [ -f $(DOC) ]; then source <(scripts/devstack env) && $(BIN)/mkeks --delete <$(DOC) | $(BIN)/mkvpc --delete >/dev/null && rm -f $(DOC); fi
 	scripts/devstack down

@@ -81,7 +81,7 @@ pub async fn create(eks: &Client, spec: &Spec, role_arn: &str, key_arn: Option<&
         .authentication_mode(AuthenticationMode::Api)
         .bootstrap_cluster_creator_admin_permissions(true)
         .build();
-    let created = eks
+    let request = eks
         .create_cluster()
         .name(&spec.name)
         .version(&spec.version)
@@ -90,14 +90,44 @@ pub async fn create(eks: &Client, spec: &Spec, role_arn: &str, key_arn: Option<&
         .logging(logging)
         .set_encryption_config(encryption)
         .access_config(access)
-        .set_tags(Some(tags(&spec.name)))
-        .send()
-        .await
-        .aws(format!("creating EKS cluster {}", spec.name));
+        .set_tags(Some(tags(&spec.name)));
+    let created =
+        retry_new_role(|| async { request.clone().send().await.aws(format!("creating EKS cluster {}", spec.name)) })
+            .await;
     match created {
         Ok(_) => Ok(()),
         Err(e) if aws_code(&e) == Some("ResourceInUseException") => Ok(()), // a killed run got this far
         Err(e) => Err(e),
+    }
+}
+
+/// IAM is eventually consistent: EKS may not yet be able to assume a role created seconds ago
+/// and says so with InvalidParameterException. Retries that for up to two minutes, as eksctl does.
+async fn retry_new_role<T, F, Fut>(mut call: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut delay = Duration::from_secs(2);
+    let mut waited = Duration::ZERO;
+    loop {
+        match call().await {
+            Err(e) if is_role_not_ready(&e) && waited < Duration::from_secs(120) => {
+                info!("the new IAM role is not usable by EKS yet; retrying in {}s", delay.as_secs());
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_secs(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_role_not_ready(err: &anyhow::Error) -> bool {
+    aws_code(err) == Some("InvalidParameterException") && {
+        let text = format!("{err:#}").to_lowercase();
+        text.contains("role")
+            && (text.contains("assume") || text.contains("not authorized") || text.contains("does not exist"))
     }
 }
 
@@ -173,7 +203,7 @@ fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
 pub async fn create_node_group(eks: &Client, spec: &Spec, node_role: &str) -> anyhow::Result<()> {
     let name = node_group_name(&spec.name);
     info!("creating node group {name}: {} x {}", spec.nodes.desired, spec.instance_types.join("/"));
-    let created = eks
+    let request = eks
         .create_nodegroup()
         .cluster_name(&spec.name)
         .nodegroup_name(&name)
@@ -182,10 +212,9 @@ pub async fn create_node_group(eks: &Client, spec: &Spec, node_role: &str) -> an
         .set_instance_types(Some(spec.instance_types.clone()))
         .ami_type(AmiTypes::from(spec.ami_type.aws_name()))
         .scaling_config(scaling_config(spec.nodes))
-        .set_tags(Some(tags(&spec.name)))
-        .send()
-        .await
-        .aws(format!("creating node group {name}"));
+        .set_tags(Some(tags(&spec.name)));
+    let created =
+        retry_new_role(|| async { request.clone().send().await.aws(format!("creating node group {name}")) }).await;
     match created {
         Ok(_) => Ok(()),
         Err(e) if aws_code(&e) == Some("ResourceInUseException") => Ok(()),
@@ -311,6 +340,23 @@ mod tests {
     use aws_sdk_eks::types::{
         ClusterHealth, ClusterIssue, ClusterIssueCode, Issue, NodegroupHealth, NodegroupIssueCode,
     };
+
+    #[test]
+    fn a_role_eks_cannot_assume_yet_is_retried_other_errors_are_not() {
+        let err = |code: &str, message: &str| {
+            anyhow::Error::new(ekskit_core::ServiceError { code: code.into(), message: message.into(), hint: None })
+        };
+        // As CreateCluster answers right after CreateRole.
+        assert!(is_role_not_ready(&err(
+            "InvalidParameterException",
+            "Role with arn: arn:aws:iam::123456789012:role/ekskit-demo-cluster, could not be assumed because it does not exist or the trusted entity is not correct"
+        )));
+        assert!(!is_role_not_ready(&err(
+            "InvalidParameterException",
+            "Subnets specified must be in at least two different AZs"
+        )));
+        assert!(!is_role_not_ready(&err("AccessDeniedException", "role cannot be assumed")));
+    }
 
     #[test]
     fn failed_clusters_and_node_groups_report_the_aws_root_cause() {

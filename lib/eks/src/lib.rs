@@ -56,6 +56,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         let resources = delete_all(&aws, &spec, &args).await?;
         info!("deleted {} resources of cluster {}", resources.len(), spec.name);
+        let left = plan::delete_plan(&aws.eks, &aws.iam, &aws.kms, &spec, &region).await?.actions;
+        if !left.is_empty() {
+            let names: Vec<String> = left.iter().map(|a| format!("{} {}", a.kind, a.name)).collect();
+            return Err(ekskit_core::Hinted::new(
+                format!("cluster {} still has: {}", spec.name, names.join(", ")),
+                "run mkeks --delete again; if they stay, their AWS status (console or API) says what holds them",
+            )
+            .into());
+        }
         doc.remove("cluster");
         doc.set_nested("deleted", "cluster", &DeletedDoc { name: spec.name.clone(), region, resources })?;
         return emit(&doc);
