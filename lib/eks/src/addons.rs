@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::TOOL;
+use crate::cluster::{failure, issue_text};
 
 /// The add-ons, in the order EKS wants them: networking before DNS.
 pub const ADDONS: [&str; 5] = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"];
@@ -95,18 +96,11 @@ pub fn addon_state(addon: Option<Addon>) -> Check<Addon> {
     match a.status() {
         Some(AddonStatus::Active) => Check::Ready(a),
         Some(s @ (AddonStatus::CreateFailed | AddonStatus::Degraded | AddonStatus::UpdateFailed)) => {
-            let issues: Vec<String> = a
-                .health()
-                .map(|h| h.issues())
-                .unwrap_or_default()
-                .iter()
-                .map(|i| {
-                    let code = i.code().map(|c| c.as_str()).unwrap_or("Unknown");
-                    format!("{code}: {}", i.message().unwrap_or("no message"))
-                })
-                .collect();
-            let detail = if issues.is_empty() { "EKS gave no health issue".to_owned() } else { issues.join("; ") };
-            Check::Failed(format!("{}: {detail}", s.as_str()))
+            let issues = a.health().map(|h| h.issues()).unwrap_or_default();
+            Check::Failed(failure(
+                s.as_str(),
+                issues.iter().map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids())),
+            ))
         }
         other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
     }

@@ -161,24 +161,25 @@ pub fn cluster_state(cluster: Option<Cluster>) -> Check<Cluster> {
     match c.status() {
         Some(ClusterStatus::Active) => Check::Ready(c),
         Some(ClusterStatus::Failed) => {
-            let issues: Vec<String> = c
-                .health()
-                .map(|h| h.issues())
-                .unwrap_or_default()
-                .iter()
-                .map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids()))
-                .collect();
-            Check::Failed(if issues.is_empty() {
-                "FAILED (EKS gave no health issue)".into()
-            } else {
-                format!("FAILED: {}", issues.join("; "))
-            })
+            let issues = c.health().map(|h| h.issues()).unwrap_or_default();
+            Check::Failed(failure(
+                "FAILED",
+                issues.iter().map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids())),
+            ))
         }
         other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
     }
 }
 
-fn issue_text(code: Option<&str>, message: Option<&str>, resources: &[String]) -> String {
+/// `STATUS: issue; issue`, the AWS root cause of a failed resource.
+pub(crate) fn failure(status: &str, issues: impl Iterator<Item = String>) -> String {
+    let issues: Vec<String> = issues.collect();
+    let detail = if issues.is_empty() { "EKS gave no health issue".to_owned() } else { issues.join("; ") };
+    format!("{status}: {detail}")
+}
+
+/// `Code: message (resource, …)` of one EKS health issue.
+pub(crate) fn issue_text(code: Option<&str>, message: Option<&str>, resources: &[String]) -> String {
     let mut text = format!("{}: {}", code.unwrap_or("Unknown"), message.unwrap_or("no message"));
     if !resources.is_empty() {
         text.push_str(&format!(" ({})", resources.join(", ")));
@@ -255,15 +256,11 @@ pub fn node_group_state(ng: Option<Nodegroup>) -> Check<Nodegroup> {
     match ng.status() {
         Some(NodegroupStatus::Active) => Check::Ready(ng),
         Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded | NodegroupStatus::DeleteFailed)) => {
-            let issues: Vec<String> = ng
-                .health()
-                .map(|h| h.issues())
-                .unwrap_or_default()
-                .iter()
-                .map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids()))
-                .collect();
-            let detail = if issues.is_empty() { "EKS gave no health issue".into() } else { issues.join("; ") };
-            Check::Failed(format!("{}: {detail}", s.as_str()))
+            let issues = ng.health().map(|h| h.issues()).unwrap_or_default();
+            Check::Failed(failure(
+                s.as_str(),
+                issues.iter().map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids())),
+            ))
         }
         other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
     }
