@@ -145,7 +145,8 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     assert_eq!(upgrade.status.code(), Some(2), "{}", stderr(&upgrade));
     assert!(stderr(&upgrade).contains("does not upgrade clusters yet"));
 
-    let deleted = ok(&mkeks(&["--delete"], Some(&resized.to_string())));
+    // --delete by name alone: no document, no subnets needed.
+    let deleted = ok(&mkeks(&["--delete", "--name", &stack], None));
     assert!(deleted.get("cluster").is_none());
     assert_schema("deleted.cluster.schema.json", &deleted["deleted"]["cluster"]);
     assert_eq!(deleted["deleted"]["cluster"]["resources"].as_array().unwrap().len(), 11);

@@ -199,6 +199,8 @@ impl Spec {
                 }
                 v.subnets.private.iter().map(|s| s.id.clone()).collect()
             }
+            // Deleting finds everything by name; it needs no subnets.
+            (None, None) if args.delete => Vec::new(),
             (None, None) => {
                 return Err(InputError::new("no subnets for the cluster")
                     .hint("pipe the document from mkvpc (`mkvpc --name demo | mkeks`), or pass --subnet-ids"));
