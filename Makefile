@@ -9,7 +9,7 @@ CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/bench/* scripts/bootstrap .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/bench/* scripts/app-test scripts/bootstrap .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas stack test unit bench up down
 
@@ -33,14 +33,15 @@ fmt: ## format the code
 schemas: ## regenerate schemas/ from the output types
 	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks committed_schemas_match_the_types
 
-stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes)
+stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes, PostgreSQL)
 	scripts/devstack up
 
 unit: build ## unit tests only, no local stack
 	$(CARGO) test --workspace --locked --lib --bins
 
-test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the local stack
+test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the local stack, the app's suite
 	$(CARGO) test --workspace --locked
+	scripts/app-test
 	git diff --exit-code -- schemas/
 
 bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait

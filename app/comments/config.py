@@ -1,0 +1,33 @@
+"""Configuration from the environment (twelve-factor): nothing is read from files."""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    # SQLAlchemy URL; postgresql://user:pass@host/db (psycopg 3) or sqlite:///path.
+    database_url: str = "sqlite:///comments.db"
+    # Largest request body accepted; larger ones get 413.
+    max_body_bytes: int = 16 * 1024
+    # Connection pool per worker process (PostgreSQL).
+    pool_size: int = 5
+    pool_max_overflow: int = 5
+    # Apply the schema when the app starts (off: run `python -m comments migrate` instead).
+    migrate_on_start: bool = True
+
+    @staticmethod
+    def from_env(env=os.environ):
+        url = env.get("DATABASE_URL") or Config.database_url
+        # Platforms hand out postgres:// URLs; SQLAlchemy wants the driver named.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return Config(
+            database_url=url,
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", Config.max_body_bytes)),
+            pool_size=int(env.get("DB_POOL_SIZE", Config.pool_size)),
+            pool_max_overflow=int(env.get("DB_POOL_MAX_OVERFLOW", Config.pool_max_overflow)),
+            migrate_on_start=env.get("MIGRATE_ON_START", "true").lower() in ("1", "true", "yes"),
+        )

@@ -1,0 +1,50 @@
+"""Every API test runs twice: on the embedded SQLite default and on a real PostgreSQL
+(TEST_DATABASE_URL, which scripts/app-test points at the local stack's PostgreSQL)."""
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from comments import create_app
+from comments.config import Config
+
+
+def postgres_url():
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url and os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'comments.db'}"
+        return
+    url = postgres_url()
+    if not url:
+        pytest.skip("no TEST_DATABASE_URL: PostgreSQL tests need scripts/app-test")
+    # A schema of its own per test, so tests never see each other's comments.
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(Config.from_env({"DATABASE_URL": url}).database_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def config(database_url):
+    return Config.from_env({"DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def client(config):
+    app = create_app(config)
+    yield app.test_client()
+    app.extensions["store"].dispose()

@@ -1,0 +1,88 @@
+"""The API contract, validation, durability, health and metrics, on SQLite and PostgreSQL."""
+
+import pytest
+
+from comments import create_app
+
+NEW = "/api/comment/new"
+
+
+def post(client, **body):
+    return client.post(NEW, json=body)
+
+
+def test_creates_and_lists_in_creation_order(client):
+    for i in range(3):
+        r = post(client, email=f"u{i}@example.com", comment=f"c{i}", content_id=1)
+        assert r.status_code == 200
+        assert r.get_json() == {"status": "SUCCESS", "message": "comment created and associated with content_id 1"}
+    r = client.get("/api/comment/list/1")
+    assert r.status_code == 200
+    assert r.get_json() == [{"email": f"u{i}@example.com", "comment": f"c{i}"} for i in range(3)]
+
+
+def test_unknown_content_is_404_json(client):
+    r = client.get("/api/comment/list/nope")
+    assert r.status_code == 404
+    assert r.get_json() == {"status": "NOT-FOUND", "message": "content_id nope not found"}
+
+
+def test_comments_survive_a_restart(config):
+    first = create_app(config)
+    assert post(first.test_client(), email="a@example.com", comment="kept", content_id="x").status_code == 200
+    first.extensions["store"].dispose()
+    second = create_app(config)
+    assert second.test_client().get("/api/comment/list/x").get_json() == [{"email": "a@example.com", "comment": "kept"}]
+    second.extensions["store"].dispose()
+
+
+@pytest.mark.parametrize(
+    "body, status, says",
+    [
+        ({"email": "a@example.com", "comment": "c"}, 400, "missing field(s): content_id"),
+        ({"email": "not-an-email", "comment": "c", "content_id": 1}, 400, "not an email"),
+        ({"email": "a@example.com", "comment": 5, "content_id": 1}, 400, "must be strings"),
+        ({"email": "a@example.com", "comment": "c", "content_id": True}, 400, "string or an integer"),
+        ({"email": "a@example.com", "comment": "c", "content_id": [1]}, 400, "string or an integer"),
+        ({"email": "a@example.com", "comment": "x" * 5001, "content_id": 1}, 400, "longer than 5000"),
+        ({"email": "a@example.com", "comment": "   ", "content_id": 1}, 400, "comment is empty"),
+        ([1, 2], 400, "JSON object"),
+    ],
+)
+def test_bad_comments_are_400_with_a_reason(client, body, status, says):
+    r = client.post(NEW, json=body)
+    assert r.status_code == status
+    assert says in r.get_json()["message"]
+
+
+def test_bad_requests_never_give_500(client):
+    cases = [
+        (client.post(NEW, data="{nope", content_type="application/json"), 400),
+        (client.post(NEW, data="email=a", content_type="application/x-www-form-urlencoded"), 415),
+        (client.post(NEW, data="x" * 20000, content_type="application/json"), 413),
+        (client.get(NEW), 405),
+        (client.get("/no/such/path"), 404),
+    ]
+    for r, status in cases:
+        assert r.status_code == status, r.get_data(as_text=True)
+        assert r.is_json and r.get_json()["message"]
+
+
+def test_health_readiness_request_ids_and_metrics(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    r = client.get("/api/comment/list/1", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["X-Request-ID"] == "abc-123"
+    assert len(client.get("/healthz").headers["X-Request-ID"]) == 32
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'http_requests_total{method="GET",route="/api/comment/list/<content_id>",status="404"}' in text
+    assert "http_request_duration_seconds_bucket" in text
+
+
+def test_readyz_is_503_when_the_database_is_gone(tmp_path):
+    from comments.config import Config
+
+    app = create_app(Config.from_env({"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "MIGRATE_ON_START": "false"}))
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503
+    assert r.get_json()["status"] == "unavailable"
