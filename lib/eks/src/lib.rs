@@ -28,11 +28,12 @@ use crate::model::{ClusterDoc, DeletedDoc, NodeGroupDoc, RolesDoc};
 /// Written into the `ekskit.io/managed-by` tag.
 pub const TOOL: &str = "mkeks";
 
-struct Clients {
-    eks: aws_sdk_eks::Client,
-    iam: aws_sdk_iam::Client,
-    kms: aws_sdk_kms::Client,
-    ec2: aws_sdk_ec2::Client,
+/// The AWS clients mkeks uses, made once from one configuration.
+pub struct Clients {
+    pub eks: aws_sdk_eks::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -51,12 +52,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     if args.delete {
         if args.dry_run {
-            doc.set_nested("plan", "cluster", &plan::delete_plan(&aws.eks, &aws.iam, &aws.kms, &spec, &region).await?)?;
+            doc.set_nested("plan", "cluster", &plan::delete_plan(&aws, &spec, &region).await?)?;
             return emit(&doc);
         }
         let resources = delete_all(&aws, &spec, &args).await?;
         info!("deleted {} resources of cluster {}", resources.len(), spec.name);
-        let left = plan::delete_plan(&aws.eks, &aws.iam, &aws.kms, &spec, &region).await?.actions;
+        let left = plan::delete_plan(&aws, &spec, &region).await?.actions;
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|a| format!("{} {}", a.kind, a.name)).collect();
             return Err(ekskit_core::Hinted::new(
@@ -79,7 +80,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cluster::check_compatible(c, &spec)?;
     }
     if args.dry_run {
-        doc.set_nested("plan", "cluster", &plan::create_plan(&aws.eks, &aws.iam, &aws.kms, &spec, &region).await?)?;
+        doc.set_nested("plan", "cluster", &plan::create_plan(&aws, &spec, &region).await?)?;
         return emit(&doc);
     }
 

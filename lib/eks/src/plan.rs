@@ -3,6 +3,7 @@
 
 use ekskit_core::Hinted;
 
+use crate::Clients;
 use crate::addons;
 use crate::cli::Spec;
 use crate::cluster;
@@ -18,13 +19,8 @@ fn create_or_keep(exists: bool) -> &'static str {
     if exists { "keep" } else { "create" }
 }
 
-pub async fn create_plan(
-    eks: &aws_sdk_eks::Client,
-    iam_client: &aws_sdk_iam::Client,
-    kms_client: &aws_sdk_kms::Client,
-    spec: &Spec,
-    region: &str,
-) -> anyhow::Result<PlanDoc> {
+pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Result<PlanDoc> {
+    let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
     for kind in RoleKind::ALL {
         let exists = iam::find(iam_client, &spec.name, kind).await?.is_some();
@@ -61,13 +57,8 @@ pub async fn create_plan(
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
 
-pub async fn delete_plan(
-    eks: &aws_sdk_eks::Client,
-    iam_client: &aws_sdk_iam::Client,
-    kms_client: &aws_sdk_kms::Client,
-    spec: &Spec,
-    region: &str,
-) -> anyhow::Result<PlanDoc> {
+pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Result<PlanDoc> {
+    let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
     let cluster = cluster::find(eks, &spec.name).await?;
     if cluster.is_some() {
