@@ -11,6 +11,7 @@ pub mod output;
 pub mod run;
 pub mod schemas;
 pub mod stack;
+pub mod time;
 pub mod wait;
 
 pub use document::Document;

@@ -1,0 +1,104 @@
+//! imgbuild's flags.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use ekskit_core::cli::GlobalArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  imgbuild app/                                   # app:<commit8>, through the Docker engine
+  imgbuild app/ --name comments --tag comments:latest --build-arg BASE_IMAGE=local/debian:bookworm
+  imgbuild app/ | imgpush --repository 127.0.0.1:5001/comments
+
+Output: the stdin document (kept whole) plus the `image` key; see schemas/image.schema.json.
+Exit codes: 0 built, 1 failure, 2 bad usage or input (nothing built), 130 interrupted.";
+
+/// Build a container image through the Docker Engine API, tagged with the git revision.
+///
+/// Tars the context with `.dockerignore` applied, builds it with the engine's builder, tags it
+/// `<name>:<first 8 characters of the commit>` (plus `-dirty` when the work tree has changes) and
+/// labels it with the OCI revision, source, created and version from git.
+#[derive(Debug, Parser)]
+#[command(name = "imgbuild", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Build context directory
+    #[arg(value_name = "CONTEXT", default_value = ".")]
+    pub context: PathBuf,
+
+    /// Dockerfile, relative to the context
+    #[arg(short = 'f', long = "file", value_name = "PATH", default_value = "Dockerfile")]
+    pub dockerfile: String,
+
+    /// Image name [default: the context directory's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Extra tags (NAME:TAG), besides <name>:<revision>; repeatable
+    #[arg(short = 't', long = "tag", value_name = "NAME:TAG")]
+    pub tags: Vec<String>,
+
+    /// Build-time variables (KEY=VALUE); repeatable
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub build_args: Vec<(String, String)>,
+
+    /// Extra labels (KEY=VALUE); repeatable
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub labels: Vec<(String, String)>,
+
+    /// Stage to build
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+
+    /// Platform, e.g. linux/amd64
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// Images to use as cache sources; repeatable
+    #[arg(long = "cache-from", value_name = "IMAGE")]
+    pub cache_from: Vec<String>,
+
+    /// Build outside git: no revision tag or labels (needs --tag)
+    #[arg(long, requires = "tags")]
+    pub no_git: bool,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+/// Docker's reference rules, enough to refuse what the engine would: lowercase name components.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.split('/').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-:".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not a valid image name (lowercase letters, digits, . _ - and /)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_names_are_checked() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+        let a = Args::try_parse_from(["imgbuild", "app", "--build-arg", "A=1", "-t", "x:y"]).unwrap();
+        assert_eq!(a.build_args, [("A".to_owned(), "1".to_owned())]);
+        assert!(Args::try_parse_from(["imgbuild", "--build-arg", "nope"]).is_err());
+        assert!(Args::try_parse_from(["imgbuild", "--no-git"]).is_err(), "--no-git needs --tag");
+        assert!(check_name("127.0.0.1:5001/comments").is_ok());
+        assert!(check_name("Comments").is_err());
+    }
+}
