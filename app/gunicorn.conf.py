@@ -13,6 +13,8 @@ timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None  # the app writes JSON access logs itself
 errorlog = "-"
+# Gunicorn's runtime control socket is not used (and the image's home is read-only for the app).
+control_socket_disable = True
 # Schema once, in the master, before the workers fork.
 preload_app = True
 

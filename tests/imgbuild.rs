@@ -138,3 +138,36 @@ fn bad_input_and_an_unreachable_engine_get_one_line_reasons() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&outside).unwrap();
 }
+
+/// The real app image from the local Python base, offline (wheels from scripts/app-wheels): it
+/// answers /readyz and runs as a non-root user.
+#[test]
+fn the_comments_app_image_builds_offline_runs_as_non_root_and_is_ready() {
+    let root = ekskit_tests::repo_root();
+    let wheels = Command::new(root.join("scripts/app-wheels")).status().unwrap();
+    assert!(wheels.success());
+    let base = format!("BASE_IMAGE={}", env()["EKSKIT_PYTHON_IMAGE"]);
+    let name = format!("comments-test-{}", std::process::id());
+    let app = root.join("app");
+    let doc = ok(&imgbuild(
+        &["--name", &name, "--build-arg", &base, "--build-arg", "PIP_NO_INDEX=1", app.to_str().unwrap()],
+        None,
+    ));
+    let tag = doc["image"]["tags"][0].as_str().unwrap();
+    assert_eq!(docker(&["inspect", "-f", "{{.Config.User}}", tag]).trim(), "10001:10001");
+    let id = docker(&["run", "-d", "-p", "127.0.0.1::8000", "-e", "WEB_CONCURRENCY=1", tag]).trim().to_owned();
+    let port = docker(&["port", &id, "8000/tcp"]).trim().rsplit(':').next().unwrap().to_owned();
+    let mut ready = String::new();
+    for _ in 0..50 {
+        let out = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/readyz")]).output().unwrap();
+        if out.status.success() {
+            ready = String::from_utf8_lossy(&out.stdout).into_owned();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let uid = docker(&["exec", &id, "id", "-u"]);
+    docker(&["rm", "-f", &id]);
+    assert_eq!(ready.trim(), "{\"status\":\"ok\"}");
+    assert_eq!(uid.trim(), "10001");
+}

@@ -1,15 +1,18 @@
 # shellcheck shell=bash
 #
-# base: the image local/debian:bookworm, made without any registry pull: debootstrap a minbase
+# base: the images local/debian:bookworm and local/python:3.11-bookworm (the same plus Debian's
+# python3 and python3-venv, for the app), made without any registry pull: debootstrap a minbase
 # bookworm from the mirror this machine's apt uses, cache it as a tarball, `docker import` it.
 
 BASE_IMAGE=local/debian:bookworm
 BASE_TAR=$CACHE_DIR/base/debian-bookworm-minbase.tar
+PYTHON_IMAGE=local/python:3.11-bookworm
+PYTHON_TAR=$CACHE_DIR/base/debian-bookworm-python3.tar
 BASE_ROOTFS=
 
 base_packages() { echo debootstrap docker.io; }
-base_where() { echo "$BASE_IMAGE $(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null)"; }
-base_ready() { docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; }
+base_where() { echo "$BASE_IMAGE, $PYTHON_IMAGE"; }
+base_ready() { docker image inspect "$BASE_IMAGE" "$PYTHON_IMAGE" >/dev/null 2>&1; }
 
 # debian_mirror: EKSKIT_DEBIAN_MIRROR, else the first enabled apt source for bookworm (one-line
 # .list files and deb822 .sources files), else deb.debian.org.
@@ -56,29 +59,33 @@ base_cleanup() {
   BASE_ROOTFS=
 }
 
+# base_debootstrap TAR [PACKAGES]: a minbase bookworm (plus PACKAGES, comma-separated) as TAR.
 base_debootstrap() {
-  local mirror
+  local tar=$1 include=${2:-} mirror
   mirror=$(debian_mirror)
-  mkdir -p "${BASE_TAR%/*}" "$LOG_DIR"
-  BASE_ROOTFS=$(mktemp -d "${BASE_TAR%/*}/rootfs.XXXXXX")
+  mkdir -p "${tar%/*}" "$LOG_DIR"
+  BASE_ROOTFS=$(mktemp -d "${tar%/*}/rootfs.XXXXXX")
   trap base_cleanup EXIT
-  log "base: debootstrap --variant=minbase bookworm from $mirror (about 30 s)"
-  if ! debootstrap --variant=minbase bookworm "$BASE_ROOTFS" "$mirror" >"$LOG_DIR/base.log" 2>&1; then
+  log "base: debootstrap --variant=minbase bookworm ${include:+with $include }from $mirror (about 30 s)"
+  if ! debootstrap --variant=minbase ${include:+--include="$include"} bookworm "$BASE_ROOTFS" "$mirror" \
+    >"$LOG_DIR/base.log" 2>&1; then
     log "base: debootstrap failed; last lines of $LOG_DIR/base.log:"
     tail -n 25 "$LOG_DIR/base.log" >&2
     exit 1
   fi
   rm -rf "$BASE_ROOTFS"/var/cache/apt/archives/*.deb "$BASE_ROOTFS"/var/lib/apt/lists/*_Packages
-  tar --numeric-owner -C "$BASE_ROOTFS" -cf "$BASE_TAR.partial" .
-  mv -f "$BASE_TAR.partial" "$BASE_TAR"
+  tar --numeric-owner -C "$BASE_ROOTFS" -cf "$tar.partial" .
+  mv -f "$tar.partial" "$tar"
   base_cleanup
   trap - EXIT
 }
 
 base_up() {
-  [[ -s $BASE_TAR ]] || base_debootstrap
-  log "base: docker import $BASE_TAR as $BASE_IMAGE"
+  [[ -s $BASE_TAR ]] || base_debootstrap "$BASE_TAR"
+  [[ -s $PYTHON_TAR ]] || base_debootstrap "$PYTHON_TAR" python3,python3-venv,ca-certificates
+  log "base: docker import $BASE_TAR as $BASE_IMAGE, $PYTHON_TAR as $PYTHON_IMAGE"
   docker import --change 'CMD ["/bin/bash"]' "$BASE_TAR" "$BASE_IMAGE" >/dev/null
-  docker run --rm "$BASE_IMAGE" true ||
-    die "base: 'docker run --rm $BASE_IMAGE true' failed: the engine cannot run containers"
+  docker import --change 'CMD ["python3"]' "$PYTHON_TAR" "$PYTHON_IMAGE" >/dev/null
+  docker run --rm "$PYTHON_IMAGE" python3 -c '' ||
+    die "base: 'docker run --rm $PYTHON_IMAGE python3' failed: the engine cannot run containers"
 }
