@@ -15,7 +15,6 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::apply::api;
 use crate::readiness;
 use crate::resolve::{Key, Object};
 
@@ -27,15 +26,16 @@ const MAX_INTERVAL: Duration = Duration::from_secs(1);
 pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut pending: HashMap<Key, (&Object, String)> =
-        objects.iter().map(|o| (o.key(), (*o, "not checked yet".to_owned()))).collect();
+    // Each object not ready yet, with its last state and how it last looked (for the error).
+    let mut pending: HashMap<Key, Pending<'_>> =
+        objects.iter().map(|o| (o.key(), (*o, "not checked yet".to_owned(), Value::Null))).collect();
     let mut interval = Duration::from_millis(100);
     let mut last_progress = started;
     if !pending.is_empty() {
         info!("waiting up to {} for {} objects to be ready", human(timeout), pending.len());
     }
     while !pending.is_empty() {
-        let round: Vec<&Object> = pending.values().map(|(o, _)| *o).collect();
+        let round: Vec<&Object> = pending.values().map(|(o, _, _)| *o).collect();
         let live = crate::live::fetch(client, &round).await?;
         let mut failed = Vec::new();
         for o in round {
@@ -51,6 +51,7 @@ pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration)
                 Check::Pending(state) => {
                     if let Some(slot) = pending.get_mut(&key) {
                         slot.1 = state;
+                        slot.2 = live.get(&key).cloned().unwrap_or(Value::Null);
                     }
                 }
                 Check::Failed(state) => failed.push((key.clone(), state, live[&key].clone())),
@@ -68,7 +69,7 @@ pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration)
         }
         if now - last_progress >= PROGRESS_EVERY {
             last_progress = now;
-            let (key, (_, state)) = pending.iter().min_by_key(|(k, _)| (*k).clone()).expect("pending is not empty");
+            let (key, (_, state, _)) = pending.iter().min_by_key(|(k, _)| (*k).clone()).expect("pending is not empty");
             info!("{} objects not ready after {}, e.g. {key}: {state}", pending.len(), human(now - started));
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
@@ -90,15 +91,17 @@ async fn failure(client: &Client, failed: Vec<(Key, String, Value)>) -> anyhow::
     .into()
 }
 
-async fn timed_out(client: &Client, pending: &HashMap<Key, (&Object, String)>, timeout: Duration) -> anyhow::Error {
+/// An object being waited for: the object, its last state, its last live form.
+type Pending<'a> = (&'a Object, String, Value);
+
+/// The error for a timeout, from what the last poll saw (no second round of reads).
+async fn timed_out(client: &Client, pending: &HashMap<Key, Pending<'_>>, timeout: Duration) -> anyhow::Error {
     let mut keys: Vec<&Key> = pending.keys().collect();
     keys.sort();
     let mut lines = Vec::new();
     for key in keys {
-        let (object, state) = &pending[key];
-        let live = api(client, &object.resource, object.namespace.as_deref()).get(&object.name).await;
-        let live = live.ok().and_then(|l| serde_json::to_value(l).ok()).unwrap_or(Value::Null);
-        lines.push(with_pod(client, key, state, &live).await);
+        let (_, state, live) = &pending[key];
+        lines.push(with_pod(client, key, state, live).await);
     }
     Hinted::new(
         format!(
