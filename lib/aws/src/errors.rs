@@ -51,16 +51,7 @@ where
 }
 
 fn chain_text(err: &(dyn StdError + 'static)) -> Option<String> {
-    let mut parts = Vec::new();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p: &String| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    (!parts.is_empty()).then(|| parts.join(": "))
+    Some(ekskit_core::errors::chain_text(err, false)).filter(|t| !t.is_empty())
 }
 
 /// Advice for the AWS error codes that have one clear next step.

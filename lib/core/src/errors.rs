@@ -91,6 +91,22 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// The texts of `err`'s sources joined by `: `, outermost first, each left out when an earlier
+/// text already holds it (HTTP stacks repeat their causes); with `with_self`, `err`'s own text
+/// leads. Empty when there is nothing to say.
+pub fn chain_text(err: &(dyn std::error::Error + 'static), with_self: bool) -> String {
+    let mut parts: Vec<String> = if with_self { vec![err.to_string()] } else { Vec::new() };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
 /// The first hint found from the outside in.
 pub fn hint_of(err: &anyhow::Error) -> Option<&str> {
     err.chain().find_map(|e| {
@@ -120,6 +136,34 @@ pub fn render(tool: &str, err: &anyhow::Error) -> String {
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl fmt::Display for Layer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn chains_leave_out_causes_already_said() {
+        // As hyper and the SDKs nest them: the same cause said twice on the way out.
+        let refused = Layer("connection refused", None);
+        let connect = Layer("tcp connect error: connection refused", Some(Box::new(refused)));
+        let dispatch = Layer("dispatch failure", Some(Box::new(Layer("io error", Some(Box::new(connect))))));
+        assert_eq!(chain_text(&dispatch, false), "io error: tcp connect error: connection refused");
+        assert_eq!(chain_text(&dispatch, true), "dispatch failure: io error: tcp connect error: connection refused");
+        let plain = Layer("no cause", None);
+        assert_eq!(chain_text(&plain, false), "");
+        assert_eq!(chain_text(&plain, true), "no cause");
+    }
 
     fn aws_failure() -> anyhow::Error {
         let root = ServiceError {

@@ -1,6 +1,7 @@
 //! Kubernetes API errors as ekskit errors: what failed, the server's reason, what to do next.
 
 use anyhow::anyhow;
+use ekskit_core::errors::chain_text;
 use ekskit_core::{Hinted, ServiceError};
 
 /// Wraps a kube error: `doing` says what failed and on which object.
@@ -26,12 +27,12 @@ pub fn kube_error(err: kube::Error, doing: impl Into<String>) -> anyhow::Error {
                 .context(doing)
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => anyhow!(Hinted::new(
-            format!("cannot reach the Kubernetes API server: {}", chain(&err)),
+            format!("cannot reach the Kubernetes API server: {}", chain_text(&err, true)),
             "check that the cluster runs and that --kubeconfig/--context (or the `cluster` key) point at it",
         ))
         .context(doing),
         kube::Error::Auth(_) => anyhow!(Hinted::new(
-            format!("cannot get credentials for the cluster: {}", chain(&err)),
+            format!("cannot get credentials for the cluster: {}", chain_text(&err, true)),
             "check the kubeconfig user (or AWS credentials for an EKS `cluster` document)",
         ))
         .context(doing),
@@ -42,17 +43,4 @@ pub fn kube_error(err: kube::Error, doing: impl Into<String>) -> anyhow::Error {
 /// True for an API 404.
 pub fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
