@@ -29,6 +29,11 @@ pub struct AddonDoc {
     pub status: String,
 }
 
+/// Add-ons settle faster than clusters: look every 2 s at first, at most every 15 s.
+fn backoff() -> Backoff {
+    Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(15), factor: 1.5 }
+}
+
 pub async fn find(eks: &Client, cluster: &str, name: &str) -> anyhow::Result<Option<Addon>> {
     let out = eks.describe_addon().cluster_name(cluster).addon_name(name).send().await;
     match out.aws(format!("reading add-on {name} of {cluster}")) {
@@ -74,10 +79,9 @@ pub async fn ensure(eks: &Client, cluster: &str, ebs_csi_role: &str) -> anyhow::
 
 /// Waits for every add-on to be ACTIVE; returns them for the output.
 pub async fn wait_active(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::Result<Vec<AddonDoc>> {
-    let backoff = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(15), factor: 1.5 };
     let mut docs = Vec::new();
     for name in ADDONS {
-        let addon = until(&format!("add-on {name}"), "ACTIVE", timeout, backoff, || async {
+        let addon = until(&format!("add-on {name}"), "ACTIVE", timeout, backoff(), || async {
             Ok::<_, anyhow::Error>(addon_state(find(eks, cluster, name).await?))
         })
         .await?;
@@ -128,9 +132,8 @@ pub async fn delete(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::R
         }
         deleted.push((*name).to_owned());
     }
-    let backoff = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(15), factor: 1.5 };
     for name in &deleted {
-        until(&format!("add-on {name}"), "deleted", timeout, backoff, || async {
+        until(&format!("add-on {name}"), "deleted", timeout, backoff(), || async {
             Ok::<_, anyhow::Error>(match find(eks, cluster, name).await? {
                 None => Check::Ready(()),
                 Some(a) if a.status() == Some(&AddonStatus::DeleteFailed) => {
