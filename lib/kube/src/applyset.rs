@@ -45,15 +45,7 @@ pub struct Inventory {
 
 impl AppSet {
     pub fn new(app: &str, namespace: &str) -> Result<Self, InputError> {
-        let ok = !app.is_empty()
-            && app.len() <= 56
-            && app.starts_with(|c: char| c.is_ascii_lowercase())
-            && app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !app.ends_with('-');
-        if !ok {
-            return Err(InputError::new(format!("--app `{app}` is not a valid app name"))
-                .hint("use lowercase letters, digits and hyphens, starting with a letter, at most 56 characters"));
-        }
+        check_app_name(app)?;
         let parent = format!("kapply-{app}");
         Ok(Self { id: id(&parent, namespace), app: app.to_owned(), namespace: namespace.to_owned(), parent })
     }
@@ -196,6 +188,21 @@ impl AppSet {
             .buffer_unordered(16)
             .try_collect()
             .await
+    }
+}
+
+/// `--app` names become part of the parent Secret's name and of label values.
+pub fn check_app_name(app: &str) -> Result<(), InputError> {
+    let ok = !app.is_empty()
+        && app.len() <= 56
+        && app.starts_with(|c: char| c.is_ascii_lowercase())
+        && app.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !app.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::new(format!("--app `{app}` is not a valid app name"))
+            .hint("use lowercase letters, digits and hyphens, starting with a letter, at most 56 characters"))
     }
 }
 

@@ -56,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return Err(InputError::new("no manifests given").hint("pass -f FILE|DIR|URL|- or -k DIR").into());
     }
     if let Some(app) = &args.app {
-        AppSet::new(app, "default")?; // the name is checked before anything else happens
+        applyset::check_app_name(app)?; // before anything else happens
     }
     let mut manifests = manifests::load(&sources).await?;
     placeholders::fill(&mut manifests, &doc.as_value())?;
