@@ -57,9 +57,7 @@ fn ok(out: &Output) -> Value {
 }
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").env("DOCKER_HOST", &env()["DOCKER_HOST"]).args(args).output().unwrap();
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    ekskit_tests::docker(env(), args)
 }
 
 #[test]
@@ -155,19 +153,8 @@ fn the_comments_app_image_builds_offline_runs_as_non_root_and_is_ready() {
     ));
     let tag = doc["image"]["tags"][0].as_str().unwrap();
     assert_eq!(docker(&["inspect", "-f", "{{.Config.User}}", tag]).trim(), "10001:10001");
-    let id = docker(&["run", "-d", "-p", "127.0.0.1::8000", "-e", "WEB_CONCURRENCY=1", tag]).trim().to_owned();
-    let port = docker(&["port", &id, "8000/tcp"]).trim().rsplit(':').next().unwrap().to_owned();
-    let mut ready = String::new();
-    for _ in 0..50 {
-        let out = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/readyz")]).output().unwrap();
-        if out.status.success() {
-            ready = String::from_utf8_lossy(&out.stdout).into_owned();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let uid = docker(&["exec", &id, "id", "-u"]);
-    docker(&["rm", "-f", &id]);
-    assert_eq!(ready.trim(), "{\"status\":\"ok\"}");
-    assert_eq!(uid.trim(), "10001");
+    let (ready, uid) = ekskit_tests::run_app_until_ready(env(), tag);
+    docker(&["rmi", tag]);
+    assert_eq!(ready, "{\"status\":\"ok\"}");
+    assert_eq!(uid, "10001");
 }

@@ -175,3 +175,31 @@ pub fn owned_resources(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
 pub fn count(lines: &[String], kind: &str) -> usize {
     lines.iter().filter(|l| l.starts_with(&format!("{kind} "))).count()
 }
+
+/// `docker ARGS` against the stack's engine; panics with its stderr when it fails.
+pub fn docker(env: &BTreeMap<String, String>, args: &[&str]) -> String {
+    let out =
+        Command::new("docker").env("DOCKER_HOST", &env["DOCKER_HOST"]).args(args).output().expect("running docker");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs the comments app image, waits for `/readyz` and returns its answer and the uid the
+/// process runs as; the container is removed.
+pub fn run_app_until_ready(env: &BTreeMap<String, String>, image: &str) -> (String, String) {
+    let id = docker(env, &["run", "-d", "-p", "127.0.0.1::8000", "-e", "WEB_CONCURRENCY=1", image]).trim().to_owned();
+    let port = docker(env, &["port", &id, "8000/tcp"]).trim().rsplit(':').next().unwrap_or_default().to_owned();
+    let mut ready = String::new();
+    for _ in 0..50 {
+        let out =
+            Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/readyz")]).output().expect("curl");
+        if out.status.success() {
+            ready = String::from_utf8_lossy(&out.stdout).into_owned();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let uid = docker(env, &["exec", &id, "id", "-u"]);
+    docker(env, &["rm", "-f", &id]);
+    (ready.trim().to_owned(), uid.trim().to_owned())
+}

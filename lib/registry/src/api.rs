@@ -1,0 +1,279 @@
+//! The registry's own HTTP API (distribution v2), for what the engine does not tell: whether a
+//! tag is already there and which image it holds, the digest a tag points at, and deleting a
+//! manifest. Auth follows the registry's challenge: Basic, or a Bearer token from its realm.
+
+use std::time::Duration;
+
+use ekskit_core::{Hinted, ServiceError};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::auth::Credentials;
+
+/// Single-image manifests first: with an OCI-only Accept, distribution 2.8 converts to schema 1.
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+     application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json, \
+     application/vnd.oci.image.index.v1+json";
+
+/// What a tag points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub digest: String,
+    /// The image config's digest, which is the engine's image id; `None` for an index.
+    pub config: Option<String>,
+}
+
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    path: String,
+    credentials: Option<Credentials>,
+    /// The Bearer token from the last challenge, reused until refused.
+    bearer: Mutex<Option<String>>,
+}
+
+impl Api {
+    /// `host` serves the API for repository `path`. Loopback hosts speak plain HTTP, as the
+    /// engine treats 127.0.0.0/8 as an insecure registry; every other host HTTPS.
+    pub fn new(host: &str, path: &str, credentials: Option<Credentials>) -> anyhow::Result<Self> {
+        let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
+        let scheme = if name == "localhost" || name.starts_with("127.") || name == "[::1]" { "http" } else { "https" };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("ekskit-imgpush/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base: format!("{scheme}://{host}"),
+            path: path.to_owned(),
+            credentials,
+            bearer: Mutex::new(None),
+        })
+    }
+
+    /// What `reference` (a tag or digest) points at, or `None` when the registry has no such tag.
+    pub async fn manifest(&self, reference: &str) -> anyhow::Result<Option<Manifest>> {
+        let url = format!("{}/v2/{}/manifests/{reference}", self.base, self.path);
+        let response = self.send(Method::GET, &url).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            s if !s.is_success() => return Err(refused(response, &format!("reading {}:{reference}", self.path)).await),
+            _ => {}
+        }
+        let header = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.bytes().await?;
+        let digest = header.unwrap_or_else(|| format!("sha256:{:x}", Sha256::digest(&body)));
+        #[derive(Deserialize)]
+        struct Body {
+            config: Option<Descriptor>,
+        }
+        #[derive(Deserialize)]
+        struct Descriptor {
+            digest: String,
+        }
+        let parsed: Body = serde_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("the manifest of {}:{reference} is not JSON: {e}", self.path))?;
+        Ok(Some(Manifest { digest, config: parsed.config.map(|c| c.digest) }))
+    }
+
+    /// Deletes the manifest `digest` (every tag on it goes with it). `false` when it was not there.
+    pub async fn delete_manifest(&self, digest: &str) -> anyhow::Result<bool> {
+        let url = format!("{}/v2/{}/manifests/{digest}", self.base, self.path);
+        let response = self.send(Method::DELETE, &url).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::METHOD_NOT_ALLOWED => Err(Hinted::new(
+                format!("the registry at {} does not allow deleting {}@{digest}", self.base, self.path),
+                "enable deletes in the registry's configuration (storage.delete.enabled), or delete the tag in its UI",
+            )
+            .into()),
+            s if s.is_success() => Ok(true),
+            _ => Err(refused(response, &format!("deleting {}@{digest}", self.path)).await),
+        }
+    }
+
+    /// One request with auth, retried on 408/429/5xx and connection errors.
+    async fn send(&self, method: Method, url: &str) -> anyhow::Result<reqwest::Response> {
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 1;
+        loop {
+            match self.send_once(method.clone(), url).await {
+                Ok(r) if !retryable_status(r.status()) || attempt == 4 => return Ok(r),
+                Err(e) if attempt == 4 || !(e.is_connect() || e.is_timeout() || e.is_request()) => {
+                    return Err(Hinted::new(
+                        format!(
+                            "cannot reach the registry at {}: {}",
+                            self.base,
+                            ekskit_core::errors::chain_text(&e, true)
+                        ),
+                        "check the repository's host and port, and that the registry is up",
+                    )
+                    .into());
+                }
+                Ok(r) => tracing::warn!("{method} {url}: {}; retrying in {delay:?}", r.status()),
+                Err(e) => tracing::warn!("{method} {url}: {e}; retrying in {delay:?}"),
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(&self, method: Method, url: &str) -> reqwest::Result<reqwest::Response> {
+        let bearer = self.bearer.lock().await.clone();
+        let response = self.request(method.clone(), url, bearer.map(|t| format!("Bearer {t}"))).send().await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let challenge =
+            response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let authorization = if challenge.to_ascii_lowercase().starts_with("bearer") {
+            match self.token(&challenge, &method).await? {
+                Some(token) => {
+                    *self.bearer.lock().await = Some(token.clone());
+                    format!("Bearer {token}")
+                }
+                None => return Ok(response),
+            }
+        } else {
+            match &self.credentials {
+                Some(c) => c.basic(),
+                None => return Ok(response),
+            }
+        };
+        self.request(method, url, Some(authorization)).send().await
+    }
+
+    fn request(&self, method: Method, url: &str, authorization: Option<String>) -> reqwest::RequestBuilder {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, MANIFEST_TYPES.parse().expect("static header"));
+        let mut builder = self.http.request(method, url).headers(headers);
+        if let Some(value) = authorization {
+            builder = builder.header(AUTHORIZATION, value);
+        }
+        builder
+    }
+
+    /// A token from the challenge's realm for this repository, with the credentials if any.
+    async fn token(&self, challenge: &str, method: &Method) -> reqwest::Result<Option<String>> {
+        let params = challenge_params(challenge);
+        let Some(realm) = params.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.clone()) else { return Ok(None) };
+        let actions = if *method == Method::DELETE { "delete" } else { "pull" };
+        let mut query: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k == "service").collect();
+        query.push(("scope".into(), format!("repository:{}:{actions}", self.path)));
+        let Ok(url) = reqwest::Url::parse_with_params(&realm, &query) else { return Ok(None) };
+        let mut request = self.http.get(url);
+        if let Some(c) = &self.credentials {
+            request = request.header(AUTHORIZATION, c.basic());
+        }
+        let response = request.send().await?;
+        if !response.status().is_success() {
+            return Ok(None);
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let body: Token = response.json().await?;
+        Ok(body.token.or(body.access_token))
+    }
+}
+
+fn retryable_status(status: StatusCode) -> bool {
+    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// `Bearer realm="https://auth.docker.io/token",service="registry.docker.io"` → pairs.
+fn challenge_params(challenge: &str) -> Vec<(String, String)> {
+    let rest = challenge.split_once(' ').map_or("", |(_, r)| r);
+    let mut out = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars
+            .by_ref()
+            .take_while(|&c| c != '=')
+            .collect::<String>()
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_owned();
+        let value: String = if chars.peek() == Some(&'"') {
+            chars.next();
+            let v = chars.by_ref().take_while(|&c| c != '"').collect();
+            while chars.peek().is_some_and(|&c| c == ',' || c == ' ') {
+                chars.next();
+            }
+            v
+        } else {
+            chars.by_ref().take_while(|&c| c != ',').collect::<String>().trim().to_owned()
+        };
+        if !key.is_empty() {
+            out.push((key, value));
+        }
+    }
+    out
+}
+
+/// The registry said no: its status and error body (distribution's `errors[].message`).
+async fn refused(response: reqwest::Response, doing: &str) -> anyhow::Error {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    #[derive(Deserialize)]
+    struct Errors {
+        errors: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let (code, message) = match serde_json::from_str::<Errors>(&body) {
+        Ok(e) if !e.errors.is_empty() => {
+            (e.errors[0].code.clone().unwrap_or_default(), e.errors[0].message.clone().unwrap_or_default())
+        }
+        _ => (status.as_u16().to_string(), body.lines().next().unwrap_or_default().to_owned()),
+    };
+    let hint = match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Some(
+            "check the credentials (docker login, --username with --password-file, or the AWS identity for ECR)"
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    anyhow::Error::new(ServiceError { code, message, hint }).context(doing.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse() {
+        let p = challenge_params(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull""#,
+        );
+        assert_eq!(p[0], ("realm".into(), "https://auth.docker.io/token".into()));
+        assert_eq!(p[1], ("service".into(), "registry.docker.io".into()));
+        assert_eq!(p.len(), 3);
+        assert_eq!(
+            challenge_params(r#"Basic realm="Registry Realm""#),
+            [("realm".to_owned(), "Registry Realm".to_owned())]
+        );
+    }
+
+    #[test]
+    fn which_statuses_are_retried() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(retryable_status(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+        for s in [200, 401, 403, 404, 405] {
+            assert!(!retryable_status(StatusCode::from_u16(s).unwrap()), "{s}");
+        }
+    }
+}

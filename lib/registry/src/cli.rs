@@ -1,0 +1,100 @@
+//! imgpush's flags.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use ekskit_aws::AwsArgs;
+use ekskit_core::cli::GlobalArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  imgbuild app/ | imgpush --repository 127.0.0.1:5001/comments
+  imgbuild app/ | imgpush --repository ecr:comments --keep-images 50      # ECR in the current account
+  imgpush --image comments:latest --repository 123456789012.dkr.ecr.us-east-1.amazonaws.com/comments
+  imgpush --image app:v1 --repository team/app --username team --password-file ~/.hub-token
+  imgpush --delete < pushed.json                                        # remove the tags it pushed
+
+Credentials, never from a flag: ECR from the AWS credential chain (GetAuthorizationToken); other
+registries from --username with --password-file (or --password-stdin), else the Docker config
+(auths, credHelpers, credsStore). Tokens and passwords are never printed.
+
+Output: the stdin document (kept whole) plus the `push` key; see schemas/push.schema.json.
+Exit codes: 0 pushed (or already there), 1 failure, 2 bad usage or input (nothing pushed).";
+
+/// Push an image through the Docker engine to Amazon ECR or any registry.
+///
+/// Pushes the `image` of the stdin document (from imgbuild) or --image under each of its tags
+/// (or --tag). A tag the registry already holds with the same image is not pushed again; on an
+/// immutable repository a tag holding another image is an error. ECR repositories are created
+/// when missing, with scan on push and immutable tags.
+#[derive(Debug, Parser)]
+#[command(name = "imgpush", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Target repository: HOST[:PORT]/NAME, ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME, ecr:NAME
+    /// or USER/NAME (Docker Hub) [default: `push.repository` from stdin]
+    #[arg(short = 'r', long, value_name = "REPOSITORY")]
+    pub repository: Option<String>,
+
+    /// Local image (name:tag or id) [default: `image.id` from stdin]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Tags to push; repeatable [default: the tags of the stdin image, or of --image]
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Send the push to this registry endpoint (HOST:PORT) instead of the repository's own
+    /// host: a mirror, a proxy, or the local stack standing in for ECR
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry_endpoint: Option<String>,
+
+    /// Registry user, with --password-file or --password-stdin (not for ECR)
+    #[arg(short = 'u', long, value_name = "USER", requires = "password_source")]
+    pub username: Option<String>,
+
+    /// File holding the registry password or token
+    #[arg(long, value_name = "FILE", group = "password_source", requires = "username")]
+    pub password_file: Option<PathBuf>,
+
+    /// Read the registry password from stdin (then the image comes from --image, not stdin)
+    #[arg(long, group = "password_source", requires_all = ["username", "image"])]
+    pub password_stdin: bool,
+
+    /// ECR: expire all but the newest N images (a lifecycle policy)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub keep_images: Option<u32>,
+
+    /// Attempts after the first on 408/429/5xx and reset connections
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub retries: u32,
+
+    /// Print what would be pushed and created, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete the pushed tags from the repository (and an ECR repository imgpush created, once empty)
+    #[arg(long)]
+    pub delete: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+        assert!(Args::try_parse_from(["imgpush", "-r", "x/y", "--password-file", "f"]).is_err(), "needs --username");
+        assert!(Args::try_parse_from(["imgpush", "-u", "me", "--password-stdin"]).is_err(), "needs --image");
+        assert!(Args::try_parse_from(["imgpush", "-u", "me"]).is_err(), "needs a password source");
+        assert!(Args::try_parse_from(["imgpush", "-u", "me", "--password-stdin", "--image", "a:b"]).is_ok());
+        assert!(Args::try_parse_from(["imgpush", "--keep-images", "0"]).is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! One tag pushed through the Docker engine: tagged locally as the target reference, pushed
+//! with the credentials in X-Registry-Auth, layer outcomes counted (the engine asks the registry
+//! before sending a layer, so layers it has are not sent again), and retried with backoff when
+//! the registry or the network fails in a way a retry can fix.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{PushImageOptions, TagImageOptions};
+use ekskit_core::Hinted;
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use crate::auth::Credentials;
+
+/// What one push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pushed {
+    pub digest: String,
+    pub layers_pushed: u32,
+    pub layers_existing: u32,
+}
+
+/// How a failed push ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 408, 429, 5xx, a reset connection or a timeout: worth another try.
+    Retry,
+    /// The tag exists and the repository does not let it move.
+    Immutable,
+    /// The registry refused the credentials.
+    Auth,
+    Other,
+}
+
+pub fn classify(message: &str) -> Failure {
+    let m = message.to_ascii_lowercase();
+    if m.contains("immutable") || m.contains("cannot be overwritten") {
+        Failure::Immutable
+    } else if m.contains("unauthorized")
+        || m.contains("authentication required")
+        || m.contains("denied")
+        || m.contains("no basic auth")
+    {
+        Failure::Auth
+    } else if [
+        "408",
+        "429",
+        "500",
+        "502",
+        "503",
+        "504",
+        "too many requests",
+        "service unavailable",
+        "bad gateway",
+        "gateway timeout",
+        "internal server error",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+        || [
+            "connection reset",
+            "broken pipe",
+            "unexpected eof",
+            "i/o timeout",
+            "tls handshake timeout",
+            "connection refused",
+            ": eof",
+        ]
+        .iter()
+        .any(|s| m.contains(s))
+    {
+        Failure::Retry
+    } else {
+        Failure::Other
+    }
+}
+
+/// Pushes `image_id` as `target:tag` (`target` is `host/path`).
+pub async fn push(
+    docker: &Docker,
+    image_id: &str,
+    target: &str,
+    tag: &str,
+    credentials: Option<&Credentials>,
+    retries: u32,
+) -> anyhow::Result<Pushed> {
+    let options = TagImageOptions { repo: Some(target.to_owned()), tag: Some(tag.to_owned()) };
+    docker
+        .tag_image(image_id, Some(options))
+        .await
+        .map_err(|e| anyhow::anyhow!("tagging {image_id} as {target}:{tag}: {e}"))?;
+    let server = target.split('/').next().unwrap_or(target);
+    let mut delay = Duration::from_secs(1);
+    let mut attempt = 0;
+    loop {
+        match push_once(docker, target, tag, credentials.map(|c| c.for_engine(server))).await {
+            Ok(pushed) => return Ok(pushed),
+            Err(message) => match classify(&message) {
+                Failure::Retry if attempt < retries => {
+                    attempt += 1;
+                    warn!("pushing {target}:{tag}: {message}; retry {attempt} of {retries} in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+                Failure::Immutable => {
+                    return Err(Hinted::new(
+                        format!("{target}:{tag} already exists with another image and the repository's tags are immutable: {message}"),
+                        "push under a new tag (a new commit gives one), or delete the tag from the repository first",
+                    )
+                    .into());
+                }
+                Failure::Auth => {
+                    return Err(Hinted::new(
+                        format!("the registry refused the push of {target}:{tag}: {message}"),
+                        "check the credentials: the AWS identity for ECR, `docker login`, or --username with --password-file",
+                    )
+                    .into());
+                }
+                Failure::Retry | Failure::Other => {
+                    let tries = if attempt > 0 { format!(" after {} attempts", attempt + 1) } else { String::new() };
+                    return Err(Hinted::new(
+                        format!("pushing {target}:{tag} failed{tries}: {message}"),
+                        "run the same command again; layers already pushed are not sent twice",
+                    )
+                    .into());
+                }
+            },
+        }
+    }
+}
+
+/// One push; `Err` carries the engine's message.
+async fn push_once(
+    docker: &Docker,
+    target: &str,
+    tag: &str,
+    auth: Option<bollard::auth::DockerCredentials>,
+) -> Result<Pushed, String> {
+    let options = PushImageOptions { tag: Some(tag.to_owned()), ..PushImageOptions::default() };
+    let mut stream = docker.push_image(target, Some(options), auth);
+    let (mut pushed, mut existing) = (0, 0);
+    let mut digest = None;
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| match e {
+            bollard::errors::Error::DockerStreamError { error } => error,
+            other => ekskit_core::errors::chain_text(&other, true),
+        })?;
+        let Some(status) = info.status else { continue };
+        if let Some(d) = digest_of(&status, tag) {
+            digest = Some(d);
+        }
+        match final_layer_state(&status) {
+            Some(LayerState::Pushed) => pushed += 1,
+            Some(LayerState::Existing) => existing += 1,
+            None => {}
+        }
+    }
+    let digest = digest.ok_or_else(|| format!("the engine finished pushing {target}:{tag} without a digest"))?;
+    info!("pushed {target}:{tag} ({digest}): {pushed} layers sent, {existing} already in the registry");
+    Ok(Pushed { digest, layers_pushed: pushed, layers_existing: existing })
+}
+
+/// `abcdef12: digest: sha256:… size: 1234` → the digest.
+fn digest_of(status: &str, tag: &str) -> Option<String> {
+    let rest = status.strip_prefix(tag)?.strip_prefix(": digest: ")?;
+    let digest = rest.split_whitespace().next()?;
+    (digest.starts_with("sha256:") && digest.len() == 71).then(|| digest.to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LayerState {
+    Pushed,
+    Existing,
+}
+
+/// A layer's last status line (its id is in a field this bollard version does not keep).
+fn final_layer_state(status: &str) -> Option<LayerState> {
+    if status == "Pushed" {
+        Some(LayerState::Pushed)
+    } else if status == "Layer already exists" || status.starts_with("Mounted from") {
+        Some(LayerState::Existing)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified() {
+        assert_eq!(classify("received unexpected HTTP status: 503 Service Unavailable"), Failure::Retry);
+        assert_eq!(classify("Put \"http://x/v2/\": read tcp: connection reset by peer"), Failure::Retry);
+        assert_eq!(classify("toomanyrequests: 429 Too Many Requests"), Failure::Retry);
+        assert_eq!(
+            classify(
+                "tag invalid: The image tag 'v1' already exists in the 'comments' repository and cannot be overwritten because the repository is immutable."
+            ),
+            Failure::Immutable
+        );
+        assert_eq!(classify("unauthorized: authentication required"), Failure::Auth);
+        assert_eq!(classify("denied: requested access to the resource is denied"), Failure::Auth);
+        assert_eq!(classify("manifest invalid: manifest invalid"), Failure::Other);
+    }
+
+    #[test]
+    fn digests_come_from_the_final_status() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(digest_of(&format!("abcdef12: digest: {d} size: 1570"), "abcdef12"), Some(d.clone()));
+        assert_eq!(digest_of(&format!("other: digest: {d} size: 1"), "abcdef12"), None);
+        assert_eq!(final_layer_state("Mounted from library/x"), Some(LayerState::Existing));
+        assert_eq!(final_layer_state("Pushing"), None);
+    }
+}
