@@ -44,9 +44,10 @@ test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on
 	scripts/app-test
 	git diff --exit-code -- schemas/
 
-bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait; the app under wrk
-	$(CARGO) build --release --locked -p kapply
+bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait; imgpush vs docker push; the app under wrk
+	$(CARGO) build --release --locked -p kapply -p imgpush
 	KAPPLY=$(CARGO_TARGET_DIR)/release/kapply scripts/bench/kapply
+	IMGPUSH=$(CARGO_TARGET_DIR)/release/imgpush scripts/bench/imgpush
 	scripts/bench/app
 
 up: build ## the main job on the local stack: start it, create the stack's VPC and EKS cluster, save the document
