@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import observability
 from .config import Config
-from .store import Store
+from .store import Store, Unavailable
 from .validation import Invalid, new_comment
 
 
@@ -60,6 +60,11 @@ def create_app(config=None, store=None):
     @app.errorhandler(Invalid)
     def invalid(e):
         return jsonify(status="INVALID", message=e.message), e.status
+
+    @app.errorhandler(Unavailable)
+    def unavailable(e):
+        app.logger.warning("database unavailable: %s", e.__cause__ or e)
+        return jsonify(status="UNAVAILABLE", message=str(e)), 503, {"Retry-After": "1"}
 
     @app.errorhandler(HTTPException)
     def http_error(e):

@@ -13,6 +13,9 @@ class Config:
     # Connection pool per worker process (PostgreSQL).
     pool_size: int = 5
     pool_max_overflow: int = 5
+    # Test each pooled connection with a query before use: one more round trip per request. Off:
+    # a dropped connection is found on use instead (reads retry, writes answer 503).
+    pool_pre_ping: bool = False
     # Apply the schema when the app starts (off: run `python -m comments migrate` instead).
     migrate_on_start: bool = True
 
@@ -29,5 +32,10 @@ class Config:
             max_body_bytes=int(env.get("MAX_BODY_BYTES", Config.max_body_bytes)),
             pool_size=int(env.get("DB_POOL_SIZE", Config.pool_size)),
             pool_max_overflow=int(env.get("DB_POOL_MAX_OVERFLOW", Config.pool_max_overflow)),
-            migrate_on_start=env.get("MIGRATE_ON_START", "true").lower() in ("1", "true", "yes"),
+            pool_pre_ping=_flag(env.get("DB_POOL_PRE_PING", "false")),
+            migrate_on_start=_flag(env.get("MIGRATE_ON_START", "true")),
         )
+
+
+def _flag(text):
+    return text.lower() in ("1", "true", "yes")

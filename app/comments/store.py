@@ -1,5 +1,11 @@
 """Durable storage of comments: PostgreSQL when DATABASE_URL says so, else an embedded SQLite
-file. One schema, created by `migrate` (idempotent), and pooled connections."""
+file. One schema, created by `migrate` (idempotent), and pooled connections.
+
+Each request is one statement in autocommit: an INSERT commits on its own and a SELECT needs no
+transaction, so there is no BEGIN/COMMIT/ROLLBACK round trip around it, and no pre-ping query
+before it. A pooled connection the server has dropped (a restart, a failover) is found when it
+is used: a read is retried once on a fresh connection; a write is not (it could have committed),
+it fails with Unavailable and the client retries."""
 
 import sqlalchemy as sa
 
@@ -16,10 +22,23 @@ comments = sa.Table(
     sa.Index("comments_by_content", "content_id", "id"),
 )
 
+_INSERT = comments.insert().values(
+    content_id=sa.bindparam("content_id"), email=sa.bindparam("email"), comment=sa.bindparam("comment")
+)
+_LIST = (
+    sa.select(comments.c.email, comments.c.comment)
+    .where(comments.c.content_id == sa.bindparam("content_id"))
+    .order_by(comments.c.id)
+)
+
+
+class Unavailable(Exception):
+    """The database could not be reached; the request can be retried."""
+
 
 class Store:
     def __init__(self, config):
-        options = {"pool_pre_ping": True}
+        options = {"pool_pre_ping": config.pool_pre_ping, "isolation_level": "AUTOCOMMIT"}
         if config.database_url.startswith("sqlite"):
             # One file shared by threads and workers; SQLite serialises writers itself.
             options["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -30,20 +49,29 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
     def migrate(self):
-        metadata.create_all(self.engine, checkfirst=True)
+        with self.engine.connect() as conn:
+            metadata.create_all(conn, checkfirst=True)
 
     def add(self, content_id, email, comment):
-        with self.engine.begin() as conn:
-            conn.execute(comments.insert().values(content_id=content_id, email=email, comment=comment))
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(_INSERT, {"content_id": content_id, "email": email, "comment": comment})
+        except sa.exc.DBAPIError as e:
+            if e.connection_invalidated:
+                raise Unavailable("the database connection was lost; retry the request") from e
+            raise
 
     def list(self, content_id):
-        query = (
-            sa.select(comments.c.email, comments.c.comment)
-            .where(comments.c.content_id == content_id)
-            .order_by(comments.c.id)
-        )
-        with self.engine.connect() as conn:
-            return [{"email": r.email, "comment": r.comment} for r in conn.execute(query)]
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(_LIST, {"content_id": content_id}).all()
+                return [{"email": email, "comment": comment} for email, comment in rows]
+            except sa.exc.DBAPIError as e:
+                if not e.connection_invalidated:
+                    raise
+                if attempt == 2:
+                    raise Unavailable("the database is unreachable") from e
 
     def ping(self):
         with self.engine.connect() as conn:

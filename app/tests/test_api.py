@@ -86,3 +86,38 @@ def test_readyz_is_503_when_the_database_is_gone(tmp_path):
     r = app.test_client().get("/readyz")
     assert r.status_code == 503
     assert r.get_json()["status"] == "unavailable"
+
+
+def _drop_pooled_connection(app, config):
+    """What a database restart or failover does to the pool: the server ends the session of the
+    app's pooled connection (the test client reuses one)."""
+    import sqlalchemy as sa
+
+    with app.extensions["store"].engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    admin = sa.create_engine(config.database_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def test_a_dropped_connection_is_retried_for_reads_and_503_for_writes(config):
+    if not config.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+    app = create_app(config)
+    client = app.test_client()
+    assert post(client, email="a@example.com", comment="first", content_id="drop").status_code == 200
+
+    _drop_pooled_connection(app, config)
+    r = client.get("/api/comment/list/drop")
+    assert r.status_code == 200, "a read retries once on a fresh connection"
+    assert [c["comment"] for c in r.get_json()] == ["first"]
+
+    _drop_pooled_connection(app, config)
+    r = post(client, email="a@example.com", comment="second", content_id="drop")
+    assert r.status_code == 503, "a write is not retried blindly: it may have committed"
+    assert r.get_json()["status"] == "UNAVAILABLE"
+    assert r.headers["Retry-After"] == "1"
+    assert post(client, email="a@example.com", comment="second", content_id="drop").status_code == 200
+    assert len(client.get("/api/comment/list/drop").get_json()) == 2
+    app.extensions["store"].dispose()
