@@ -31,11 +31,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     cli::check_name(&name).map_err(|e| InputError::new(e).hint("pass --name"))?;
     for tag in &args.tags {
-        cli::check_name(tag.rsplit_once(':').map_or(tag.as_str(), |(repo, _)| repo)).map_err(InputError::new)?;
+        cli::check_name(cli::split_tag(tag).0).map_err(InputError::new)?;
     }
     let revision = if args.no_git { None } else { Some(revision::of(&context)?) };
     let mut tags: Vec<String> = revision.iter().map(|r| format!("{name}:{}", r.tag())).collect();
-    tags.extend(args.tags.iter().cloned());
+    // Written out whole (`name:latest`), so readers of `image.tags` never have to guess.
+    tags.extend(args.tags.iter().map(|t| {
+        let (repo, tag) = cli::split_tag(t);
+        format!("{repo}:{tag}")
+    }));
     let labels = labels(&args, revision.as_ref());
     let (tar, files) = context::tar_context(&context, &args.dockerfile)?;
     info!("context {}: {files} files, {} KiB", context.display(), tar.len() / 1024);

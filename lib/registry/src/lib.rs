@@ -139,20 +139,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// The image to push and the tags it comes with: --image, else the stdin document's `image`.
 fn image_source(args: &Args, doc: &Document) -> anyhow::Result<(String, Vec<String>)> {
     if let Some(image) = &args.image {
-        let after_slash = image.rsplit('/').next().unwrap_or(image);
-        let tag = after_slash.split_once(':').map(|(_, t)| t.to_owned());
         let is_id = image.starts_with("sha256:") || (image.len() >= 12 && image.chars().all(|c| c.is_ascii_hexdigit()));
-        let tags = match tag {
-            Some(t) if !is_id => vec![t],
-            _ => Vec::new(),
-        };
+        let tags = if is_id { Vec::new() } else { vec![ekskit_image::cli::split_tag(image).1.to_owned()] };
         return Ok((image.clone(), tags));
     }
     let image: ImageDoc = doc.get("image")?.ok_or_else(|| {
         InputError::new("no image to push: the stdin document has no `image` key")
             .hint("pipe imgbuild's output (imgbuild app/ | imgpush ...), or pass --image")
     })?;
-    let tags = image.tags.iter().filter_map(|t| t.rsplit_once(':').map(|(_, tag)| tag.to_owned())).collect();
+    let tags = image.tags.iter().map(|t| ekskit_image::cli::split_tag(t).1.to_owned()).collect();
     Ok((image.id, tags))
 }
 
@@ -372,7 +367,7 @@ mod tests {
         let args = Args::try_parse_from(["imgpush", "--image", "127.0.0.1:5001/app:v1"]).unwrap();
         assert_eq!(image_source(&args, &Document::new()).unwrap(), ("127.0.0.1:5001/app:v1".into(), vec!["v1".into()]));
         let args = Args::try_parse_from(["imgpush", "--image", "127.0.0.1:5001/app"]).unwrap();
-        assert!(image_source(&args, &Document::new()).unwrap().1.is_empty(), "the port is not a tag");
+        assert_eq!(image_source(&args, &Document::new()).unwrap().1, ["latest"], "the port is not a tag");
         let args = Args::try_parse_from(["imgpush"]).unwrap();
         let doc = Document::parse(r#"{"image":{"id":"sha256:i","tags":["app:abcdef12","app:latest"],"revision":null,"labels":{},"size":1,"builder":"classic","engine_api":"1.41"}}"#).unwrap();
         assert_eq!(image_source(&args, &doc).unwrap(), ("sha256:i".into(), vec!["abcdef12".into(), "latest".into()]));
