@@ -78,7 +78,7 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
         image["labels"]["org.opencontainers.image.source"], "https://git.example.com/shop/web.git",
         "no credentials"
     );
-    assert_eq!(image["builder"], "classic");
+    assert_eq!(image["builder"], "buildkit", "the engine (API 1.41, Linux) offers BuildKit");
     assert!(!doc.to_string().contains("s3cret"));
 
     // What the engine got: .dockerignore applied by imgbuild, labels set, a non-root user.
@@ -90,6 +90,10 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
 
     let again = ok(&imgbuild(&args, None));
     assert_eq!(again["image"]["id"], image["id"], "same context and tag: the same image");
+    let classic = ok(&imgbuild(&[&args[..], &["--builder", "classic"]].concat(), None));
+    assert_eq!(classic["image"]["builder"], "classic");
+    let listing = docker(&["run", "--rm", classic["image"]["id"].as_str().unwrap()]);
+    assert!(listing.contains("app.txt") && !listing.contains("secret.env"), "{listing}");
 
     // Uncommitted changes are marked in the tag.
     std::fs::write(context.join("app.txt"), "changed").unwrap();

@@ -1,11 +1,18 @@
 //! One build through the Docker Engine API: the context tar posted to `/build` with the
 //! Dockerfile, build args, target, platform, cache sources and OCI labels; the log streamed to
 //! stderr; the image id taken from the API's aux message; extra tags added afterwards.
+//!
+//! BuildKit when the engine offers it (API 1.39+ on Linux, as the docker CLI decides), with the
+//! gRPC session it needs; the classic builder otherwise, or when asked (`--builder classic`,
+//! `DOCKER_BUILDKIT=0`).
 
 use std::collections::HashMap;
 
+use std::collections::HashSet;
+
 use bollard::Docker;
-use bollard::query_parameters::{BuildImageOptions, TagImageOptions};
+use bollard::models::BuildInfoAux;
+use bollard::query_parameters::{BuildImageOptions, BuilderVersion, TagImageOptions};
 use ekskit_core::{Hinted, InputError};
 use futures::StreamExt;
 
@@ -19,6 +26,44 @@ pub struct Request {
     pub target: Option<String>,
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
+    pub builder: Builder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Builder {
+    /// BuildKit when the engine offers it, else classic
+    Auto,
+    Buildkit,
+    Classic,
+}
+
+impl Builder {
+    pub fn name(self) -> &'static str {
+        match self {
+            Builder::Buildkit => "buildkit",
+            _ => "classic",
+        }
+    }
+}
+
+/// The builder to use: `auto` means BuildKit on a Linux engine speaking API 1.39 or later (the
+/// first with BuildKit sessions), unless DOCKER_BUILDKIT=0 says otherwise, as with the docker CLI.
+pub async fn choose(docker: &Docker, wanted: Builder) -> anyhow::Result<Builder> {
+    if wanted != Builder::Auto {
+        return Ok(wanted);
+    }
+    if std::env::var("DOCKER_BUILDKIT").is_ok_and(|v| v == "0" || v.eq_ignore_ascii_case("false")) {
+        return Ok(Builder::Classic);
+    }
+    let version = docker.version().await.map_err(|e| anyhow::anyhow!("asking the engine its version: {e}"))?;
+    let api = version.api_version.as_deref().unwrap_or("0.0");
+    let linux = version.os.as_deref().is_none_or(|os| os == "linux");
+    Ok(if linux && api_at_least(api, 1, 39) { Builder::Buildkit } else { Builder::Classic })
+}
+
+fn api_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 /// Connects to DOCKER_HOST (or the default socket) at the API version the engine speaks.
@@ -53,21 +98,31 @@ pub async fn build(docker: &Docker, request: &Request, context: Vec<u8>) -> anyh
         cachefrom: (!request.cache_from.is_empty()).then(|| request.cache_from.clone()),
         ..BuildImageOptions::default()
     };
+    let options = match request.builder {
+        Builder::Buildkit => {
+            BuildImageOptions { version: BuilderVersion::BuilderBuildKit, session: Some(session_id()), ..options }
+        }
+        _ => options,
+    };
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut id: Option<String> = None;
+    let mut log = BuildkitLog::default();
     while let Some(item) = stream.next().await {
         let info = match item {
             Ok(info) => info,
+            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(build_error(&log.explain(&error))),
             Err(e) => return Err(build_error(&e.to_string())),
         };
         if let Some(text) = info.stream.as_deref().or(info.status.as_deref()) {
             to_stderr(text);
         }
         if let Some(error) = info.error_detail.and_then(|d| d.message) {
-            return Err(build_error(&error));
+            return Err(build_error(&log.explain(&error)));
         }
-        if let Some(image) = info.aux {
-            id = image.id;
+        match info.aux {
+            Some(BuildInfoAux::Default(image)) => id = image.id.or(id),
+            Some(BuildInfoAux::BuildKit(status)) => log.show(&status),
+            None => {}
         }
     }
     let id =
@@ -80,6 +135,52 @@ pub async fn build(docker: &Docker, request: &Request, context: Vec<u8>) -> anyh
     Ok(id)
 }
 
+/// A session id per build, as the docker CLI makes one.
+fn session_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("imgbuild-{}-{nanos:x}", std::process::id())
+}
+
+/// BuildKit's progress as a plain log on stderr, like `--progress plain`: `#n step` when it
+/// starts, its output, `#n DONE` or `#n CACHED`, and its error, which is kept for the message.
+#[derive(Default)]
+struct BuildkitLog {
+    /// Step digests in the order they started: `#n` is the position.
+    steps: Vec<String>,
+    done: HashSet<String>,
+    errors: Vec<String>,
+}
+
+impl BuildkitLog {
+    fn show(&mut self, status: &bollard::moby::buildkit::v1::StatusResponse) {
+        for v in &status.vertexes {
+            if (v.started.is_some() || v.cached) && !self.steps.contains(&v.digest) {
+                self.steps.push(v.digest.clone());
+                to_stderr(&format!("#{} {}\n", self.steps.len(), v.name));
+            }
+            if (v.completed.is_some() || v.cached) && self.done.insert(v.digest.clone()) {
+                let n = self.steps.iter().position(|d| d == &v.digest).map_or(0, |i| i + 1);
+                to_stderr(&format!("#{n} {}\n", if v.cached { "CACHED" } else { "DONE" }));
+            }
+            if !v.error.is_empty() && !self.errors.contains(&v.error) {
+                to_stderr(&format!("ERROR: {}: {}\n", v.name, v.error));
+                self.errors.push(v.error.clone());
+            }
+        }
+        for line in &status.logs {
+            to_stderr(&String::from_utf8_lossy(&line.msg));
+        }
+    }
+
+    /// The engine's final error, which for BuildKit is often only "failed to solve: …".
+    fn explain(&self, error: &str) -> String {
+        match self.errors.last() {
+            Some(step) if !error.contains(step.as_str()) => format!("{error} ({step})"),
+            _ => error.to_owned(),
+        }
+    }
+}
+
 /// A Dockerfile the engine cannot parse is bad input (exit 2); anything else is a failed build.
 fn build_error(message: &str) -> anyhow::Error {
     let first = message.lines().next().unwrap_or(message).trim();
@@ -87,6 +188,7 @@ fn build_error(message: &str) -> anyhow::Error {
     if lower.contains("dockerfile parse error")
         || lower.contains("unknown instruction")
         || lower.contains("cannot locate specified dockerfile")
+        || lower.contains("failed to read dockerfile")
     {
         InputError::new(format!("the Dockerfile is invalid: {first}"))
             .hint("fix the Dockerfile; nothing was built")
@@ -99,6 +201,14 @@ fn build_error(message: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_versions_compare() {
+        assert!(api_at_least("1.41", 1, 39));
+        assert!(api_at_least("1.39", 1, 39));
+        assert!(!api_at_least("1.38", 1, 39));
+        assert!(api_at_least("2.0", 1, 39));
+    }
 
     #[test]
     fn parse_errors_are_bad_input_and_step_failures_are_not() {

@@ -58,6 +58,10 @@ pub struct Args {
     #[arg(long = "cache-from", value_name = "IMAGE")]
     pub cache_from: Vec<String>,
 
+    /// Builder: BuildKit when the engine offers it, else the classic builder
+    #[arg(long, value_enum, value_name = "BUILDER", default_value = "auto")]
+    pub builder: crate::build::Builder,
+
     /// Build outside git: no revision tag or labels (needs --tag)
     #[arg(long, requires = "tags")]
     pub no_git: bool,

@@ -46,6 +46,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let docker = build::engine().await?;
     let api = docker.client_version().to_string();
+    let builder = build::choose(&docker, args.builder).await?;
+    info!("building with {}", builder.name());
     let request = build::Request {
         dockerfile: args.dockerfile.clone(),
         tags: tags.clone(),
@@ -54,6 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         target: args.target.clone(),
         platform: args.platform.clone(),
         cache_from: args.cache_from.clone(),
+        builder,
     };
     let id = build::build(&docker, &request, tar).await?;
     let inspect = docker.inspect_image(&id).await.map_err(|e| anyhow::anyhow!("inspecting {id}: {e}"))?;
@@ -64,8 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         revision: revision.map(|r| r.commit),
         labels,
         size: inspect.size.unwrap_or_default(),
-        // The engine's classic builder: BuildKit through the API needs a gRPC session (later).
-        builder: "classic".into(),
+        builder: builder.name().into(),
         engine_api: api,
     };
     doc.set("image", &image)?;
