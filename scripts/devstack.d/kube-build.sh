@@ -28,11 +28,11 @@ go_build() {
     pkgs+=("$1")
     shift
   done
-  command -v go >/dev/null || die "kube: building $name needs Go (https://go.dev/dl); none is on PATH"
+  command -v go >/dev/null || die "go: building $name needs Go (https://go.dev/dl); none is on PATH"
   local work=$out.build
   rm -rf "$work"
   mkdir -p "$work/src" "$work/bin"
-  log "kube: building $name ($require) through the Go module proxy; the first time takes minutes"
+  log "go: building $name ($require) through the Go module proxy; the first time takes minutes"
   {
     printf 'module ekskit.local/build-%s\n\ngo 1.24.0\n\nrequire %s\n' "$name" "${require/@/ }"
     [[ $name != k8s ]] || k8s_replaces "${require#*@}"
@@ -48,11 +48,11 @@ go_build() {
     export GOFLAGS=-mod=mod CGO_ENABLED=0
     go mod tidy >&2
     go build -trimpath -ldflags "$ldflags" -o "$work/bin/" "${pkgs[@]}" >&2
-  ) || die "kube: building $name failed (log above); re-run to retry"
+  ) || die "go: building $name failed (log above); re-run to retry"
   rm -rf "$out"
   mv "$work/bin" "$out"
   rm -rf "$work"
-  log "kube: built $name in $((SECONDS - started))s into $out"
+  log "go: built $name in $((SECONDS - started))s into $out"
 }
 
 # k8s_replaces VERSION: replace directives mapping k8s.io/kubernetes' staging modules to the

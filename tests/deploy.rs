@@ -1,0 +1,202 @@
+//! The GitOps tree (deploy/): the chart lints and checks its values' schema, each environment
+//! renders through kustomize + helm and is applied to the real API server (its schemas, strict
+//! field validation), the Argo CD objects are valid against Argo CD's CRDs, and a release
+//! (imgbuild | imgpush | tagbump --push) lands as a commit on the remote.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ekskit_tests::{repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use serde_json::Value;
+
+fn env() -> &'static BTreeMap<String, String> {
+    stack_env(&["aws", "docker", "registry", "git", "base", "kube", "gitops"])
+}
+
+fn deploy() -> PathBuf {
+    repo_root().join("deploy")
+}
+
+fn command(program: &str, args: &[&str]) -> Output {
+    let out = Command::new(program).envs(env()).args(args).output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn helm(args: &[&str]) -> Output {
+    Command::new(&env()["EKSKIT_HELM"]).args(args).output().unwrap()
+}
+
+fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = tool("kapply", env());
+    cmd.args(args);
+    run(cmd, stdin)
+}
+
+/// `kubectl kustomize --enable-helm` of an environment, as Argo CD builds it.
+fn render(environment: &str) -> String {
+    let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
+    let dir = deploy().join("environments").join(environment);
+    let out = command(
+        &kubectl,
+        &["kustomize", "--enable-helm", "--helm-command", &env()["EKSKIT_HELM"], dir.to_str().unwrap()],
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_chart_lints_and_its_schema_keeps_the_tag_a_string() {
+    let chart = deploy().join("base/charts/comments");
+    let out = helm(&["lint", "--strict", chart.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let values = std::env::temp_dir().join(unique_stack("values"));
+    std::fs::write(&values, "image:\n  repository: comments\n  tag: 1.20\n").unwrap();
+    let out = helm(&["template", "x", chart.to_str().unwrap(), "-f", values.to_str().unwrap()]);
+    assert!(!out.status.success(), "an unquoted 1.20 is a number and the schema refuses it");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tag"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(values).unwrap();
+}
+
+#[test]
+fn each_environment_renders_and_the_api_server_takes_it() {
+    for (environment, min_replicas) in [("dev", 1), ("prod", 3)] {
+        let rendered = render(environment);
+        let namespace = format!("comments-{environment}");
+        assert!(rendered.contains(&format!("namespace: {namespace}")));
+        assert!(rendered.contains(&format!("minReplicas: {min_replicas}")), "{rendered}");
+        for kind in [
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "ServiceAccount",
+            "NetworkPolicy",
+        ] {
+            assert!(rendered.contains(&format!("kind: {kind}\n")), "{environment}: no {kind}");
+        }
+        assert!(rendered.contains("readOnlyRootFilesystem: true") && rendered.contains("runAsNonRoot: true"));
+        assert!(
+            rendered.contains("path: /readyz") && rendered.contains("path: /healthz") && rendered.contains("preStop")
+        );
+        assert!(rendered.contains("prometheus.io/scrape: \"true\""));
+
+        // The namespace and the database Secret come from outside git (Argo CD's
+        // CreateNamespace, External Secrets); then the rendered objects, applied for real.
+        let setup = format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: comments-database, namespace: {namespace}}}\nstringData: {{url: postgresql://comments@db/comments}}\n"
+        );
+        let out = kapply(&["-f", "-"], Some(&setup));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let file = std::env::temp_dir().join(unique_stack(environment)).with_extension("yaml");
+        std::fs::write(&file, &rendered).unwrap();
+        let app = format!("comments-{environment}");
+        let out = kapply(&["-f", file.to_str().unwrap(), "--app", &app, "--timeout", "3m"], None);
+        assert!(out.status.success(), "{environment}: {}", stderr(&out));
+        let doc = stdout_json(&out);
+        assert!(doc["apply"]["objects"].as_array().is_some_and(|o| o.len() >= 6), "{doc}");
+        let out = kapply(&["--delete", "-f", file.to_str().unwrap(), "--app", &app], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::remove_file(file).unwrap();
+    }
+}
+
+#[test]
+fn the_argo_cd_objects_are_valid_against_argo_cds_crds() {
+    let crds = PathBuf::from(&env()["EKSKIT_ARGOCD_CRDS"]);
+    let out = kapply(&["-f", crds.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = kapply(&["-f", "-"], Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let document = r#"{"gitops": {"repo_url": "https://git.example.com/shop/ekskit.git", "revision": "main"},
+                       "push": {"repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/comments"}}"#;
+    let argocd = deploy().join("argocd");
+    let out = kapply(&["-f", argocd.to_str().unwrap(), "--dry-run"], Some(document));
+    assert!(out.status.success(), "the API server refused them: {}", stderr(&out));
+    let doc = stdout_json(&out);
+    let names: Vec<&str> =
+        doc["apply"]["objects"].as_array().unwrap().iter().filter_map(|o| o["name"].as_str()).collect();
+    for name in ["comments", "comments-dev", "comments-prod"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+
+    // Nothing is hard-coded: without the document's values kapply refuses, naming the placeholder.
+    let out = kapply(&["-f", argocd.to_str().unwrap(), "--dry-run"], Some("{}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("gitops.repo_url"), "{}", stderr(&out));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A remote holding this repository's deploy/ tree, as the GitOps repository would.
+fn gitops_remote() -> String {
+    let name = format!("{}.git", unique_stack("gitops"));
+    let root = PathBuf::from(&env()["EKSKIT_GIT_ROOT"]);
+    git(&root, &["init", "-q", "--bare", "--initial-branch=main", &name]);
+    let seed = std::env::temp_dir().join(unique_stack("seed"));
+    std::fs::create_dir_all(&seed).unwrap();
+    command("cp", &["-r", deploy().to_str().unwrap(), seed.to_str().unwrap()]);
+    git(&seed, &["init", "-q"]);
+    git(&seed, &["add", "-A"]);
+    git(&seed, &["commit", "-qm", "the GitOps tree"]);
+    git(&seed, &["push", "-q", root.join(&name).to_str().unwrap(), "HEAD:main"]);
+    std::fs::remove_dir_all(&seed).unwrap();
+    name
+}
+
+#[test]
+fn a_release_builds_pushes_and_commits_the_new_tag_to_the_gitops_remote() {
+    let root = repo_root();
+    assert!(Command::new(root.join("scripts/app-wheels")).status().unwrap().success());
+    let name = gitops_remote();
+    let url = format!("{}/{name}", env()["EKSKIT_GIT_URL"]);
+    let clone = std::env::temp_dir().join(unique_stack("clone"));
+    git(Path::new("/"), &["clone", "-q", &url, clone.to_str().unwrap()]);
+
+    let base = format!("BASE_IMAGE={}", env()["EKSKIT_PYTHON_IMAGE"]);
+    let mut build = tool("imgbuild", env());
+    build.args([
+        "--name",
+        "comments",
+        "--build-arg",
+        &base,
+        "--build-arg",
+        "PIP_NO_INDEX=1",
+        root.join("app").to_str().unwrap(),
+    ]);
+    let built = run(build, None);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let repository = format!("{}/{}/comments", env()["EKSKIT_REGISTRY"], unique_stack("release"));
+    let mut push = tool("imgpush", env());
+    push.args(["--repository", &repository]).env("DOCKER_CONFIG", std::env::temp_dir().join(unique_stack("nocfg")));
+    let pushed = run(push, Some(&String::from_utf8(built.stdout).unwrap()));
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let mut bump = tool("tagbump", env());
+    bump.current_dir(&clone).args(["deploy/environments/dev/kustomization.yaml", "--push"]);
+    let bumped = run(bump, Some(&String::from_utf8(pushed.stdout).unwrap()));
+    assert!(bumped.status.success(), "{}", stderr(&bumped));
+    let doc: Value = stdout_json(&bumped);
+    let tag = doc["push"]["tags"][0].as_str().unwrap().to_owned();
+    assert_eq!((doc["bump"]["new"].as_str(), doc["bump"]["pushed"].as_bool()), (Some(tag.as_str()), Some(true)));
+    assert_eq!(doc["bump"]["path"], "images[name=comments].newTag");
+
+    let check = std::env::temp_dir().join(unique_stack("check"));
+    git(Path::new("/"), &["clone", "-q", &url, check.to_str().unwrap()]);
+    let text = std::fs::read_to_string(check.join("deploy/environments/dev/kustomization.yaml")).unwrap();
+    assert!(text.contains(&format!("    newTag: \"{tag}\"\n")), "{text}");
+    let subject = git(&check, &["log", "-1", "--format=%s"]);
+    assert_eq!(subject, format!("{repository}: latest -> {tag}"));
+    for dir in [&clone, &check] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
