@@ -9,7 +9,7 @@ CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/bench/* scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas stack test unit bench up down
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ekskit_tests::{repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{git, git_remote, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::Value;
 
 fn env() -> &'static BTreeMap<String, String> {
@@ -127,31 +127,11 @@ fn the_argo_cd_objects_are_valid_against_argo_cds_crds() {
     assert!(stderr(&out).contains("gitops.repo_url"), "{}", stderr(&out));
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// A remote holding this repository's deploy/ tree, as the GitOps repository would.
 fn gitops_remote() -> String {
-    let name = format!("{}.git", unique_stack("gitops"));
-    let root = PathBuf::from(&env()["EKSKIT_GIT_ROOT"]);
-    git(&root, &["init", "-q", "--bare", "--initial-branch=main", &name]);
-    let seed = std::env::temp_dir().join(unique_stack("seed"));
-    std::fs::create_dir_all(&seed).unwrap();
-    command("cp", &["-r", deploy().to_str().unwrap(), seed.to_str().unwrap()]);
-    git(&seed, &["init", "-q"]);
-    git(&seed, &["add", "-A"]);
-    git(&seed, &["commit", "-qm", "the GitOps tree"]);
-    git(&seed, &["push", "-q", root.join(&name).to_str().unwrap(), "HEAD:main"]);
-    std::fs::remove_dir_all(&seed).unwrap();
-    name
+    git_remote(env(), |work| {
+        command("cp", &["-r", deploy().to_str().unwrap(), work.to_str().unwrap()]);
+    })
 }
 
 #[test]

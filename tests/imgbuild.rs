@@ -12,13 +12,7 @@ fn env() -> &'static BTreeMap<String, String> {
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    ekskit_tests::git(dir, args);
 }
 
 /// A git repository with a context `web/` that copies all of itself into the image.

@@ -3,44 +3,24 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use ekskit_tests::{assert_schema, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{assert_schema, git, git_remote, run, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::Value;
 
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["aws", "git"])
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A bare repository under the stack's git root holding `files` on `main`; returns its name.
+/// A remote holding `files` on `main`; returns its name.
 fn remote(files: &[(&str, &str)]) -> String {
-    let name = format!("{}.git", unique_stack("bump"));
-    let root = PathBuf::from(&env()["EKSKIT_GIT_ROOT"]);
-    git(&root, &["init", "-q", "--bare", "--initial-branch=main", &name]);
-    let seed = std::env::temp_dir().join(unique_stack("seed"));
-    std::fs::create_dir_all(&seed).unwrap();
-    git(&seed, &["init", "-q"]);
-    for (path, text) in files {
-        let file = seed.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
-    git(&seed, &["add", "-A"]);
-    git(&seed, &["commit", "-qm", "seed"]);
-    git(&seed, &["push", "-q", root.join(&name).to_str().unwrap(), "HEAD:main"]);
-    std::fs::remove_dir_all(&seed).unwrap();
-    name
+    git_remote(env(), |work| {
+        for (path, text) in files {
+            let file = work.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        }
+    })
 }
 
 fn clone(url: &str) -> PathBuf {

@@ -203,3 +203,33 @@ pub fn run_app_until_ready(env: &BTreeMap<String, String>, image: &str) -> (Stri
     docker(env, &["rm", "-f", &id]);
     (ready.trim().to_owned(), uid.trim().to_owned())
 }
+
+/// `git ARGS` in `dir` with a throwaway identity and `main` as the first branch; panics with its
+/// stderr when it fails; returns its stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .output()
+        .expect("running git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A bare repository under the stack's git root whose `main` holds one commit of what `seed`
+/// writes into an empty work tree; returns its name (`<name>.git`).
+pub fn git_remote(env: &BTreeMap<String, String>, seed: impl FnOnce(&Path)) -> String {
+    let name = format!("{}.git", unique_stack("remote"));
+    let root = PathBuf::from(&env["EKSKIT_GIT_ROOT"]);
+    git(&root, &["init", "-q", "--bare", "--initial-branch=main", &name]);
+    let work = std::env::temp_dir().join(unique_stack("seed"));
+    std::fs::create_dir_all(&work).expect("a seed directory");
+    git(&work, &["init", "-q"]);
+    seed(&work);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-qm", "seed"]);
+    git(&work, &["push", "-q", root.join(&name).to_str().expect("a UTF-8 path"), "HEAD:main"]);
+    std::fs::remove_dir_all(&work).ok();
+    name
+}

@@ -52,6 +52,16 @@ pub async fn load(args: &AwsArgs, document_region: Option<&str>) -> Result<SdkCo
     Ok(config)
 }
 
+/// The region a piped document records: the `cluster`'s (mkeks), else the `vpc`'s (mkvpc).
+pub fn document_region(doc: &ekskit_core::Document) -> Result<Option<String>, InputError> {
+    #[derive(serde::Deserialize)]
+    struct Regional {
+        region: Option<String>,
+    }
+    let from = |key: &str| doc.get::<Regional>(key).map(|r| r.and_then(|r| r.region));
+    Ok(from("cluster")?.or(from("vpc")?))
+}
+
 /// Region names look like `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
 fn validate_region(region: &str) -> Result<(), InputError> {
     let shape_ok = region.split('-').count() >= 3

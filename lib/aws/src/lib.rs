@@ -3,5 +3,5 @@
 pub mod config;
 pub mod errors;
 
-pub use config::{AwsArgs, load};
+pub use config::{AwsArgs, document_region, load};
 pub use errors::{AwsResultExt, aws_code, aws_error};

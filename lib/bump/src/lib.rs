@@ -9,6 +9,7 @@ pub mod model;
 pub mod path;
 pub mod yaml;
 
+use ekskit_aws::AwsResultExt;
 use ekskit_core::document::Stdin;
 use ekskit_core::output::{emit, to_stderr};
 use ekskit_core::{Document, InputError};
@@ -182,15 +183,8 @@ async fn credentials(args: &Args, doc: &Document) -> anyhow::Result<git::Credent
 
 /// A token kept in AWS Secrets Manager, as plain text or JSON with a `token` (or `password`) key.
 async fn secret_token(args: &Args, doc: &Document, secret: &str) -> anyhow::Result<String> {
-    #[derive(serde::Deserialize)]
-    struct Regional {
-        region: Option<String>,
-    }
-    let region =
-        doc.get::<Regional>("cluster")?.and_then(|c| c.region).or(doc.get::<Regional>("vpc")?.and_then(|v| v.region));
-    let config = ekskit_aws::load(&args.aws, region.as_deref()).await?;
+    let config = ekskit_aws::load(&args.aws, ekskit_aws::document_region(doc)?.as_deref()).await?;
     let client = aws_sdk_secretsmanager::Client::new(&config);
-    use ekskit_aws::AwsResultExt;
     let out =
         client.get_secret_value().secret_id(secret).send().await.aws(format!("reading the token secret {secret}"))?;
     let text = out.secret_string().ok_or_else(|| InputError::new(format!("the secret {secret} holds no text")))?;

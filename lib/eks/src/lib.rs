@@ -39,7 +39,7 @@ pub struct Clients {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mode = if args.stdin.is_some() { Stdin::Always } else { Stdin::WhenPiped };
     let mut doc = Document::from_stdin(mode)?;
-    let region_hint = document_region(&doc)?;
+    let region_hint = ekskit_aws::document_region(&doc)?;
     let spec = Spec::resolve(&args, &doc)?;
     let config = ekskit_aws::load(&args.aws, region_hint.as_deref()).await?;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
@@ -121,16 +121,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     doc.set("cluster", &out)?;
     emit(&doc)
-}
-
-/// The region a re-run or a piped VPC document names.
-fn document_region(doc: &Document) -> anyhow::Result<Option<String>> {
-    #[derive(serde::Deserialize)]
-    struct Regional {
-        region: Option<String>,
-    }
-    let from = |key: &str| doc.get::<Regional>(key).map(|r| r.and_then(|r| r.region));
-    Ok(from("cluster")?.or(from("vpc")?))
 }
 
 async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<Vec<String>> {

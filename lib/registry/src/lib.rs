@@ -193,7 +193,7 @@ async fn target(
         }
         aws.region = Some(region.clone());
     }
-    let config = ekskit_aws::load(&aws, document_region(doc)?.as_deref()).await?;
+    let config = ekskit_aws::load(&aws, ekskit_aws::document_region(doc)?.as_deref()).await?;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
     let client = aws_sdk_ecr::Client::new(&config);
     let account = ecr_ref.account.as_deref();
@@ -318,16 +318,6 @@ async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, targe
         doc.set_nested("deleted", "push", &out)?;
     }
     emit(&doc)
-}
-
-/// The region a piped VPC or cluster document names.
-fn document_region(doc: &Document) -> anyhow::Result<Option<String>> {
-    #[derive(serde::Deserialize)]
-    struct Regional {
-        region: Option<String>,
-    }
-    let from = |key: &str| doc.get::<Regional>(key).map(|r| r.and_then(|r| r.region));
-    Ok(from("cluster")?.or(from("vpc")?))
 }
 
 /// The stack an ECR repository belongs to: the piped VPC's or cluster's name.
