@@ -31,7 +31,7 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 schemas: ## regenerate schemas/ from the output types
-	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks -p ekskit-image -p ekskit-registry -p ekskit-bump committed_schemas_match_the_types
+	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks -p ekskit-image -p ekskit-registry -p ekskit-bump -p ekskit-mon committed_schemas_match_the_types
 
 stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes, PostgreSQL)
 	scripts/devstack up

@@ -37,13 +37,12 @@ use tracing::info;
 use crate::apply::{ApplyOptions, FIELD_MANAGER};
 use crate::applyset::{AppSet, inventory_of};
 use crate::cli::Args;
-use crate::manifests::Source;
+use crate::manifests::{Manifest, Source};
 use crate::model::{Action, ApplyDoc, ObjectResult};
 use crate::ordering::Phase;
 use crate::resolve::{Key, Kinds, Object};
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let started = Instant::now();
     let mut doc = if args.manifests_on_stdin() { Document::new() } else { Document::from_stdin(Stdin::WhenPiped)? };
     let sources: Vec<Source> = args
         .files
@@ -70,33 +69,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let cluster = cluster::connect(&args.cluster, &doc).await?;
-    let client = cluster.client.clone();
-    let discovery = Discovery::new(client.clone())
-        .run_aggregated()
-        .await
-        .map_err(|e| errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
-    let kinds = Kinds::new(discovery, &manifests);
-    let namespace = args.namespace.clone().unwrap_or(cluster.default_namespace.clone());
-    let mut objects = resolve::resolve(manifests, &kinds, &namespace, args.namespace.is_some())?;
-    let set = args.app.as_deref().map(|app| AppSet::new(app, &namespace)).transpose()?;
-    if let Some(set) = &set {
-        set.label(&mut objects);
-    }
-
-    let results = if args.delete {
-        delete::delete(&client, &objects, set.as_ref(), &kinds, &args).await?
-    } else {
-        apply_all(&client, &objects, set.as_ref(), &kinds, &args).await?
-    };
-    let report = ApplyDoc {
-        server: cluster.server.clone(),
-        field_manager: FIELD_MANAGER.to_owned(),
-        dry_run: args.dry_run || args.diff,
-        app: set.map(|s| model::AppSet { name: s.app, namespace: s.namespace, id: s.id }),
-        objects: results,
-        duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-    };
-    summarize(&report, args.delete);
+    let report = execute(&args, &cluster, manifests).await?;
     let changed = report.objects.iter().any(|o| o.action.is_change());
     if args.delete {
         doc.remove("apply");
@@ -109,6 +82,40 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return Err(ChangesFound.into());
     }
     Ok(())
+}
+
+/// Applies (or, with `args.delete`, deletes) `manifests` on `cluster` the kapply way: kinds from
+/// discovery, phases, server-side apply, the ApplySet of `args.app`, readiness waits. monstack
+/// applies its stack through this too.
+pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Manifest>) -> anyhow::Result<ApplyDoc> {
+    let started = Instant::now();
+    let client = cluster.client.clone();
+    let discovery = Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .map_err(|e| errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
+    let kinds = Kinds::new(discovery, &manifests);
+    let namespace = args.namespace.clone().unwrap_or(cluster.default_namespace.clone());
+    let mut objects = resolve::resolve(manifests, &kinds, &namespace, args.namespace.is_some())?;
+    let set = args.app.as_deref().map(|app| AppSet::new(app, &namespace)).transpose()?;
+    if let Some(set) = &set {
+        set.label(&mut objects);
+    }
+    let results = if args.delete {
+        delete::delete(&client, &objects, set.as_ref(), &kinds, args).await?
+    } else {
+        apply_all(&client, &objects, set.as_ref(), &kinds, args).await?
+    };
+    let report = ApplyDoc {
+        server: cluster.server.clone(),
+        field_manager: FIELD_MANAGER.to_owned(),
+        dry_run: args.dry_run || args.diff,
+        app: set.map(|s| model::AppSet { name: s.app, namespace: s.namespace, id: s.id }),
+        objects: results,
+        duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    };
+    summarize(&report, args.delete);
+    Ok(report)
 }
 
 async fn apply_all(

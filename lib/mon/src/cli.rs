@@ -1,0 +1,89 @@
+//! monstack's flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use ekskit_core::cli::{GlobalArgs, parse_duration};
+use ekskit_kube::cli::ClusterArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  mkvpc --name demo | mkeks | monstack                 # onto the cluster mkeks made
+  monstack --kubeconfig ~/.kube/config --context dev   # onto any cluster
+  monstack --render gitops/monitoring                  # the manifests, for kapply or a GitOps repo
+  monstack --dry-run | jq .monitoring                  # what it would apply; changes nothing
+  monstack --delete < demo.json                        # everything it made
+
+Output: the stdin document (kept whole) plus the `monitoring` key; see
+schemas/monitoring.schema.json. The Grafana admin password is generated into the Secret
+grafana-admin and never printed; the output says how to read it.
+Exit codes: 0 done, 1 failure, 2 bad usage or input (nothing applied).";
+
+/// Prometheus, Alertmanager, kube-state-metrics, node exporter and Grafana for a cluster.
+///
+/// Applies the stack server-side in order and waits until it is ready (kapply's code), as one
+/// ApplySet so a re-run prunes what it no longer makes and --delete removes all of it.
+#[derive(Debug, Parser)]
+#[command(name = "monstack", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Namespace of the stack
+    #[arg(short = 'n', long, value_name = "NAME", default_value = "monitoring")]
+    pub namespace: String,
+
+    /// Write the manifests into DIR instead of applying them (no Secret: create grafana-admin yourself)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["delete", "dry_run"])]
+    pub render: Option<PathBuf>,
+
+    /// StorageClass for the Prometheus, Alertmanager and Grafana volumes [default: the cluster's
+    /// default class; none: emptyDir]
+    #[arg(long, value_name = "NAME", conflicts_with = "no_persistence")]
+    pub storage_class: Option<String>,
+
+    /// Keep data in emptyDir volumes even when a StorageClass exists
+    #[arg(long)]
+    pub no_persistence: bool,
+
+    /// How long Prometheus keeps samples
+    #[arg(long, value_name = "DURATION", default_value = "15d")]
+    pub retention: String,
+
+    /// Base URL of the runbooks the alerts link to
+    #[arg(long, value_name = "URL", default_value = "https://example.invalid/ekskit/blob/main/docs/runbooks")]
+    pub runbooks: String,
+
+    /// The cluster label on every series [default: `cluster.name` from stdin, else the kube context's cluster]
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+
+    /// Longest wait for the stack to become ready
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Print what would be applied; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Delete everything monstack made (the namespace included)
+    #[arg(long)]
+    pub delete: bool,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+        assert!(Args::try_parse_from(["monstack", "--render", "d", "--delete"]).is_err());
+        assert!(Args::try_parse_from(["monstack", "--storage-class", "gp3", "--no-persistence"]).is_err());
+    }
+}

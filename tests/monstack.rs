@@ -1,0 +1,360 @@
+//! monstack: the generated Prometheus configuration and rules pass promtool (built with
+//! Kubernetes service discovery; unit tests of every alert), Debian's Prometheus scrapes the
+//! comments API through the generated pod job's relabelling, the Grafana provisioning and dashboards are well-formed and every panel query is
+//! valid PromQL, and on the local control plane the stack applies, is ready, re-applies
+//! unchanged and is deleted.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ekskit_tests::{assert_schema, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use serde_json::{Value, json};
+
+const RUNBOOKS: &str = "https://example.invalid/ekskit/blob/main/docs/runbooks";
+
+fn env() -> &'static BTreeMap<String, String> {
+    stack_env(&["kube", "prometheus"])
+}
+
+/// `monstack --render` into a fresh directory: the objects, by kind and name.
+fn rendered() -> Vec<Value> {
+    let dir = std::env::temp_dir().join(unique_stack("render"));
+    let mut cmd = tool("monstack", env());
+    cmd.args(["--render", dir.to_str().unwrap()]);
+    let out = run(cmd, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = stdout_json(&out);
+    assert_schema("monitoring.schema.json", &doc["monitoring"]);
+    let text = std::fs::read_to_string(doc["monitoring"]["rendered"].as_str().unwrap()).unwrap();
+    assert!(!text.contains("admin-password:"), "no password in rendered files");
+    std::fs::remove_dir_all(&dir).unwrap();
+    text.split("\n---\n").map(yaml_to_json).filter(|v| !v.is_null()).collect()
+}
+
+fn yaml_to_json(text: &str) -> Value {
+    serde_yaml::from_str(text).unwrap_or(Value::Null)
+}
+
+fn config_map<'a>(objects: &'a [Value], name: &str) -> &'a serde_json::Map<String, Value> {
+    objects
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == name)
+        .and_then(|o| o["data"].as_object())
+        .unwrap_or_else(|| panic!("no ConfigMap {name}"))
+}
+
+fn promtool(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(&env()["EKSKIT_PROMTOOL"]).current_dir(dir).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "promtool {args:?}:\n{text}");
+    text
+}
+
+#[test]
+fn the_configuration_and_rules_pass_promtool_and_every_alert_is_unit_tested() {
+    let objects = rendered();
+    let dir = std::env::temp_dir().join(unique_stack("promtool"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = config_map(&objects, "prometheus-config")["prometheus.yml"].as_str().unwrap();
+    let rules = config_map(&objects, "prometheus-rules")["rules.yml"].as_str().unwrap();
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    std::fs::write(dir.join("rules.yml"), rules).unwrap();
+    let tests = std::fs::read_to_string(repo_root().join("lib/mon/assets/rules.test.yml")).unwrap();
+    std::fs::write(dir.join("rules.test.yml"), tests.replace("${runbooks}", RUNBOOKS)).unwrap();
+
+    promtool(&dir, &["check", "config", "--syntax-only", "prometheus.yml"]);
+    assert!(promtool(&dir, &["check", "rules", "rules.yml"]).contains("SUCCESS: 13 rules found"));
+    assert!(promtool(&dir, &["test", "rules", "rules.test.yml"]).contains("SUCCESS"));
+    // Every alert has a unit test and a runbook.
+    for alert in rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")) {
+        assert!(tests.contains(&format!("alertname: {alert}")), "{alert} has no promtool test");
+        assert!(rules.contains(&format!("{RUNBOOKS}/{alert}.md")), "{alert} has no runbook link");
+        assert!(repo_root().join(format!("docs/runbooks/{alert}.md")).exists(), "docs/runbooks/{alert}.md is missing");
+    }
+    // Every source the issue names, and nothing for control-plane parts EKS does not expose.
+    let jobs: Vec<String> = yaml_to_json(config)["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_name"].as_str().unwrap().to_owned())
+        .collect();
+    for wanted in [
+        "kubernetes-apiservers",
+        "kubernetes-nodes",
+        "kubernetes-cadvisor",
+        "kube-state-metrics",
+        "node-exporter",
+        "kubernetes-pods",
+    ] {
+        assert!(jobs.iter().any(|j| j == wanted), "no {wanted} job in {jobs:?}");
+    }
+    for hidden in ["etcd", "scheduler", "controller-manager"] {
+        assert!(!jobs.iter().any(|j| j.contains(hidden)), "{hidden} in {jobs:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(url: &str) -> Option<Value> {
+    let out = Command::new("curl").args(["-s", "--max-time", "5", url]).output().ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The generated pod job, pointed at the local app: the target carries the labels Kubernetes
+/// discovery would give an annotated Pod, so the job's own relabelling decides what is scraped.
+fn local_config(config: &str, app_port: u16, rules: &Path) -> String {
+    let mut config: Value = yaml_to_json(config);
+    let jobs = config["scrape_configs"].as_array().unwrap().clone();
+    let mut pods = jobs.into_iter().find(|j| j["job_name"] == "kubernetes-pods").unwrap();
+    pods.as_object_mut().unwrap().remove("kubernetes_sd_configs");
+    pods["static_configs"] = json!([{
+        "targets": [format!("127.0.0.1:{}", free_port())],
+        "labels": {
+            "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
+            "__meta_kubernetes_pod_annotation_prometheus_io_port": app_port.to_string(),
+            "__meta_kubernetes_pod_annotation_prometheus_io_path": "/metrics",
+            "__meta_kubernetes_pod_phase": "Running",
+            "__meta_kubernetes_namespace": "comments-dev",
+            "__meta_kubernetes_pod_name": "comments-0",
+            "__meta_kubernetes_pod_label_app_kubernetes_io_name": "comments",
+        }
+    }]);
+    pods["scrape_interval"] = json!("1s");
+    config["scrape_configs"] = json!([pods]);
+    config["rule_files"] = json!([rules.to_str().unwrap()]);
+    config["global"]["evaluation_interval"] = json!("1s");
+    config.as_object_mut().unwrap().remove("alerting");
+    serde_json::to_string_pretty(&config).unwrap()
+}
+
+#[test]
+fn prometheus_scrapes_the_app_through_the_generated_job_and_every_panel_query_is_valid() {
+    let objects = rendered();
+    let dir = std::env::temp_dir().join(unique_stack("prometheus"));
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+
+    // The comments API, locally, on SQLite.
+    let venv = String::from_utf8(
+        Command::new(repo_root().join("scripts/app-test")).arg("--print-venv").output().unwrap().stdout,
+    )
+    .unwrap();
+    let app_port = free_port();
+    let _app = Killed(
+        Command::new(format!("{}/bin/gunicorn", venv.trim()))
+            .current_dir(repo_root().join("app"))
+            .args(["-c", "gunicorn.conf.py", "comments:create_app()"])
+            .env("HOST", "127.0.0.1")
+            .env("PORT", app_port.to_string())
+            .env("WEB_CONCURRENCY", "1")
+            .env("DATABASE_URL", format!("sqlite:///{}", dir.join("comments.db").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let app = format!("http://127.0.0.1:{app_port}");
+    wait_for("the app", || get(&format!("{app}/healthz")));
+    for _ in 0..5 {
+        get(&format!("{app}/api/comment/list/none"));
+    }
+
+    let rules = dir.join("rules.yml");
+    std::fs::write(&rules, config_map(&objects, "prometheus-rules")["rules.yml"].as_str().unwrap()).unwrap();
+    let config = config_map(&objects, "prometheus-config")["prometheus.yml"].as_str().unwrap();
+    std::fs::write(dir.join("prometheus.yml"), local_config(config, app_port, &rules)).unwrap();
+    let prom_port = free_port();
+    let _prometheus = Killed(
+        Command::new("prometheus")
+            .args([
+                &format!("--config.file={}", dir.join("prometheus.yml").display()),
+                &format!("--storage.tsdb.path={}", dir.join("data").display()),
+                &format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    let query = |q: &str| {
+        let url = format!("{prom}/api/v1/query?query={}", urlencode(q));
+        get(&url)
+    };
+    let series = wait_for("the app's metrics in Prometheus", || {
+        let answer = query(
+            r#"http_requests_total{job="kubernetes-pods",namespace="comments-dev",pod="comments-0",app="comments"}"#,
+        )?;
+        let result = answer["data"]["result"].as_array()?.clone();
+        (!result.is_empty()).then_some(result)
+    });
+    assert!(series.iter().any(|s| s["metric"]["route"] == "/api/comment/list/<content_id>"), "{series:?}");
+
+    // Grafana: provisioning files and dashboards well-formed; every panel query valid PromQL.
+    let datasources = yaml_to_json(config_map(&objects, "grafana-datasources")["datasources.yml"].as_str().unwrap());
+    check_schema(&datasources, &datasources_schema());
+    let providers =
+        yaml_to_json(config_map(&objects, "grafana-dashboard-providers")["dashboards.yml"].as_str().unwrap());
+    check_schema(&providers, &providers_schema());
+    let dashboards = config_map(&objects, "grafana-dashboards");
+    assert_eq!(dashboards.len(), 2);
+    for (name, text) in dashboards {
+        let dashboard: Value = serde_json::from_str(text.as_str().unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_schema(&dashboard, &dashboard_schema());
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "1m");
+                let answer = query(&expr).unwrap();
+                assert_eq!(answer["status"], "success", "{name} / {}: {expr}: {answer}", panel["title"]);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn check_schema(value: &Value, schema: &Value) {
+    let validator = jsonschema::validator_for(schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// Grafana's datasource provisioning format (apiVersion 1).
+fn datasources_schema() -> Value {
+    json!({
+        "type": "object", "required": ["apiVersion", "datasources"],
+        "properties": {
+            "apiVersion": {"const": 1},
+            "datasources": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["name", "type", "access", "url"],
+                "properties": {"name": {"type": "string"}, "uid": {"type": "string"}, "type": {"const": "prometheus"},
+                    "access": {"enum": ["proxy", "direct"]}, "url": {"type": "string", "pattern": "^https?://"},
+                    "isDefault": {"type": "boolean"}, "editable": {"type": "boolean"}, "jsonData": {"type": "object"}},
+                "additionalProperties": false}}
+        }, "additionalProperties": false
+    })
+}
+
+/// Grafana's dashboard provider provisioning format (apiVersion 1, file providers).
+fn providers_schema() -> Value {
+    json!({
+        "type": "object", "required": ["apiVersion", "providers"],
+        "properties": {
+            "apiVersion": {"const": 1},
+            "providers": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["name", "type", "options"],
+                "properties": {"name": {"type": "string"}, "orgId": {"type": "integer"}, "folder": {"type": "string"},
+                    "type": {"const": "file"}, "disableDeletion": {"type": "boolean"}, "allowUiUpdates": {"type": "boolean"},
+                    "updateIntervalSeconds": {"type": "integer"},
+                    "options": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}}},
+                "additionalProperties": false}}
+        }, "additionalProperties": false
+    })
+}
+
+/// What Grafana needs of a provisioned dashboard: a uid and title, a schema version, and panels
+/// placed on the grid, each querying the Prometheus datasource.
+fn dashboard_schema() -> Value {
+    json!({
+        "type": "object", "required": ["uid", "title", "schemaVersion", "panels"],
+        "properties": {
+            "uid": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,40}$"},
+            "title": {"type": "string", "minLength": 1},
+            "schemaVersion": {"type": "integer", "minimum": 30},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "panels": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["id", "type", "title", "gridPos", "targets", "datasource"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "type": {"enum": ["timeseries", "stat", "gauge", "table", "bargauge"]},
+                    "gridPos": {"type": "object", "required": ["x", "y", "w", "h"],
+                        "properties": {"x": {"type": "integer", "minimum": 0, "maximum": 23}, "w": {"type": "integer", "minimum": 1, "maximum": 24},
+                            "y": {"type": "integer", "minimum": 0}, "h": {"type": "integer", "minimum": 1}}},
+                    "datasource": {"type": "object", "required": ["type", "uid"], "properties": {"type": {"const": "prometheus"}, "uid": {"const": "prometheus"}}},
+                    "targets": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["refId", "expr"]}}
+                }}}
+        }
+    })
+}
+
+fn monstack(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut cmd = tool("monstack", env());
+    cmd.args(args);
+    run(cmd, stdin)
+}
+
+#[test]
+fn on_the_control_plane_it_applies_is_ready_reapplies_unchanged_and_deletes() {
+    let namespace = unique_stack("mon");
+    let first = monstack(&["--namespace", &namespace, "--timeout", "5m"], Some("{\"cluster\": {\"name\": \"demo\"}}"));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let doc = stdout_json(&first);
+    let mon = &doc["monitoring"];
+    assert_schema("monitoring.schema.json", mon);
+    assert_eq!((mon["ready"].as_bool(), mon["cluster"].as_str()), (Some(true), Some("demo")));
+    assert_eq!(mon["persistence"]["enabled"], false, "the local control plane has no StorageClass");
+    assert!(mon["persistence"]["reason"].as_str().unwrap().contains("no StorageClass"));
+    assert!(mon["objects"]["created"].as_u64().unwrap() >= 20, "{}", mon["objects"]);
+    let all = format!("{}{}", String::from_utf8_lossy(&first.stdout), stderr(&first));
+    let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
+    let secret = Command::new(&kubectl)
+        .envs(env())
+        .args(["-n", &namespace, "get", "secret", "grafana-admin", "-o", "jsonpath={.data.admin-password}"])
+        .output()
+        .unwrap();
+    let encoded = String::from_utf8(secret.stdout).unwrap();
+    use base64::Engine;
+    let password =
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).unwrap()).unwrap();
+    assert!(password.len() >= 24 && !all.contains(&password), "the password is generated and never printed");
+
+    let second = monstack(&["--namespace", &namespace, "--timeout", "5m"], Some("{\"cluster\": {\"name\": \"demo\"}}"));
+    let again = stdout_json(&second);
+    let counts = again["monitoring"]["objects"].as_object().unwrap();
+    assert_eq!(counts.keys().collect::<Vec<_>>(), ["unchanged"], "{counts:?}");
+
+    let deleted = monstack(&["--namespace", &namespace, "--delete"], None);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    let gone = stdout_json(&deleted);
+    assert_schema("deleted.monitoring.schema.json", &gone["deleted"]["monitoring"]);
+    let out = Command::new(&kubectl).envs(env()).args(["get", "namespace", &namespace]).output().unwrap();
+    assert!(!out.status.success(), "the namespace is gone");
+    let out = Command::new(&kubectl)
+        .envs(env())
+        .args(["get", "clusterrole", &format!("{namespace}-prometheus")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "cluster-wide RBAC is gone too");
+}
