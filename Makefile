@@ -9,7 +9,7 @@ CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas stack test unit bench up down
 
@@ -50,13 +50,11 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 	IMGPUSH=$(CARGO_TARGET_DIR)/release/imgpush scripts/bench/imgpush
 	scripts/bench/app
 
-up: build ## the main job on the local stack: start it, create the stack's VPC and EKS cluster, save the document
-	scripts/devstack up aws
-	mkdir -p .ekskit
-	source <(scripts/devstack env) && $(BIN)/mkvpc --name $(STACK) </dev/null | $(BIN)/mkeks >$(DOC).tmp
-	mv $(DOC).tmp $(DOC)
-	@echo "document: $(DOC)   (jq .vpc,.cluster $(DOC))" >&2
+up: build ## the whole system on the local stack, offline: up (VPC, EKS, Argo CD, monitoring) then deploy (build, push, bump, roll out)
+	scripts/devstack up
+	source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/up && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/deploy
+	@python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["monitoring"]; print("document: %s (keys: %s)\napp: http://127.0.0.1:18080/api/comment/list/<content_id> (image %s)\nmonitoring: %s; Grafana admin password: %s" % (sys.argv[1], ", ".join(d), d["push"]["reference"], "; ".join(s["port_forward"] for s in m["services"]), m["grafana_admin"]["read_with"]))' $(DOC) >&2
 
-down: build ## delete what `make up` created, then stop the local stack
-	if [ -f $(DOC) ]; then source <(scripts/devstack env) && $(BIN)/mkeks --delete <$(DOC) | $(BIN)/mkvpc --delete >/dev/null && rm -f $(DOC); fi
+down: build ## delete what `make up` created (checked), then stop the local stack
+	if [ -f $(DOC) ]; then source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/down; fi
 	scripts/devstack down

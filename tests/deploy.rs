@@ -97,6 +97,8 @@ fn each_environment_renders_and_the_api_server_takes_it() {
         assert!(doc["apply"]["objects"].as_array().is_some_and(|o| o.len() >= 6), "{doc}");
         let out = kapply(&["--delete", "-f", file.to_str().unwrap(), "--app", &app], None);
         assert!(out.status.success(), "{}", stderr(&out));
+        let out = kapply(&["--delete", "-f", "-"], Some(&setup));
+        assert!(out.status.success(), "{}", stderr(&out));
         std::fs::remove_file(file).unwrap();
     }
 }
@@ -109,8 +111,8 @@ fn the_argo_cd_objects_are_valid_against_argo_cds_crds() {
     let out = kapply(&["-f", "-"], Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"));
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let document = r#"{"gitops": {"repo_url": "https://git.example.com/shop/ekskit.git", "revision": "main"},
-                       "push": {"repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/comments"}}"#;
+    let document = r#"{"gitops": {"repo_url": "https://git.example.com/shop/ekskit.git", "revision": "main",
+                       "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/comments"}}"#;
     let argocd = deploy().join("argocd");
     let out = kapply(&["-f", argocd.to_str().unwrap(), "--dry-run"], Some(document));
     assert!(out.status.success(), "the API server refused them: {}", stderr(&out));

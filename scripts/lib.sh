@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+#
+# What scripts/up, deploy and down share: the stack's document, where the tools are, and the
+# difference between the local stack and AWS (the only one: the cluster side).
+#
+# Environment (all optional):
+#   STACK            stack name (default demo); the document is .ekskit/$STACK.json
+#   EKSKIT_BIN       directory of the ekskit tools (default: $CARGO_TARGET_DIR/debug, else PATH)
+#   EKSKIT_KUBECONFIG  set by `scripts/devstack env`: kapply and monstack reach that cluster (the
+#                    local control plane) instead of the EKS endpoint in the document, which the
+#                    AWS emulator cannot serve
+#   ENVIRONMENT      the deploy/environments/<ENVIRONMENT> overlay to release into (default dev)
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK=${STACK:-demo}
+DOC=$ROOT/.ekskit/$STACK.json
+ENVIRONMENT=${ENVIRONMENT:-dev}
+BIN=${EKSKIT_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/ekskit/target}/debug}
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit "${2:-1}"; }
+
+# tool NAME ARGS...: an ekskit tool from $BIN, else from PATH.
+tool() {
+  local name=$1
+  shift
+  if [[ -x $BIN/$name ]]; then "$BIN/$name" "$@"; else "$name" "$@"; fi
+}
+
+# local_stack: true when the cluster side is the local control plane.
+local_stack() { [[ -n ${EKSKIT_KUBECONFIG:-} ]]; }
+
+# kube_flags: kapply/monstack flags that pick the cluster.
+kube_flags() {
+  if local_stack; then printf '%s\n' --kubeconfig "$EKSKIT_KUBECONFIG"; fi
+}
+
+# step NAME COMMAND...: run COMMAND with the document on stdin; the document it writes replaces
+# the saved one only when it succeeds, so an interrupted run can be run again.
+step() {
+  local name=$1
+  shift
+  mkdir -p "$(dirname "$DOC")"
+  [[ -s $DOC ]] || echo '{}' >"$DOC"
+  log "$name"
+  "$@" <"$DOC" >"$DOC.tmp" || { rm -f "$DOC.tmp"; die "$name failed (the document $DOC is as before; fix and run again)"; }
+  mv "$DOC.tmp" "$DOC"
+}
+
+# set_key KEY JSON: put KEY into the document (python3: no jq needed).
+set_key() {
+  python3 - "$DOC" "$1" "$2" <<'PY'
+import json, sys
+path, key, value = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+with open(path) as f:
+    doc = json.load(f)
+doc[key] = value
+with open(path + ".tmp", "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+PY
+  mv "$DOC.tmp" "$DOC"
+}
+
+# get_key PATH: a value of the document by dotted path, or nothing.
+get_key() {
+  python3 - "$DOC" "$1" <<'PY'
+import json, sys
+value = json.load(open(sys.argv[1]))
+for part in sys.argv[2].split("."):
+    value = value.get(part) if isinstance(value, dict) else None
+print("" if value is None else value if isinstance(value, str) else json.dumps(value))
+PY
+}
