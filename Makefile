@@ -11,7 +11,7 @@ STACK ?= demo
 DOC := .ekskit/$(STACK).json
 SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
 
-.PHONY: help bootstrap build lint fmt schemas stack test unit bench up down
+.PHONY: help bootstrap build lint fmt schemas completions stack test unit bench up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ fmt: ## format the code
 
 schemas: ## regenerate schemas/ from the output types
 	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks -p ekskit-image -p ekskit-registry -p ekskit-bump -p ekskit-mon committed_schemas_match_the_types
+
+completions: build ## regenerate completions/ (bash, zsh, fish) and man/ from the clap definitions
+	$(BIN)/ekskit-docgen .
 
 stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes, PostgreSQL)
 	scripts/devstack up

@@ -45,7 +45,7 @@ pub struct Args {
 
     /// Send the push to this registry endpoint (HOST:PORT) instead of the repository's own
     /// host: a mirror, a proxy, or the local stack standing in for ECR
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", env = "IMGPUSH_REGISTRY_ENDPOINT")]
     pub registry_endpoint: Option<String>,
 
     /// Registry user, with --password-file or --password-stdin (not for ECR)

@@ -1,0 +1,22 @@
+complete -c mkeks -s n -l name -d 'Cluster name [default: `vpc.stack` from stdin]' -r
+complete -c mkeks -l version -d 'Kubernetes version, e.g. 1.35 [default: `cluster.version` from stdin, else 1.35]' -r
+complete -c mkeks -l subnet-ids -d 'Subnets for the control plane and nodes [default: the private subnets of `vpc`]' -r
+complete -c mkeks -l instance-types -d 'Node instance types, separated by commas [default: m7i.large]' -r
+complete -c mkeks -l nodes -d 'Node group size as MIN:DESIRED:MAX [default: 2:2:4]' -r
+complete -c mkeks -l ami-type -d 'Node AMI family' -r -f -a "al2023\t'Amazon Linux 2023, x86_64'
+bottlerocket\t'Bottlerocket, x86_64'"
+complete -c mkeks -l endpoint-access -d 'Where the API endpoint answers' -r -f -a "public\t''
+private\t''
+both\t''"
+complete -c mkeks -l public-access-cidrs -d 'CIDRs allowed to reach the public endpoint [default: 0.0.0.0/0]' -r
+complete -c mkeks -l timeout -d 'Longest wait for one resource to change state (e.g. 25m)' -r
+complete -c mkeks -l kubeconfig -d 'Merge the cluster into this kubeconfig (its user runs `aws eks get-token`; no token is stored)' -r -F
+complete -c mkeks -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
+complete -c mkeks -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r
+complete -c mkeks -s V -l tool-version -d 'Print mkeks\' version'
+complete -c mkeks -l no-secrets-encryption -d 'Do not create a KMS key for envelope encryption of Secrets'
+complete -c mkeks -l dry-run -d 'Print the plan as JSON (`plan.cluster`) and change nothing'
+complete -c mkeks -l delete -d 'Delete the node group, the cluster, its roles and its key'
+complete -c mkeks -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'
+complete -c mkeks -s q -l quiet -d 'Only errors on stderr'
+complete -c mkeks -s h -l help -d 'Print help (see more with \'--help\')'
