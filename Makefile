@@ -9,9 +9,9 @@ CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
 
-.PHONY: help bootstrap build lint fmt schemas completions stack test unit bench up down
+.PHONY: help bootstrap build lint fmt schemas completions render stack test unit bench up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ schemas: ## regenerate schemas/ from the output types
 
 completions: build ## regenerate completions/ (bash, zsh, fish) and man/ from the clap definitions
 	$(BIN)/ekskit-docgen .
+
+render: ## re-render deploy/base/comments.yaml from the chart (helm from the local stack)
+	scripts/devstack up gitops
+	source <(scripts/devstack env) && scripts/render-base
 
 stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes, PostgreSQL)
 	scripts/devstack up

@@ -1,5 +1,5 @@
-//! The GitOps tree (deploy/): the chart lints and checks its values' schema, each environment
-//! renders through kustomize + helm and is applied to the real API server (its schemas, strict
+//! The GitOps tree (deploy/): the chart lints and checks its values' schema, the committed
+//! rendered base is current, each environment renders through kustomize and is applied to the real API server (its schemas, strict
 //! field validation), the Argo CD objects are valid against Argo CD's CRDs, and a release
 //! (imgbuild | imgpush | tagbump --push) lands as a commit on the remote.
 
@@ -34,15 +34,26 @@ fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
     run(cmd, stdin)
 }
 
-/// `kubectl kustomize --enable-helm` of an environment, as Argo CD builds it.
+/// `kubectl kustomize` of an environment, as Argo CD builds it.
 fn render(environment: &str) -> String {
     let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
     let dir = deploy().join("environments").join(environment);
-    let out = command(
-        &kubectl,
-        &["kustomize", "--enable-helm", "--helm-command", &env()["EKSKIT_HELM"], dir.to_str().unwrap()],
-    );
+    let out = command(&kubectl, &["kustomize", dir.to_str().unwrap()]);
     String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_rendered_base_is_the_chart_rendered_today() {
+    let chart = deploy().join("base/charts/comments");
+    let out = helm(&["template", "comments", chart.to_str().unwrap()]);
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(deploy().join("base/comments.yaml")).unwrap();
+    let body: String = committed.lines().skip_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        body,
+        String::from_utf8(out.stdout).unwrap(),
+        "deploy/base/comments.yaml is stale: run scripts/render-base"
+    );
 }
 
 #[test]
