@@ -112,7 +112,11 @@ impl Repo {
             (Some(l), Some(r)) if l == r || self.repo.graph_descendant_of(l, r)? => l,
             (_, Some(r)) => r,
             (Some(l), None) => l,
-            (None, None) => return Err(InputError::new(format!("there is no branch {branch}")).into()),
+            (None, None) => {
+                return Err(InputError::new(format!("there is no branch {branch}, here or on {}", options.remote))
+                    .hint(format!("create it first (git switch -c {branch} && git push -u {} {branch}), or pass an existing --branch", options.remote))
+                    .into());
+            }
         };
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=options.retries + 1 {
