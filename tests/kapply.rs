@@ -456,3 +456,36 @@ fn manifests_can_come_from_a_url() {
     server.join().unwrap();
     kubectl(&["delete", "ns", &ns, "--wait=false"]);
 }
+
+/// `--wait-only` applies nothing and returns once someone else (a GitOps controller) has rolled
+/// the wanted image out; when nobody does, the timeout names the field still different.
+#[test]
+fn wait_only_waits_for_a_rollout_made_by_someone_else() {
+    let (dir, ns) = workspace("waitonly");
+    let old = format!("{}{}", namespace(&ns), deployment(&ns, "web", ""));
+    ok(&kapply(&["-f", "-"], Some(&old)));
+    let want = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  template:\n    spec:\n      containers: [{{name: app, image: 127.0.0.1:5001/web:2}}]\n"
+    );
+    write(&dir, "want.yaml", &want);
+
+    let out = kapply(&["--wait-only", "-f", dir.join("want.yaml").to_str().unwrap(), "--timeout", "3s"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("containers[app].image: want \"127.0.0.1:5001/web:2\", live \"127.0.0.1:5001/web:1\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut waiter = tool("kapply", env());
+    waiter.args(["--wait-only", "-f", dir.join("want.yaml").to_str().unwrap(), "--timeout", "2m"]);
+    waiter.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = waiter.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let new = old.replace("127.0.0.1:5001/web:1", "127.0.0.1:5001/web:2");
+    ok(&kapply(&["-f", "-"], Some(&new)));
+    let doc = ok(&child.wait_with_output().unwrap());
+    assert_eq!(actions(&doc), [("Deployment/web".to_owned(), "unchanged".to_owned())]);
+    assert_eq!(doc["apply"]["objects"][0]["ready"], true);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

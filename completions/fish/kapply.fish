@@ -12,6 +12,7 @@ complete -c kapply -l dry-run -d 'Server-side dry run: the server validates and 
 complete -c kapply -l diff -d 'Print what would change (unified diff on stderr and in the document); exit 3 if anything would'
 complete -c kapply -l delete -d 'Delete the objects the manifests name (and, with --app, every member of the app)'
 complete -c kapply -l no-wait -d 'Do not wait for readiness after applying'
+complete -c kapply -l wait-only -d 'Apply nothing: wait until the live objects hold every field the manifests set and are ready (a rollout made by someone else, e.g. Argo CD syncing a commit)'
 complete -c kapply -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'
 complete -c kapply -s q -l quiet -d 'Only errors on stderr'
 complete -c kapply -s h -l help -d 'Print help (see more with \'--help\')'

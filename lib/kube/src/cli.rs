@@ -77,6 +77,11 @@ pub struct Args {
     #[arg(long)]
     pub no_wait: bool,
 
+    /// Apply nothing: wait until the live objects hold every field the manifests set and are
+    /// ready (a rollout made by someone else, e.g. Argo CD syncing a commit)
+    #[arg(long, conflicts_with_all = ["delete", "prune", "dry_run", "diff", "no_wait", "app", "force_conflicts"])]
+    pub wait_only: bool,
+
     /// Objects applied at the same time within a phase
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod applyset;
 pub mod cli;
 pub mod cluster;
+pub mod current;
 pub mod delete;
 pub mod diff;
 pub mod eks_token;
@@ -103,6 +104,10 @@ pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Man
     }
     let results = if args.delete {
         delete::delete(&client, &objects, set.as_ref(), &kinds, args).await?
+    } else if args.wait_only {
+        let all: Vec<&Object> = objects.iter().collect();
+        waiting::wait_current(&client, &all, args.timeout).await?;
+        objects.iter().map(|o| ObjectResult { ready: Some(true), ..result_of(o, Action::Unchanged, None) }).collect()
     } else {
         apply_all(&client, &objects, set.as_ref(), &kinds, args).await?
     };

@@ -24,6 +24,15 @@ const MAX_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Waits for every object in `objects` to be ready.
 pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration) -> anyhow::Result<()> {
+    wait(client, objects, timeout, false).await
+}
+
+/// Waits for every object in `objects` to hold the fields its manifest sets, then to be ready.
+pub async fn wait_current(client: &Client, objects: &[&Object], timeout: Duration) -> anyhow::Result<()> {
+    wait(client, objects, timeout, true).await
+}
+
+async fn wait(client: &Client, objects: &[&Object], timeout: Duration, current: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + timeout;
     // Each object not ready yet, with its last state and how it last looked (for the error).
@@ -41,7 +50,12 @@ pub async fn wait_ready(client: &Client, objects: &[&Object], timeout: Duration)
         for o in round {
             let key = o.key();
             let readiness = match live.get(&key) {
+                Some(obj) if current => match crate::current::difference(&o.body, obj) {
+                    Some(diff) => Check::Pending(format!("not there yet ({diff})")),
+                    None => readiness::check(&o.resource.group, &o.resource.kind, obj),
+                },
                 Some(obj) => readiness::check(&o.resource.group, &o.resource.kind, obj),
+                None if current => Check::Pending("not created yet".into()),
                 None => Check::Pending("not found (deleted by someone else?)".into()),
             };
             match readiness {

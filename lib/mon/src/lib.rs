@@ -101,6 +101,7 @@ fn kapply_args(args: &Args) -> ekskit_kube::cli::Args {
         delete: args.delete,
         timeout: args.timeout,
         no_wait: false,
+        wait_only: false,
         concurrency: 16,
         cluster: args.cluster.clone(),
         global: args.global.clone(),
