@@ -11,6 +11,7 @@ pub mod yaml;
 
 use ekskit_aws::AwsResultExt;
 use ekskit_core::document::Stdin;
+use ekskit_core::image_ref::{check_tag, split_tag};
 use ekskit_core::output::{emit, to_stderr};
 use ekskit_core::{Document, InputError};
 
@@ -91,39 +92,22 @@ fn image_and_tag(args: &Args, doc: &Document) -> anyhow::Result<(String, String)
     }
     let push: Option<Push> = doc.get("push")?;
     let built: Option<Image> = doc.get("image")?;
-    let from_image = built.as_ref().and_then(|i| i.tags.first()).map(|t| split_tag(t));
+    let from_image = built.as_ref().and_then(|i| i.tags.first()).map(|t| split_tag(t.as_str()));
     let image = args
         .image
         .clone()
         .or_else(|| push.as_ref().map(|p| p.repository.clone()))
-        .or_else(|| from_image.as_ref().map(|(name, _)| name.clone()))
+        .or_else(|| from_image.map(|(name, _)| name.to_owned()))
         .unwrap_or_else(|| "image".to_owned());
     let tag = args
         .tag
         .clone()
         .or_else(|| push.as_ref().and_then(|p| p.tags.first().cloned()))
-        .or_else(|| from_image.map(|(_, tag)| tag))
+        .or_else(|| from_image.map(|(_, tag)| tag.to_owned()))
         .ok_or_else(|| {
             InputError::new("no tag to set").hint("pass --tag, or pipe imgpush's (or imgbuild's) output into tagbump")
         })?;
     Ok((image, tag))
-}
-
-/// `registry:5000/app:v1` → (`registry:5000/app`, `v1`).
-fn split_tag(reference: &str) -> (String, String) {
-    let start = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[start..].rfind(':') {
-        Some(i) => (reference[..start + i].to_owned(), reference[start + i + 1..].to_owned()),
-        None => (reference.to_owned(), "latest".to_owned()),
-    }
-}
-
-fn check_tag(tag: &str) -> Result<(), InputError> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && !tag.starts_with(['.', '-'])
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if ok { Ok(()) } else { Err(InputError::new(format!("`{tag}` is not a valid image tag"))) }
 }
 
 /// The path to edit and where it is in the file: --path, else `image.tag`, else in a

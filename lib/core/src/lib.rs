@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod document;
 pub mod errors;
+pub mod image_ref;
 pub mod logging;
 pub mod output;
 pub mod run;

@@ -128,7 +128,7 @@ pub async fn build(docker: &Docker, request: &Request, context: Vec<u8>) -> anyh
     let id =
         id.ok_or_else(|| Hinted::new("the engine finished the build without an image id", "see the build log above"))?;
     for tag in extra {
-        let (repo, name) = crate::cli::split_tag(tag);
+        let (repo, name) = ekskit_core::image_ref::split_tag(tag);
         let options = TagImageOptions { repo: Some(repo.to_owned()), tag: Some(name.to_owned()) };
         docker.tag_image(&id, Some(options)).await.map_err(|e| anyhow::anyhow!("tagging {id} as {tag}: {e}"))?;
     }

@@ -77,16 +77,6 @@ fn key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `127.0.0.1:5001/app:v1` → (`127.0.0.1:5001/app`, `v1`); the tag is after the last `/`, so a
-/// registry port is never taken for one; no tag means `latest`, as in Docker.
-pub fn split_tag(reference: &str) -> (&str, &str) {
-    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[name_start..].rfind(':') {
-        Some(i) => (&reference[..name_start + i], &reference[name_start + i + 1..]),
-        None => (reference, "latest"),
-    }
-}
-
 /// Docker's reference rules, enough to refuse what the engine would: lowercase name components.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
@@ -114,8 +104,5 @@ mod tests {
         assert!(Args::try_parse_from(["imgbuild", "--no-git"]).is_err(), "--no-git needs --tag");
         assert!(check_name("127.0.0.1:5001/comments").is_ok());
         assert!(check_name("Comments").is_err());
-        assert_eq!(split_tag("127.0.0.1:5001/app:v1"), ("127.0.0.1:5001/app", "v1"));
-        assert_eq!(split_tag("127.0.0.1:5001/app"), ("127.0.0.1:5001/app", "latest"));
-        assert_eq!(split_tag("app:v1"), ("app", "v1"));
     }
 }

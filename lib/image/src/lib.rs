@@ -12,6 +12,7 @@ pub mod revision;
 use std::collections::{BTreeMap, HashMap};
 
 use ekskit_core::document::Stdin;
+use ekskit_core::image_ref::split_tag;
 use ekskit_core::output::emit;
 use ekskit_core::{Document, InputError};
 use tracing::info;
@@ -31,13 +32,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     cli::check_name(&name).map_err(|e| InputError::new(e).hint("pass --name"))?;
     for tag in &args.tags {
-        cli::check_name(cli::split_tag(tag).0).map_err(InputError::new)?;
+        cli::check_name(split_tag(tag).0).map_err(InputError::new)?;
     }
     let revision = if args.no_git { None } else { Some(revision::of(&context)?) };
     let mut tags: Vec<String> = revision.iter().map(|r| format!("{name}:{}", r.tag())).collect();
     // Written out whole (`name:latest`), so readers of `image.tags` never have to guess.
     tags.extend(args.tags.iter().map(|t| {
-        let (repo, tag) = cli::split_tag(t);
+        let (repo, tag) = split_tag(t);
         format!("{repo}:{tag}")
     }));
     let labels = labels(&args, revision.as_ref());

@@ -1,6 +1,6 @@
 //! imgpush: an image pushed through the Docker engine to Amazon ECR or any registry.
 //!
-//! - [`reference`]: `--repository` and tags; [`auth`]: where credentials come from
+//! - [`reference`]: `--repository` (tags: `ekskit_core::image_ref`); [`auth`]: where credentials come from
 //! - [`ecr`]: the repository, its token, cleanup; [`api`]: the registry's own API (what a tag
 //!   holds, deletes); [`push`]: the engine push, its retries; [`model`]: the JSON keys
 
@@ -13,6 +13,7 @@ pub mod push;
 pub mod reference;
 
 use ekskit_core::document::Stdin;
+use ekskit_core::image_ref::{check_tag, split_tag};
 use ekskit_core::output::emit;
 use ekskit_core::{Document, Hinted, InputError};
 use ekskit_image::model::ImageDoc;
@@ -23,7 +24,7 @@ use crate::auth::Credentials;
 use crate::cli::Args;
 use crate::ecr::EcrRepository;
 use crate::model::{DeletedDoc, EcrDoc, LayersDoc, PlanDoc, PushDoc, TagPlan};
-use crate::reference::{Repository, check_tag};
+use crate::reference::Repository;
 
 /// Written into the `ekskit.io/managed-by` tag of ECR repositories.
 pub const TOOL: &str = "imgpush";
@@ -140,14 +141,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 fn image_source(args: &Args, doc: &Document) -> anyhow::Result<(String, Vec<String>)> {
     if let Some(image) = &args.image {
         let is_id = image.starts_with("sha256:") || (image.len() >= 12 && image.chars().all(|c| c.is_ascii_hexdigit()));
-        let tags = if is_id { Vec::new() } else { vec![ekskit_image::cli::split_tag(image).1.to_owned()] };
+        let tags = if is_id { Vec::new() } else { vec![split_tag(image).1.to_owned()] };
         return Ok((image.clone(), tags));
     }
     let image: ImageDoc = doc.get("image")?.ok_or_else(|| {
         InputError::new("no image to push: the stdin document has no `image` key")
             .hint("pipe imgbuild's output (imgbuild app/ | imgpush ...), or pass --image")
     })?;
-    let tags = image.tags.iter().map(|t| ekskit_image::cli::split_tag(t).1.to_owned()).collect();
+    let tags = image.tags.iter().map(|t| split_tag(t).1.to_owned()).collect();
     Ok((image.id, tags))
 }
 

@@ -128,20 +128,6 @@ fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Tags: up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`.
-pub fn check_tag(tag: &str) -> Result<(), InputError> {
-    let ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(InputError::new(format!("`{tag}` is not a valid image tag"))
-            .hint("use up to 128 letters, digits, _ . and -"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,15 +169,5 @@ mod tests {
             assert!(err.message.contains(why), "{bad}: {}", err.message);
         }
         assert!(ecr_host("12345.dkr.ecr.us-east-1.amazonaws.com").is_none());
-    }
-
-    #[test]
-    fn tags() {
-        for ok in ["abcdef12", "v1.2.3", "latest", "_x", "abcdef12-dirty"] {
-            assert!(check_tag(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".x", "-x", "a/b", "a:b", &"a".repeat(129)] {
-            assert!(check_tag(bad).is_err(), "{bad}");
-        }
     }
 }
