@@ -35,7 +35,15 @@ struct Target {
     /// The host the engine and the API talk to.
     endpoint: String,
     credentials: Option<Credentials>,
-    ecr: Option<(aws_sdk_ecr::Client, Option<EcrRepository>, String)>,
+    ecr: Option<EcrTarget>,
+}
+
+/// The ECR side of a target: the client, the repository (`None` until a run creates it) and
+/// the region.
+struct EcrTarget {
+    client: aws_sdk_ecr::Client,
+    repository: Option<EcrRepository>,
+    region: String,
 }
 
 impl Target {
@@ -47,7 +55,7 @@ impl Target {
         Api::new(host, &self.repo.path, self.credentials.clone())
     }
     fn immutable(&self) -> bool {
-        self.ecr.as_ref().and_then(|(_, r, _)| r.as_ref()).is_some_and(|r| r.immutable)
+        self.ecr.as_ref().and_then(|e| e.repository.as_ref()).is_some_and(|r| r.immutable)
     }
 }
 
@@ -102,10 +110,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })?
         .id
         .unwrap_or_default();
-    let mut target = target(&args, &doc, repo, password, !args.dry_run).await?;
+    let target = target(&args, &doc, repo, password, !args.dry_run).await?;
     let api = target.api()?;
     // An ECR repository a dry run did not create holds no tag yet.
-    let missing = target.ecr.as_ref().is_some_and(|(_, r, _)| r.is_none());
+    let missing = target.ecr.as_ref().is_some_and(|e| e.repository.is_none());
     let mut plans = Vec::new();
     for tag in &tags {
         let current = if missing { None } else { api.manifest(tag).await? };
@@ -128,10 +136,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
-    if let (Some(keep), Some((client, Some(ecr), _))) = (args.keep_images, &target.ecr) {
+    if let (Some(keep), Some(EcrTarget { client, repository: Some(ecr), .. })) = (args.keep_images, &target.ecr) {
         ecr::put_lifecycle(client, ecr, keep).await?;
     }
-    let out = push_all(&docker, &image_id, &mut target, &plans, args.retries, args.keep_images).await?;
+    let out = push_all(&docker, &image_id, &target, &plans, args.retries, args.keep_images).await?;
     info!("{} is at {}", out.reference, out.tags.join(", "));
     doc.set("push", &out)?;
     emit(&doc)
@@ -209,13 +217,13 @@ async fn target(
     }
     let credentials = Some(ecr::token(&client).await?);
     let endpoint = args.registry_endpoint.clone().unwrap_or_else(|| repo.host.clone());
-    Ok(Target { repo, endpoint, credentials, ecr: Some((client, found, region)) })
+    Ok(Target { repo, endpoint, credentials, ecr: Some(EcrTarget { client, repository: found, region }) })
 }
 
 async fn push_all(
     docker: &bollard::Docker,
     image_id: &str,
-    target: &mut Target,
+    target: &Target,
     plans: &[TagPlan],
     retries: u32,
     keep: Option<u32>,
@@ -256,7 +264,7 @@ async fn push_all(
         unchanged,
         layers,
         credentials: target.credentials.as_ref().map_or_else(|| "none".to_owned(), |c| c.source.clone()),
-        ecr: target.ecr.as_ref().and_then(|(_, r, region)| r.as_ref().map(|r| ecr_doc(r, region, keep))),
+        ecr: target.ecr.as_ref().and_then(|e| e.repository.as_ref().map(|r| ecr_doc(r, &e.region, keep))),
     })
 }
 
@@ -287,12 +295,12 @@ async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, targe
     let mut gone = Vec::new();
     let through_ecr_api = args.registry_endpoint.is_none();
     match &target.ecr {
-        Some((client, Some(repo), _)) if through_ecr_api => {
+        Some(EcrTarget { client, repository: Some(repo), .. }) if through_ecr_api => {
             if !args.dry_run {
                 gone = ecr::delete_tags(client, repo, &tags).await?;
             }
         }
-        Some((_, None, _)) => {}
+        Some(EcrTarget { repository: None, .. }) => {}
         _ => {
             let api = target.api()?;
             for tag in &tags {
@@ -307,7 +315,9 @@ async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, targe
         }
     }
     let repository_deleted = match &target.ecr {
-        Some((client, Some(repo), _)) if !args.dry_run => ecr::delete_if_ours_and_empty(client, repo, TOOL).await?,
+        Some(EcrTarget { client, repository: Some(repo), .. }) if !args.dry_run => {
+            ecr::delete_if_ours_and_empty(client, repo, TOOL).await?
+        }
         _ => false,
     };
     let absent = tags.iter().filter(|t| !gone.contains(t)).cloned().collect();
