@@ -9,6 +9,7 @@ CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
+APP_PORT ?= 18080
 SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas completions render stack test unit bench up down
@@ -59,8 +60,8 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 
 up: build ## the whole system on the local stack, offline: up (VPC, EKS, Argo CD, monitoring) then deploy (build, push, bump, roll out)
 	scripts/devstack up
-	source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/up && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/deploy
-	@python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["monitoring"]; print("document: %s (keys: %s)\napp: http://127.0.0.1:18080/api/comment/list/<content_id> (image %s)\nmonitoring: %s; Grafana admin password: %s" % (sys.argv[1], ", ".join(d), d["push"]["reference"], "; ".join(s["port_forward"] for s in m["services"]), m["grafana_admin"]["read_with"]))' $(DOC) >&2
+	source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/up && EKSKIT_BIN=$(BIN) STACK=$(STACK) APP_PORT=$(APP_PORT) scripts/deploy
+	@python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["monitoring"]; print("document: %s (keys: %s)\napp: http://127.0.0.1:$(APP_PORT)/api/comment/list/<content_id> (image %s)\nmonitoring: %s; Grafana admin password: %s" % (sys.argv[1], ", ".join(d), d["push"]["reference"], "; ".join(s["port_forward"] for s in m["services"]), m["grafana_admin"]["read_with"]))' $(DOC) >&2
 
 down: build ## delete what `make up` created (checked), then stop the local stack
 	if [ -f $(DOC) ]; then source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/down; fi

@@ -62,13 +62,19 @@ PY
   mv "$DOC.tmp" "$DOC"
 }
 
-# get_key PATH: a value of the document by dotted path, or nothing.
+# get_key PATH: a value of the document by dotted path (a number indexes a list: push.tags.0),
+# or nothing.
 get_key() {
   python3 - "$DOC" "$1" <<'PY'
 import json, sys
 value = json.load(open(sys.argv[1]))
 for part in sys.argv[2].split("."):
-    value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, dict):
+        value = value.get(part)
+    elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        value = value[int(part)]
+    else:
+        value = None
 print("" if value is None else value if isinstance(value, str) else json.dumps(value))
 PY
 }
