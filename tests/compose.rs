@@ -36,7 +36,7 @@ fn curl(args: &[&str]) -> String {
 #[test]
 fn up_deploy_and_down_compose_the_whole_system() {
     let stack = unique_stack("sys");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = ekskit_tests::free_port();
     let document = repo_root().join(".ekskit").join(format!("{stack}.json"));
 
     ok("up", &script("up", &stack, port));

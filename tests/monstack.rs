@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ekskit_tests::{assert_schema, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{assert_schema, free_port, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::{Value, json};
 
 const RUNBOOKS: &str = "https://example.invalid/ekskit/blob/main/docs/runbooks";
@@ -94,10 +94,6 @@ fn the_configuration_and_rules_pass_promtool_and_every_alert_is_unit_tested() {
         assert!(!jobs.iter().any(|j| j.contains(hidden)), "{hidden} in {jobs:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Killed(Child);

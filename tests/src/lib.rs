@@ -233,3 +233,12 @@ pub fn git_remote(env: &BTreeMap<String, String>, seed: impl FnOnce(&Path)) -> S
     std::fs::remove_dir_all(&work).ok();
     name
 }
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("binding 127.0.0.1:0")
+        .local_addr()
+        .expect("a local address")
+        .port()
+}
