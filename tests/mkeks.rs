@@ -75,7 +75,8 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     assert_eq!(c["version"], "1.35");
     assert_eq!(c["node_group"]["status"], "ACTIVE");
     assert_eq!(c["node_group"]["scaling"], json!({"min": 2, "desired": 2, "max": 4}));
-    let addons: Vec<(&str, &str)> = c["addons"]
+    assert_eq!(c["addons"], json!({}), "no --addon, no add-ons");
+    let addons: Vec<(&str, &str)> = c["managed_addons"]
         .as_array()
         .unwrap()
         .iter()
@@ -257,6 +258,48 @@ fn bad_input_is_exit_2_and_creates_nothing() {
         ),
         ("malformed stdin", vec![], Some("{nope".into()), "not valid JSON"),
         (
+            "unknown add-on",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--addon", "nginx"],
+            None,
+            "invalid value",
+        ),
+        (
+            "a zone id that is not one",
+            vec![
+                "--name",
+                &stack,
+                "--subnet-ids",
+                "subnet-a,subnet-b",
+                "--addon",
+                "cert-manager",
+                "--hosted-zone-id",
+                "example.com",
+            ],
+            None,
+            "not a Route53 hosted zone id",
+        ),
+        (
+            "a zone without cert-manager",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--hosted-zone-id", "Z0123"],
+            None,
+            "add --addon cert-manager",
+        ),
+        (
+            "an empty secrets prefix would grant every secret",
+            vec![
+                "--name",
+                &stack,
+                "--subnet-ids",
+                "subnet-a,subnet-b",
+                "--addon",
+                "external-secrets",
+                "--secrets-prefix",
+                "",
+            ],
+            None,
+            "not a Secrets Manager name prefix",
+        ),
+        (
             "a kubeconfig that is not one",
             vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--kubeconfig", "/etc/hostname"],
             None,
@@ -270,4 +313,176 @@ fn bad_input_is_exit_2_and_creates_nothing() {
         assert!(stderr(&out).contains(says), "{what}: {}", stderr(&out));
     }
     assert_eq!(owned(&stack), Vec::<String>::new());
+}
+
+/// Every add-on's AWS side, checked behind mkeks' back: roles with their inline policy, Pod
+/// Identity associations, Karpenter's queue, rules, access entry and discovery tags; a re-run
+/// changes nothing; `--delete --addon` removes one add-on only; `--delete` leaves nothing.
+#[test]
+fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
+    let stack = unique_stack("eksadd").to_lowercase();
+    let vpc = mkvpc(&stack);
+    let config = aws_config(env(), REGION);
+    let (iam, eks) = (aws_sdk_iam::Client::new(&config), aws_sdk_eks::Client::new(&config));
+    let (sqs, events) = (aws_sdk_sqs::Client::new(&config), aws_sdk_eventbridge::Client::new(&config));
+    let route53 = aws_sdk_route53::Client::new(&config);
+    let zone_name = format!("{stack}.example.org");
+    let zone = block_on(async {
+        let out = route53.create_hosted_zone().name(&zone_name).caller_reference(&stack).send().await.unwrap();
+        out.hosted_zone.unwrap().id.trim_start_matches("/hostedzone/").to_owned()
+    });
+    let all = [
+        "--addon",
+        "aws-load-balancer-controller",
+        "--addon",
+        "cert-manager",
+        "--addon",
+        "external-secrets",
+        "--addon",
+        "cluster-autoscaler",
+        "--addon",
+        "karpenter",
+        "--hosted-zone-id",
+        &zone,
+    ];
+    let doc = ok(&mkeks(&all, Some(&vpc.to_string())));
+    assert_schema("cluster.schema.json", &doc["cluster"]);
+    let addons = &doc["cluster"]["addons"];
+    let who: Vec<(&str, &str, &str)> = addons
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, a)| (name.as_str(), a["namespace"].as_str().unwrap(), a["service_account"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("aws-load-balancer-controller", "kube-system", "aws-load-balancer-controller"),
+            ("cert-manager", "cert-manager", "cert-manager"),
+            ("cluster-autoscaler", "kube-system", "cluster-autoscaler"),
+            ("external-secrets", "external-secrets", "external-secrets"),
+            ("karpenter", "kube-system", "karpenter"),
+        ]
+    );
+    assert_eq!(addons["cert-manager"]["dns_zone"], zone_name.as_str());
+    assert_eq!(addons["cert-manager"]["hosted_zone_id"], zone.as_str());
+    assert_eq!(addons["external-secrets"]["secrets_prefix"], format!("ekskit/{stack}/"));
+    assert_eq!(addons["aws-load-balancer-controller"]["vpc_id"], vpc["vpc"]["id"]);
+    assert_eq!(addons["cluster-autoscaler"]["node_group"], format!("{stack}-nodes"));
+    let karpenter = &addons["karpenter"];
+    let queue = karpenter["interruption_queue"].as_str().unwrap().to_owned();
+
+    block_on(async {
+        // Each role trusts Pod Identity and carries its inline policy, scoped to this stack.
+        for (name, addon) in addons.as_object().unwrap() {
+            let role_name = addon["role_name"].as_str().unwrap();
+            let role = iam.get_role().role_name(role_name).send().await.unwrap().role.unwrap();
+            assert!(role.tags().iter().any(|t| t.key() == "ekskit.io/stack" && t.value() == stack), "{name}");
+            let trust = urlencoding_decode(role.assume_role_policy_document().unwrap());
+            assert!(trust.contains("pods.eks.amazonaws.com") && trust.contains("sts:TagSession"), "{name}: {trust}");
+            let inline = iam.list_role_policies().role_name(role_name).send().await.unwrap();
+            assert_eq!(inline.policy_names(), ["ekskit-addon"], "{name}");
+            let policy = iam.get_role_policy().role_name(role_name).policy_name("ekskit-addon").send().await.unwrap();
+            let policy = urlencoding_decode(policy.policy_document());
+            match name.as_str() {
+                "external-secrets" => assert!(policy.contains(&format!(":secret:ekskit/{stack}/*")), "{policy}"),
+                "cert-manager" => assert!(policy.contains(&format!("hostedzone/{zone}")), "{policy}"),
+                "karpenter" => assert!(policy.contains(&format!(":{queue}")), "{policy}"),
+                _ => assert!(policy.contains(&stack), "{name}: {policy}"),
+            }
+        }
+        // One association per add-on (plus the EBS CSI driver's), to the add-on's role.
+        let listed = eks.list_pod_identity_associations().cluster_name(&stack).send().await.unwrap();
+        assert_eq!(listed.associations().len(), 6);
+        for (name, addon) in addons.as_object().unwrap() {
+            let id = addon["association_id"].as_str().unwrap();
+            let a = eks.describe_pod_identity_association().cluster_name(&stack).association_id(id).send().await;
+            let a = a.unwrap().association.unwrap();
+            assert_eq!(a.role_arn(), addon["role_arn"].as_str(), "{name}");
+        }
+        // Karpenter: node role with an access entry, queue with its policy, four rules, tags.
+        let node_role = karpenter["node_role_arn"].as_str().unwrap();
+        let entry = eks.describe_access_entry().cluster_name(&stack).principal_arn(node_role).send().await.unwrap();
+        assert_eq!(entry.access_entry.unwrap().r#type(), Some("EC2_LINUX"));
+        let url = sqs.get_queue_url().queue_name(&queue).send().await.unwrap().queue_url.unwrap();
+        let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+        assert_eq!(tags.tags().unwrap().get("ekskit.io/stack"), Some(&stack));
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attributes = attributes.attributes().unwrap();
+        assert_eq!(attributes[&aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod], "300");
+        assert!(attributes[&aws_sdk_sqs::types::QueueAttributeName::Policy].contains("events.amazonaws.com"));
+        let rules = events.list_rules().name_prefix(format!("ekskit-{stack}-karpenter")).send().await.unwrap();
+        assert_eq!(rules.rules().len(), 4);
+        for rule in rules.rules() {
+            let targets = events.list_targets_by_rule().rule(rule.name().unwrap()).send().await.unwrap();
+            assert!(targets.targets()[0].arn().ends_with(&format!(":{queue}")), "{:?}", rule.name());
+        }
+        assert_eq!(discovery_tagged(&config, &stack).await, 3, "the three private subnets");
+    });
+
+    // A re-run from its own output creates nothing and prints the same add-ons.
+    let again = mkeks(&[], Some(&doc.to_string()));
+    assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
+    assert_eq!(ok(&again)["cluster"], doc["cluster"]);
+
+    // One add-on goes; the others and the cluster stay.
+    let fewer = ok(&mkeks(&["--delete", "--addon", "karpenter"], Some(&doc.to_string())));
+    assert!(fewer["cluster"]["addons"].get("karpenter").is_none());
+    assert_eq!(fewer["cluster"]["addons"].as_object().unwrap().len(), 4);
+    assert_schema("deleted.cluster.schema.json", &fewer["deleted"]["addons"]);
+    block_on(async {
+        assert!(sqs.get_queue_url().queue_name(&queue).send().await.is_err(), "the queue is gone");
+        let rules = events.list_rules().name_prefix(format!("ekskit-{stack}-karpenter")).send().await.unwrap();
+        assert!(rules.rules().is_empty());
+        assert_eq!(discovery_tagged(&config, &stack).await, 0);
+        let listed = eks.list_pod_identity_associations().cluster_name(&stack).send().await.unwrap();
+        assert_eq!(listed.associations().len(), 5);
+    });
+    let roles = owned(&stack).into_iter().filter(|r| r.contains("karpenter")).collect::<Vec<_>>();
+    assert_eq!(roles, Vec::<String>::new());
+
+    // --delete takes the rest; nothing of the stack is left.
+    ok(&mkeks(&["--delete"], Some(&fewer.to_string())));
+    assert_eq!(owned(&stack), Vec::<String>::new());
+    block_on(async {
+        route53.delete_hosted_zone().id(&zone).send().await.unwrap();
+    });
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--delete"]);
+    ok(&run(cmd, Some(&vpc.to_string())));
+}
+
+/// IAM returns policy documents percent-encoded.
+fn urlencoding_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) if let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How many subnets and security groups carry `karpenter.sh/discovery=<stack>`.
+async fn discovery_tagged(config: &aws_config::SdkConfig, stack: &str) -> usize {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let filter = aws_sdk_ec2::types::Filter::builder().name("tag:karpenter.sh/discovery").values(stack).build();
+    let subnets = ec2.describe_subnets().filters(filter.clone()).send().await.unwrap();
+    let groups = ec2.describe_security_groups().filters(filter).send().await.unwrap();
+    subnets.subnets().len() + groups.security_groups().len()
 }

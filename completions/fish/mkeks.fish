@@ -9,6 +9,13 @@ complete -c mkeks -l endpoint-access -d 'Where the API endpoint answers' -r -f -
 private\t''
 both\t''"
 complete -c mkeks -l public-access-cidrs -d 'CIDRs allowed to reach the public endpoint [default: 0.0.0.0/0]' -r
+complete -c mkeks -l addon -d 'Set up an add-on\'s AWS side: IAM role, Pod Identity association and what else it needs (repeatable; kept on later runs). With --delete: delete only these add-ons\' AWS side' -r -f -a "aws-load-balancer-controller\t'Gateway API and Service load balancers through ALB/NLB'
+cert-manager\t'Certificates from ACME, with Route53 DNS-01'
+external-secrets\t'Kubernetes Secrets from AWS Secrets Manager, read-only under a prefix'
+cluster-autoscaler\t'Node group scaling, by auto-discovery tags'
+karpenter\t'Node provisioning, with an interruption queue'"
+complete -c mkeks -l hosted-zone-id -d 'cert-manager: the Route53 hosted zone DNS-01 challenges are answered in [default: any zone of the account, TXT _acme-challenge records only]' -r
+complete -c mkeks -l secrets-prefix -d 'external-secrets: the Secrets Manager name prefix it may read [default: ekskit/<name>/]' -r
 complete -c mkeks -l timeout -d 'Longest wait for one resource to change state (e.g. 25m)' -r
 complete -c mkeks -l kubeconfig -d 'Merge the cluster into this kubeconfig (its user runs `aws eks get-token`; no token is stored)' -r -F
 complete -c mkeks -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """moto-ekskit: moto's server with the EKS operations moto 5.2.5 does not model yet, so mkeks
 runs against the emulator end to end: add-ons (Create/Describe/List/Update/DeleteAddon,
-DescribeAddonVersions) and Pod Identity associations (Create/List/DeletePodIdentityAssociation).
+DescribeAddonVersions), Pod Identity associations (Create/Describe/List/Update/Delete
+PodIdentityAssociation) and access entries (Create/Describe/List/DeleteAccessEntry).
 They keep state per account and region like moto's own models, become ACTIVE at once (as moto's
 clusters do) and answer unknown clusters and add-ons with ResourceNotFoundException.
 
@@ -10,6 +11,7 @@ usage: moto-ekskit.py [moto_server arguments]
 
 import datetime
 import sys
+import urllib.parse
 import uuid
 
 import moto.eks.urls as urls
@@ -28,6 +30,7 @@ ADDON_VERSIONS = {
 
 ADDONS = {}  # (account, region, cluster) -> {name: addon}
 ASSOCIATIONS = {}  # (account, region, cluster) -> {id: association}
+ACCESS_ENTRIES = {}  # (account, region, cluster) -> {principal arn: entry}
 
 
 def _now():
@@ -114,6 +117,9 @@ def describe_addon_versions(self):
 
 def _associate(self, key, cluster, service_account, namespace, role_arn):
     association_id = "a-" + uuid.uuid4().hex[:17]
+    for existing in ASSOCIATIONS.get(key, {}).values():
+        if (existing["namespace"], existing["serviceAccount"]) == (namespace, service_account):
+            raise ResourceInUseException(clusterName=cluster, message="Association already exists")
     association = {
         "clusterName": cluster, "namespace": namespace, "serviceAccount": service_account, "roleArn": role_arn,
         "associationId": association_id, "createdAt": _now(), "modifiedAt": _now(),
@@ -132,9 +138,75 @@ def create_pod_identity_association(self):
 
 def list_pod_identity_associations(self):
     _, key = _cluster(self)
+    namespace, service_account = self._get_param("namespace"), self._get_param("serviceAccount")
     summaries = [{k: a[k] for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId")}
-                 for a in ASSOCIATIONS.get(key, {}).values()]
+                 for a in ASSOCIATIONS.get(key, {}).values()
+                 if namespace in (None, a["namespace"]) and service_account in (None, a["serviceAccount"])]
     return ActionResult({"associations": summaries})
+
+
+def _association(self):
+    cluster, key = _cluster(self)
+    association = ASSOCIATIONS.get(key, {}).get(self._get_param("associationId"))
+    if association is None:
+        raise ResourceNotFoundException(clusterName=cluster, message="No association found")
+    return association
+
+
+def describe_pod_identity_association(self):
+    return ActionResult({"association": _association(self)})
+
+
+def update_pod_identity_association(self):
+    association = _association(self)
+    if self._get_param("roleArn"):
+        association["roleArn"] = self._get_param("roleArn")
+    association["modifiedAt"] = _now()
+    return ActionResult({"association": association})
+
+
+def _principal(self):
+    # The principal ARN is the last part of the path, percent-encoded by the SDK.
+    return urllib.parse.unquote(self.path.split("/access-entries/", 1)[1].split("?", 1)[0])
+
+
+def create_access_entry(self):
+    cluster, key = _cluster(self)
+    principal = self._get_param("principalArn")
+    entries = ACCESS_ENTRIES.setdefault(key, {})
+    if principal in entries:
+        raise ResourceInUseException(clusterName=cluster, message="The specified access entry resource is already in use on this cluster.")
+    entry = {
+        "clusterName": cluster, "principalArn": principal, "kubernetesGroups": self._get_param("kubernetesGroups") or [],
+        "accessEntryArn": f"arn:aws:eks:{self.region}:{self.current_account}:access-entry/{cluster}/{uuid.uuid4()}",
+        "createdAt": _now(), "modifiedAt": _now(), "tags": self._get_param("tags") or {},
+        "username": self._get_param("username") or principal, "type": self._get_param("type") or "STANDARD",
+    }
+    entries[principal] = entry
+    return ActionResult({"accessEntry": entry})
+
+
+def _access_entry(self):
+    cluster, key = _cluster(self)
+    entry = ACCESS_ENTRIES.get(key, {}).get(_principal(self))
+    if entry is None:
+        raise ResourceNotFoundException(clusterName=cluster, message="The specified principalArn could not be found.")
+    return key, entry
+
+
+def describe_access_entry(self):
+    return ActionResult({"accessEntry": _access_entry(self)[1]})
+
+
+def delete_access_entry(self):
+    key, entry = _access_entry(self)
+    del ACCESS_ENTRIES[key][entry["principalArn"]]
+    return ActionResult({})
+
+
+def list_access_entries(self):
+    _, key = _cluster(self)
+    return ActionResult({"accessEntries": sorted(ACCESS_ENTRIES.get(key, {}))})
 
 
 def delete_pod_identity_association(self):
@@ -154,6 +226,7 @@ def delete_cluster(self):
     key = (self.current_account, self.region, self._get_param("name"))
     ADDONS.pop(key, None)
     ASSOCIATIONS.pop(key, None)
+    ACCESS_ENTRIES.pop(key, None)
     return result
 
 
@@ -165,11 +238,14 @@ def install():
         prefix + "/addons/(?P<addonName>[^/]+)/update$": urls.response.dispatch,
         prefix + "/pod-identity-associations$": urls.response.dispatch,
         prefix + "/pod-identity-associations/(?P<associationId>[^/]+)$": urls.response.dispatch,
+        prefix + "/access-entries$": urls.response.dispatch,
+        prefix + "/access-entries/(?P<principalArn>.+)$": urls.response.dispatch,
         "{0}/addons/supported-versions$": urls.response.dispatch,
     })
     for fn in (create_addon, describe_addon, update_addon, delete_addon, list_addons, describe_addon_versions,
                create_pod_identity_association, list_pod_identity_associations, delete_pod_identity_association,
-               delete_cluster):
+               describe_pod_identity_association, update_pod_identity_association, create_access_entry,
+               describe_access_entry, delete_access_entry, list_access_entries, delete_cluster):
         setattr(EKSResponse, fn.__name__, fn)
 
 

@@ -10,6 +10,8 @@ use ekskit_core::{Document, InputError};
 use ekskit_vpc::model::VpcDoc;
 use serde::{Deserialize, Serialize};
 
+use crate::addons::{self, Addon, AddonsSpec};
+
 /// EKS standard support in late 2026 is 1.35–1.37; 1.35 is the oldest still fully supported.
 pub const DEFAULT_VERSION: &str = "1.35";
 pub const DEFAULT_INSTANCE_TYPE: &str = "m7i.large";
@@ -19,6 +21,9 @@ Examples:
   mkvpc --name demo | mkeks                         # cluster in the VPC's private subnets
   mkvpc --name demo | mkeks --nodes 2:3:6 --instance-types m7i.large,m6i.large
   mkeks --name demo --subnet-ids subnet-a,subnet-b  # an existing VPC
+  mkeks --addon aws-load-balancer-controller --addon karpenter < demo.json
+  mkeks --addon cert-manager --hosted-zone-id Z0123456789ABC < demo.json
+  mkeks --delete --addon karpenter < demo.json      # that add-on's AWS side only
   mkeks --dry-run < demo.json | jq .plan.cluster    # the fully defaulted plan
   mkeks --delete < demo.json                        # node group, cluster, roles, key
 
@@ -74,6 +79,20 @@ pub struct Args {
     /// Do not create a KMS key for envelope encryption of Secrets
     #[arg(long)]
     pub no_secrets_encryption: bool,
+
+    /// Set up an add-on's AWS side: IAM role, Pod Identity association and what else it needs
+    /// (repeatable; kept on later runs). With --delete: delete only these add-ons' AWS side
+    #[arg(long = "addon", value_enum, value_name = "NAME")]
+    pub addons: Vec<Addon>,
+
+    /// cert-manager: the Route53 hosted zone DNS-01 challenges are answered in [default: any zone
+    /// of the account, TXT _acme-challenge records only]
+    #[arg(long, value_name = "ID")]
+    pub hosted_zone_id: Option<String>,
+
+    /// external-secrets: the Secrets Manager name prefix it may read [default: ekskit/<name>/]
+    #[arg(long, value_name = "PREFIX")]
+    pub secrets_prefix: Option<String>,
 
     /// Print the plan as JSON (`plan.cluster`) and change nothing
     #[arg(long)]
@@ -163,6 +182,7 @@ pub struct Spec {
     pub endpoint_access: EndpointAccess,
     pub public_access_cidrs: Vec<String>,
     pub secrets_encryption: bool,
+    pub addons: AddonsSpec,
 }
 
 /// What the stdin document may say about the cluster from an earlier run.
@@ -171,6 +191,9 @@ pub struct ClusterInput {
     pub name: Option<String>,
     pub version: Option<String>,
     pub region: Option<String>,
+    /// `cluster.addons` of an earlier run: an object keyed by add-on name (documents from before
+    /// add-ons had the EKS managed add-ons there, as a list: ignored).
+    pub addons: Option<serde_json::Value>,
 }
 
 impl Spec {
@@ -213,7 +236,6 @@ impl Spec {
             )));
         }
         Ok(Spec {
-            name,
             version,
             subnet_ids,
             instance_types: args.instance_types.clone().unwrap_or_else(|| vec![DEFAULT_INSTANCE_TYPE.into()]),
@@ -222,8 +244,47 @@ impl Spec {
             endpoint_access: args.endpoint_access,
             public_access_cidrs: args.public_access_cidrs.clone().unwrap_or_else(|| vec!["0.0.0.0/0".into()]),
             secrets_encryption: !args.no_secrets_encryption,
+            addons: resolve_addons(args, earlier.addons.as_ref().and_then(|a| a.as_object()), &name)?,
+            name,
         })
     }
+}
+
+/// The add-ons: `--addon` plus those of the document (a re-run keeps them); with --delete only
+/// the flags name what to delete. cert-manager's zone and external-secrets' prefix likewise.
+fn resolve_addons(
+    args: &Args,
+    earlier: Option<&serde_json::Map<String, serde_json::Value>>,
+    stack: &str,
+) -> Result<AddonsSpec, InputError> {
+    let mut set: std::collections::BTreeSet<Addon> = args.addons.iter().copied().collect();
+    let earlier_field = |addon: Addon, key: &str| {
+        earlier.and_then(|m| m.get(addon.name())).and_then(|a| a.get(key)).and_then(|v| v.as_str()).map(str::to_owned)
+    };
+    if !args.delete {
+        for name in earlier.map(|m| m.keys().collect::<Vec<_>>()).unwrap_or_default() {
+            let addon = Addon::parse(name).ok_or_else(|| {
+                InputError::new(format!("`cluster.addons` of the document names an unknown add-on `{name}`"))
+                    .hint("known: aws-load-balancer-controller, cert-manager, external-secrets, cluster-autoscaler, karpenter")
+            })?;
+            set.insert(addon);
+        }
+    }
+    let hosted_zone_id = match args.hosted_zone_id.as_deref() {
+        Some(id) => Some(addons::parse_hosted_zone(id)?),
+        None => earlier_field(Addon::CertManager, "hosted_zone_id"),
+    };
+    if hosted_zone_id.is_some() && !set.contains(&Addon::CertManager) && !args.delete {
+        return Err(InputError::new("--hosted-zone-id is for cert-manager, which is not set up")
+            .hint("add --addon cert-manager"));
+    }
+    let secrets_prefix = args
+        .secrets_prefix
+        .clone()
+        .or_else(|| earlier_field(Addon::ExternalSecrets, "secrets_prefix"))
+        .unwrap_or_else(|| format!("ekskit/{stack}/"));
+    addons::check_secrets_prefix(&secrets_prefix)?;
+    Ok(AddonsSpec { addons: set, hosted_zone_id, secrets_prefix })
 }
 
 /// `1.35` and the like: major 1, a minor EKS could offer.

@@ -1,5 +1,7 @@
-//! The cluster's and the nodes' IAM roles: trust policy, AWS managed policies, ownership tags.
-//! Found by name; a role of that name without our stack tag is someone else's and is refused.
+//! The IAM roles mkeks owns: the cluster's, the nodes', and one per add-on controller (EKS Pod
+//! Identity) plus Karpenter's node role. Trust policy, AWS managed policies, an inline policy
+//! for the add-ons, ownership tags. Found by name; a role of that name without our stack tag is
+//! someone else's and is refused.
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
@@ -9,32 +11,49 @@ use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::info;
 
 use crate::TOOL;
+use crate::addons::Addon;
 
-/// One of the two roles mkeks owns.
+/// The inline policy an add-on role carries (one per role, replaced on every run).
+const INLINE_POLICY: &str = "ekskit-addon";
+
+/// One of the roles mkeks owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleKind {
     Cluster,
     Node,
     /// The EBS CSI driver's controller, through EKS Pod Identity.
     EbsCsi,
+    /// An add-on's controller, through EKS Pod Identity.
+    Addon(Addon),
+    /// The nodes Karpenter launches (they join through an access entry, not the node group).
+    KarpenterNode,
 }
 
 impl RoleKind {
-    pub const ALL: [RoleKind; 3] = [RoleKind::Cluster, RoleKind::Node, RoleKind::EbsCsi];
+    /// The roles every cluster has.
+    pub const CORE: [RoleKind; 3] = [RoleKind::Cluster, RoleKind::Node, RoleKind::EbsCsi];
+
+    /// Every role mkeks may own for a stack: what `--delete` looks for.
+    pub fn all() -> Vec<RoleKind> {
+        let addons = Addon::ALL.into_iter().map(RoleKind::Addon);
+        RoleKind::CORE.into_iter().chain(addons).chain([RoleKind::KarpenterNode]).collect()
+    }
 
     fn suffix(self) -> &'static str {
         match self {
             RoleKind::Cluster => "cluster",
             RoleKind::Node => "node",
             RoleKind::EbsCsi => "ebs-csi",
+            RoleKind::Addon(addon) => addon.role_suffix(),
+            RoleKind::KarpenterNode => "karpenter-node",
         }
     }
 
     fn service(self) -> &'static str {
         match self {
             RoleKind::Cluster => "eks.amazonaws.com",
-            RoleKind::Node => "ec2.amazonaws.com",
-            RoleKind::EbsCsi => "pods.eks.amazonaws.com",
+            RoleKind::Node | RoleKind::KarpenterNode => "ec2.amazonaws.com",
+            RoleKind::EbsCsi | RoleKind::Addon(_) => "pods.eks.amazonaws.com",
         }
     }
 
@@ -48,24 +67,26 @@ impl RoleKind {
                 "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
             ],
             RoleKind::EbsCsi => &["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
+            // Karpenter's getting-started node role; its controller has only an inline policy.
+            RoleKind::KarpenterNode => &[
+                "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+                "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+                "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            ],
+            RoleKind::Addon(_) => &[],
         }
     }
 
     /// `ekskit-<stack>-cluster`; long stack names are cut and keep a hash, as IAM allows 64 characters.
     pub fn role_name(self, stack: &str) -> String {
-        let suffix = self.suffix();
-        let full = format!("ekskit-{stack}-{suffix}");
-        if full.len() <= 64 {
-            return full;
-        }
-        let hash = stack.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
-        format!("ekskit-{}-{:08x}-{suffix}", &stack[..40], hash as u32)
+        bounded_name(stack, self.suffix(), 64)
     }
 
     fn trust_policy(self) -> String {
         // Pod Identity hands sessions tagged with the pod's cluster, namespace and service account.
         let actions = match self {
-            RoleKind::EbsCsi => serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
+            RoleKind::EbsCsi | RoleKind::Addon(_) => serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
             _ => serde_json::json!("sts:AssumeRole"),
         };
         serde_json::json!({
@@ -74,6 +95,19 @@ impl RoleKind {
         })
         .to_string()
     }
+}
+
+/// `ekskit-<stack>-<suffix>` within `max` characters: a long stack name is cut and keeps a hash,
+/// so two long names stay apart. IAM roles and EventBridge rules allow 64, SQS queues 80.
+pub fn bounded_name(stack: &str, suffix: &str, max: usize) -> String {
+    let full = format!("ekskit-{stack}-{suffix}");
+    if full.len() <= max {
+        return full;
+    }
+    let hash = stack.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    // At most 40 characters of the stack, as role names had before there were longer suffixes.
+    let keep = max.saturating_sub("ekskit---".len() + 8 + suffix.len()).min(40).min(stack.len());
+    format!("ekskit-{}-{:08x}-{suffix}", &stack[..keep], hash as u32)
 }
 
 /// The role's ARN when it exists and is ours; an error when it exists and is not.
@@ -136,6 +170,21 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result
     Ok(arn)
 }
 
+/// [`ensure`], then sets the role's inline policy to `document` (PutRolePolicy replaces it, so
+/// a narrowed policy takes effect on the next run).
+pub async fn ensure_with_policy(iam: &Client, stack: &str, kind: RoleKind, document: &str) -> anyhow::Result<String> {
+    let arn = ensure(iam, stack, kind).await?;
+    let name = kind.role_name(stack);
+    iam.put_role_policy()
+        .role_name(&name)
+        .policy_name(INLINE_POLICY)
+        .policy_document(document)
+        .send()
+        .await
+        .aws(format!("setting the inline policy of IAM role {name}"))?;
+    Ok(arn)
+}
+
 /// Detaches every policy and deletes the role; returns whether there was one.
 pub async fn delete(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<bool> {
     let name = kind.role_name(stack);
@@ -159,6 +208,16 @@ pub async fn delete(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result
                 .await
                 .aws(format!("detaching {arn} from {name}"))?;
         }
+    }
+    let inline =
+        iam.list_role_policies().role_name(&name).send().await.aws(format!("listing inline policies of {name}"))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(&name)
+            .policy_name(policy)
+            .send()
+            .await
+            .aws(format!("deleting inline policy {policy} of {name}"))?;
     }
     info!("deleting IAM role {name}");
     match iam.delete_role().role_name(&name).send().await.aws(format!("deleting IAM role {name}")) {
@@ -184,5 +243,13 @@ mod tests {
         let pod_identity: serde_json::Value = serde_json::from_str(&RoleKind::EbsCsi.trust_policy()).unwrap();
         assert_eq!(pod_identity["Statement"][0]["Principal"]["Service"], "pods.eks.amazonaws.com");
         assert_eq!(pod_identity["Statement"][0]["Action"], serde_json::json!(["sts:AssumeRole", "sts:TagSession"]));
+        let karpenter: serde_json::Value =
+            serde_json::from_str(&RoleKind::Addon(Addon::Karpenter).trust_policy()).unwrap();
+        assert_eq!(karpenter["Statement"][0]["Principal"]["Service"], "pods.eks.amazonaws.com");
+        let names: std::collections::BTreeSet<String> = RoleKind::all().iter().map(|k| k.role_name(&long)).collect();
+        assert_eq!(names.len(), RoleKind::all().len(), "every role has its own name");
+        assert!(names.iter().all(|n| n.len() <= 64), "{names:?}");
+        assert!(bounded_name(&long, "karpenter-spot-interruption", 64).len() <= 64);
+        assert_eq!(bounded_name("demo", "karpenter", 80), "ekskit-demo-karpenter");
     }
 }

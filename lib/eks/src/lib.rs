@@ -2,7 +2,8 @@
 //! created, converged and deleted by name and ownership tag.
 //!
 //! - [`cli`]: flags and the resolved [`cli::Spec`]; [`subnets`]: checks before creating
-//! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`addons`]
+//! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`managed`]
+//!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter)
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
 
 pub mod addons;
@@ -11,6 +12,7 @@ pub mod cluster;
 pub mod iam;
 pub mod kms;
 pub mod kubeconfig;
+pub mod managed;
 pub mod model;
 pub mod plan;
 pub mod subnets;
@@ -21,6 +23,7 @@ use ekskit_core::document::Stdin;
 use ekskit_core::output::emit;
 use tracing::info;
 
+use crate::addons::Addon;
 use crate::cli::{Args, Spec};
 use crate::iam::RoleKind;
 use crate::model::{ClusterDoc, DeletedDoc, NodeGroupDoc, RolesDoc};
@@ -34,6 +37,9 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub route53: aws_sdk_route53::Client,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -48,8 +54,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         iam: aws_sdk_iam::Client::new(&config),
         kms: aws_sdk_kms::Client::new(&config),
         ec2: aws_sdk_ec2::Client::new(&config),
+        sqs: aws_sdk_sqs::Client::new(&config),
+        events: aws_sdk_eventbridge::Client::new(&config),
+        route53: aws_sdk_route53::Client::new(&config),
     };
 
+    if args.delete && !args.addons.is_empty() {
+        return delete_addons(&aws, &spec, &region, doc, args.dry_run).await;
+    }
     if args.delete {
         if args.dry_run {
             doc.set_nested("plan", "cluster", &plan::delete_plan(&aws, &spec, &region).await?)?;
@@ -79,6 +91,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(c) = &existing {
         cluster::check_compatible(c, &spec)?;
     }
+    let mut spec = spec;
+    spec.addons.addons.extend(addons::present(&aws, &spec.name).await?);
     if args.dry_run {
         doc.set_nested("plan", "cluster", &plan::create_plan(&aws, &spec, &region).await?)?;
         return emit(&doc);
@@ -92,7 +106,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?;
     }
     let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout).await?;
-    addons::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
+    managed::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
     match cluster::find_node_group(&aws.eks, &spec.name).await? {
         None => cluster::create_node_group(&aws.eks, &spec, &node_role).await?,
         Some(ng) if cluster::scaling_of(&ng) != Some(spec.nodes) => {
@@ -102,9 +116,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout).await?;
     // coredns and the EBS CSI controller only get ready once there are nodes to run on.
-    let addons = addons::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    let managed_addons = managed::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    let addons = addons::ensure(&aws, &spec.name, &spec.addons, &active).await?;
     let roles = RolesDoc { cluster: cluster_role, node: node_role, ebs_csi: ebs_csi_role };
     let mut out = cluster_doc(&spec, &region, &active, &node_group, roles, key);
+    out.managed_addons = managed_addons;
     out.addons = addons;
     info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
     if let Some(path) = &args.kubeconfig {
@@ -124,9 +140,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<Vec<String>> {
-    let mut gone = Vec::new();
-    if cluster::find(&aws.eks, &spec.name).await?.is_some() {
-        for name in addons::delete(&aws.eks, &spec.name, args.timeout).await? {
+    let exists = cluster::find(&aws.eks, &spec.name).await?.is_some();
+    let mut gone = addons::delete(aws, &spec.name, &Addon::ALL, exists).await?;
+    if exists {
+        for name in managed::delete(&aws.eks, &spec.name, args.timeout).await? {
             gone.push(format!("addon {name}"));
         }
     }
@@ -136,7 +153,7 @@ async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<V
     if cluster::delete_cluster(&aws.eks, &spec.name, args.timeout).await? {
         gone.push(format!("cluster {}", spec.name));
     }
-    for kind in RoleKind::ALL {
+    for kind in RoleKind::all() {
         if iam::delete(&aws.iam, &spec.name, kind).await? {
             gone.push(format!("iam-role {}", kind.role_name(&spec.name)));
         }
@@ -145,6 +162,34 @@ async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<V
         gone.push(format!("kms-key {} (deletion scheduled)", kms::alias(&spec.name)));
     }
     Ok(gone)
+}
+
+/// `--delete --addon NAME...`: only those add-ons' AWS side; the cluster stays.
+async fn delete_addons(
+    aws: &Clients,
+    spec: &Spec,
+    region: &str,
+    mut doc: Document,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let only: Vec<Addon> = spec.addons.addons.iter().copied().collect();
+    let exists = cluster::find(&aws.eks, &spec.name).await?.is_some();
+    if dry_run {
+        doc.set_nested("plan", "cluster", &plan::delete_addons_plan(aws, spec, region, &only, exists).await?)?;
+        return emit(&doc);
+    }
+    let resources = addons::delete(aws, &spec.name, &only, exists).await?;
+    info!("deleted {} resources of the add-ons of cluster {}", resources.len(), spec.name);
+    if let Some(mut cluster) = doc.get::<serde_json::Value>("cluster")?
+        && let Some(listed) = cluster.get_mut("addons").and_then(|a| a.as_object_mut())
+    {
+        for addon in &only {
+            listed.remove(addon.name());
+        }
+        doc.set("cluster", &cluster)?;
+    }
+    doc.set_nested("deleted", "addons", &DeletedDoc { name: spec.name.clone(), region: region.into(), resources })?;
+    emit(&doc)
 }
 
 fn cluster_doc(
@@ -169,7 +214,8 @@ fn cluster_doc(
         subnet_ids: c.resources_vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
         roles,
         secrets_key: key,
-        addons: Vec::new(),
+        managed_addons: Vec::new(),
+        addons: Default::default(),
         node_group: NodeGroupDoc {
             name: text(ng.nodegroup_name()),
             arn: text(ng.nodegroup_arn()),

@@ -30,7 +30,10 @@ pub struct ClusterDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<String>,
     pub node_group: NodeGroupDoc,
-    pub addons: Vec<crate::addons::AddonDoc>,
+    /// The EKS managed add-ons every cluster gets (vpc-cni, coredns, ...).
+    pub managed_addons: Vec<crate::managed::ManagedAddonDoc>,
+    /// The add-ons set up with `--addon`, by name: what their charts and manifests need.
+    pub addons: std::collections::BTreeMap<String, crate::addons::AddonDoc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -56,7 +59,8 @@ pub struct NodeGroupDoc {
 pub struct PlannedAction {
     /// `create`, `keep`, `update`, or `delete`.
     pub action: String,
-    /// `iam-role`, `kms-key`, `cluster`, `addon`, `node-group`.
+    /// `iam-role`, `kms-key`, `cluster`, `addon`, `node-group`, `pod-identity-association`,
+    /// `access-entry`, `sqs-queue`, `event-rule`.
     pub kind: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]

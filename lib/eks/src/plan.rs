@@ -4,11 +4,12 @@
 use ekskit_core::Hinted;
 
 use crate::Clients;
-use crate::addons;
+use crate::addons::{self, Addon, karpenter, pod_identity};
 use crate::cli::Spec;
 use crate::cluster;
 use crate::iam::{self, RoleKind};
 use crate::kms;
+use crate::managed;
 use crate::model::{PlanDoc, PlannedAction};
 
 fn step(action: &str, kind: &str, name: &str, detail: Option<String>) -> PlannedAction {
@@ -22,7 +23,7 @@ fn create_or_keep(exists: bool) -> &'static str {
 pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Result<PlanDoc> {
     let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
-    for kind in RoleKind::ALL {
+    for kind in RoleKind::CORE {
         let exists = iam::find(iam_client, &spec.name, kind).await?.is_some();
         actions.push(step(
             create_or_keep(exists),
@@ -37,8 +38,8 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     }
     let exists = cluster::find(eks, &spec.name).await?.is_some();
     actions.push(step(create_or_keep(exists), "cluster", &spec.name, Some(format!("Kubernetes {}", spec.version))));
-    for name in addons::ADDONS {
-        let there = exists && addons::find(eks, &spec.name, name).await?.is_some();
+    for name in managed::ADDONS {
+        let there = exists && managed::find(eks, &spec.name, name).await?.is_some();
         actions.push(step(create_or_keep(there), "addon", name, None));
     }
     let ng = if exists { cluster::find_node_group(eks, &spec.name).await? } else { None };
@@ -54,6 +55,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         &cluster::node_group_name(&spec.name),
         Some(format!("{size} x {}", spec.instance_types.join("/"))),
     ));
+    actions.extend(addons::plan(aws, &spec.name, &spec.addons, exists).await?);
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
 
@@ -61,9 +63,10 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
     let cluster = cluster::find(eks, &spec.name).await?;
+    actions.extend(addon_parts_to_delete(aws, spec, &Addon::ALL, cluster.is_some()).await?);
     if cluster.is_some() {
-        for name in addons::ADDONS.iter().rev() {
-            if addons::find(eks, &spec.name, name).await?.is_some() {
+        for name in managed::ADDONS.iter().rev() {
+            if managed::find(eks, &spec.name, name).await?.is_some() {
                 actions.push(step("delete", "addon", name, None));
             }
         }
@@ -74,7 +77,7 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     if cluster.is_some() {
         actions.push(step("delete", "cluster", &spec.name, None));
     }
-    for kind in RoleKind::ALL {
+    for kind in RoleKind::all() {
         match iam::find(iam_client, &spec.name, kind).await {
             Ok(Some(_)) => actions.push(step("delete", "iam-role", &kind.role_name(&spec.name), None)),
             Ok(None) => {}
@@ -86,4 +89,50 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         actions.push(step("delete", "kms-key", &kms::alias(&spec.name), Some("deletion scheduled in 7 days".into())));
     }
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
+}
+
+/// `--delete --addon NAME... --dry-run`: those add-ons' parts and roles.
+pub async fn delete_addons_plan(
+    aws: &Clients,
+    spec: &Spec,
+    region: &str,
+    only: &[Addon],
+    cluster_exists: bool,
+) -> anyhow::Result<PlanDoc> {
+    let mut actions = addon_parts_to_delete(aws, spec, only, cluster_exists).await?;
+    for &addon in only {
+        let kind = RoleKind::Addon(addon);
+        if iam::find(&aws.iam, &spec.name, kind).await.ok().flatten().is_some() {
+            actions.push(step("delete", "iam-role", &kind.role_name(&spec.name), None));
+        }
+    }
+    if only.contains(&Addon::Karpenter)
+        && iam::find(&aws.iam, &spec.name, RoleKind::KarpenterNode).await.ok().flatten().is_some()
+    {
+        actions.push(step("delete", "iam-role", &RoleKind::KarpenterNode.role_name(&spec.name), None));
+    }
+    Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
+}
+
+/// What deleting `only` removes besides IAM roles: associations and Karpenter's queue, rules
+/// and access entry.
+async fn addon_parts_to_delete(
+    aws: &Clients,
+    spec: &Spec,
+    only: &[Addon],
+    cluster_exists: bool,
+) -> anyhow::Result<Vec<PlannedAction>> {
+    let mut actions = Vec::new();
+    for &addon in only {
+        if cluster_exists && pod_identity::find(&aws.eks, &spec.name, addon).await?.is_some() {
+            let sa = format!("{}/{}", addon.namespace(), addon.service_account());
+            actions.push(step("delete", "pod-identity-association", &sa, None));
+        }
+        if addon == Addon::Karpenter {
+            let parts = karpenter::plan(aws, &spec.name, cluster_exists).await?;
+            let there = parts.into_iter().filter(|p| p.action == "keep" && p.kind != "iam-role");
+            actions.extend(there.map(|p| PlannedAction { action: "delete".into(), ..p }));
+        }
+    }
+    Ok(actions)
 }

@@ -21,9 +21,9 @@ pub const ADDONS: [&str; 5] = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-iden
 /// The service account of the EBS CSI controller, which the Pod Identity role is for.
 const EBS_CSI_SERVICE_ACCOUNT: &str = "ebs-csi-controller-sa";
 
-/// One add-on in the `cluster` key.
+/// One EKS managed add-on in `cluster.managed_addons`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct AddonDoc {
+pub struct ManagedAddonDoc {
     pub name: String,
     pub version: String,
     pub status: String,
@@ -78,14 +78,14 @@ pub async fn ensure(eks: &Client, cluster: &str, ebs_csi_role: &str) -> anyhow::
 }
 
 /// Waits for every add-on to be ACTIVE; returns them for the output.
-pub async fn wait_active(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::Result<Vec<AddonDoc>> {
+pub async fn wait_active(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::Result<Vec<ManagedAddonDoc>> {
     let mut docs = Vec::new();
     for name in ADDONS {
         let addon = until(&format!("add-on {name}"), "ACTIVE", timeout, backoff(), || async {
             Ok::<_, anyhow::Error>(addon_state(find(eks, cluster, name).await?))
         })
         .await?;
-        docs.push(AddonDoc {
+        docs.push(ManagedAddonDoc {
             name: name.to_owned(),
             version: addon.addon_version().unwrap_or_default().to_owned(),
             status: addon.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),

@@ -1,0 +1,351 @@
+//! The AWS side of the cluster add-ons mkeks sets up on request (`--addon`): for each, an IAM
+//! role with a least-privilege inline policy ([`policy`]), trusted through EKS Pod Identity by
+//! exactly the add-on's namespace and service account ([`pod_identity`]), and what else the
+//! add-on needs from AWS (Karpenter's queue, rules, node role and access entry: [`karpenter`];
+//! the name of cert-manager's hosted zone).
+//! The cluster side (charts, CRDs, Gateway, issuers) lives in `deploy/addons/` and reads the
+//! `cluster.addons` key this writes.
+
+pub mod karpenter;
+pub mod pod_identity;
+pub mod policy;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_eks::types::Cluster;
+use ekskit_aws::{AwsResultExt, aws_code};
+use ekskit_core::InputError;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::Clients;
+use crate::cluster::node_group_name;
+use crate::iam::{self, RoleKind};
+use crate::model::PlannedAction;
+
+/// An add-on whose AWS side mkeks manages.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Addon {
+    /// Gateway API and Service load balancers through ALB/NLB
+    AwsLoadBalancerController,
+    /// Certificates from ACME, with Route53 DNS-01
+    CertManager,
+    /// Kubernetes Secrets from AWS Secrets Manager, read-only under a prefix
+    ExternalSecrets,
+    /// Node group scaling, by auto-discovery tags
+    ClusterAutoscaler,
+    /// Node provisioning, with an interruption queue
+    Karpenter,
+}
+
+impl Addon {
+    pub const ALL: [Addon; 5] = [
+        Addon::AwsLoadBalancerController,
+        Addon::CertManager,
+        Addon::ExternalSecrets,
+        Addon::ClusterAutoscaler,
+        Addon::Karpenter,
+    ];
+
+    /// The name used by `--addon`, the document and the upstream project.
+    pub fn name(self) -> &'static str {
+        match self {
+            Addon::AwsLoadBalancerController => "aws-load-balancer-controller",
+            Addon::CertManager => "cert-manager",
+            Addon::ExternalSecrets => "external-secrets",
+            Addon::ClusterAutoscaler => "cluster-autoscaler",
+            Addon::Karpenter => "karpenter",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Addon> {
+        Addon::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Where the controller runs; its chart in `deploy/addons/` installs it there.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Addon::CertManager => "cert-manager",
+            Addon::ExternalSecrets => "external-secrets",
+            _ => "kube-system",
+        }
+    }
+
+    /// The service account Pod Identity hands the role to.
+    pub fn service_account(self) -> &'static str {
+        self.name()
+    }
+
+    pub(crate) fn role_suffix(self) -> &'static str {
+        match self {
+            Addon::AwsLoadBalancerController => "lb-controller",
+            other => other.name(),
+        }
+    }
+}
+
+/// What the add-ons are to get, resolved from flags and the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AddonsSpec {
+    pub addons: BTreeSet<Addon>,
+    /// cert-manager's Route53 zone; without it the role may answer DNS-01 in any zone of the account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
+    /// external-secrets reads only secrets whose name starts with this.
+    pub secrets_prefix: String,
+}
+
+/// One add-on in `cluster.addons`: what its chart and manifests need to know.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct AddonDoc {
+    pub namespace: String,
+    pub service_account: String,
+    pub role_arn: String,
+    pub role_name: String,
+    /// The Pod Identity association of namespace/service_account with the role.
+    pub association_id: String,
+    /// aws-load-balancer-controller: the cluster's VPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// cert-manager: the Route53 zone DNS-01 answers in, and its name (no trailing dot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosted_zone_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_zone: Option<String>,
+    /// external-secrets: the Secrets Manager name prefix it may read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_prefix: Option<String>,
+    /// cluster-autoscaler: the managed node group (EKS tags its Auto Scaling group for discovery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_group: Option<String>,
+    /// karpenter: the role of the nodes it launches (joined by an access entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_role_name: Option<String>,
+    /// karpenter: the SQS queue EventBridge sends interruption events to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interruption_queue: Option<String>,
+    /// karpenter: subnets and the cluster security group carry `karpenter.sh/discovery=<this>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery_tag_value: Option<String>,
+}
+
+/// `--hosted-zone-id`: `Z...` or `/hostedzone/Z...` as Route53 prints it.
+pub fn parse_hosted_zone(text: &str) -> Result<String, InputError> {
+    let id = text.trim().trim_start_matches("/hostedzone/");
+    // Route53 ids are upper-case letters and digits (Z... on AWS).
+    if (2..=32).contains(&id.len()) && id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        return Ok(id.to_owned());
+    }
+    Err(InputError::new(format!("--hosted-zone-id `{text}` is not a Route53 hosted zone id"))
+        .hint("use the id `aws route53 list-hosted-zones` shows, e.g. Z0123456789ABCDEFGHIJ"))
+}
+
+/// `--secrets-prefix`: a non-empty Secrets Manager name prefix (an empty one would grant every secret).
+pub fn check_secrets_prefix(prefix: &str) -> Result<(), InputError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+    if prefix.is_empty() || prefix.len() > 256 || !prefix.chars().all(allowed) {
+        return Err(InputError::new(format!("--secrets-prefix `{prefix}` is not a Secrets Manager name prefix"))
+            .hint("use letters, digits and /_+=.@-, e.g. ekskit/demo/ (external-secrets may read only below it)"));
+    }
+    Ok(())
+}
+
+/// The account, partition and region of the cluster, from its ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub partition: String,
+    pub region: String,
+    pub id: String,
+}
+
+impl Account {
+    pub fn from_arn(arn: &str) -> anyhow::Result<Account> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts[..] {
+            ["arn", partition, _, region, id, ..] if !id.is_empty() => {
+                Ok(Account { partition: partition.into(), region: region.into(), id: id.into() })
+            }
+            _ => anyhow::bail!("cannot read the account from the cluster ARN `{arn}`"),
+        }
+    }
+}
+
+/// Add-ons whose role exists from an earlier run: kept (and listed) even when this run's flags
+/// and document do not name them, so a re-run never drops one silently.
+pub async fn present(aws: &Clients, stack: &str) -> anyhow::Result<BTreeSet<Addon>> {
+    let mut found = BTreeSet::new();
+    for addon in Addon::ALL {
+        if iam::find(&aws.iam, stack, RoleKind::Addon(addon)).await?.is_some() {
+            found.insert(addon);
+        }
+    }
+    Ok(found)
+}
+
+/// Creates or converges the AWS side of every add-on in `spec`; returns `cluster.addons`.
+pub async fn ensure(
+    aws: &Clients,
+    stack: &str,
+    spec: &AddonsSpec,
+    cluster: &Cluster,
+) -> anyhow::Result<BTreeMap<String, AddonDoc>> {
+    if spec.addons.contains(&Addon::Karpenter) && spec.addons.contains(&Addon::ClusterAutoscaler) {
+        warn!("both karpenter and cluster-autoscaler are set up: run only one of them at a time in the cluster");
+    }
+    let account = Account::from_arn(cluster.arn().unwrap_or_default())?;
+    let vpc = cluster.resources_vpc_config();
+    let mut out = BTreeMap::new();
+    for &addon in &spec.addons {
+        let mut doc = AddonDoc {
+            namespace: addon.namespace().into(),
+            service_account: addon.service_account().into(),
+            role_name: RoleKind::Addon(addon).role_name(stack),
+            ..AddonDoc::default()
+        };
+        let mut scope = policy::Scope::new(&account, stack);
+        match addon {
+            Addon::AwsLoadBalancerController => {
+                doc.vpc_id = Some(vpc_of(aws, cluster).await?);
+                scope.vpc_id = doc.vpc_id.clone();
+            }
+            Addon::CertManager => {
+                doc.hosted_zone_id = spec.hosted_zone_id.clone();
+                if let Some(id) = &spec.hosted_zone_id {
+                    doc.dns_zone = Some(zone_name(&aws.route53, id).await?);
+                }
+                scope.hosted_zone = spec.hosted_zone_id.clone();
+            }
+            Addon::ExternalSecrets => {
+                doc.secrets_prefix = Some(spec.secrets_prefix.clone());
+                scope.secrets_prefix = Some(spec.secrets_prefix.clone());
+            }
+            // EKS tags a managed node group's Auto Scaling group for auto-discovery by itself
+            // (k8s.io/cluster-autoscaler/enabled, k8s.io/cluster-autoscaler/<cluster>).
+            Addon::ClusterAutoscaler => doc.node_group = Some(node_group_name(stack)),
+            Addon::Karpenter => {
+                let subnets = vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default();
+                let security_group = vpc.and_then(|v| v.cluster_security_group_id()).map(str::to_owned);
+                let side = karpenter::ensure(aws, stack, &account, &subnets, security_group.as_deref()).await?;
+                scope.queue_arn = Some(side.queue_arn.clone());
+                scope.node_role_arn = Some(side.node_role_arn.clone());
+                doc.node_role_name = Some(RoleKind::KarpenterNode.role_name(stack));
+                doc.node_role_arn = Some(side.node_role_arn);
+                doc.interruption_queue = Some(side.queue_name);
+                doc.discovery_tag_value = Some(stack.to_owned());
+            }
+        }
+        let document = policy::document(addon, &scope)?;
+        doc.role_arn = iam::ensure_with_policy(&aws.iam, stack, RoleKind::Addon(addon), &document).await?;
+        doc.association_id = pod_identity::ensure(&aws.eks, stack, addon, &doc.role_arn).await?;
+        info!("add-on {}: role {} for {}/{}", addon.name(), doc.role_name, doc.namespace, doc.service_account);
+        out.insert(addon.name().to_owned(), doc);
+    }
+    Ok(out)
+}
+
+/// Deletes the AWS side of `addons`; returns `kind name` of what it removed.
+pub async fn delete(aws: &Clients, stack: &str, addons: &[Addon], cluster_exists: bool) -> anyhow::Result<Vec<String>> {
+    let mut gone = Vec::new();
+    for &addon in addons {
+        if cluster_exists && let Some(id) = pod_identity::delete(&aws.eks, stack, addon).await? {
+            gone.push(format!("pod-identity-association {id}"));
+        }
+        if addon == Addon::Karpenter {
+            gone.extend(karpenter::delete(aws, stack, cluster_exists).await?);
+        }
+        if iam::delete(&aws.iam, stack, RoleKind::Addon(addon)).await? {
+            gone.push(format!("iam-role {}", RoleKind::Addon(addon).role_name(stack)));
+        }
+    }
+    Ok(gone)
+}
+
+/// The dry-run steps for the add-ons: their roles, associations and Karpenter's parts.
+pub async fn plan(
+    aws: &Clients,
+    stack: &str,
+    spec: &AddonsSpec,
+    cluster_exists: bool,
+) -> anyhow::Result<Vec<PlannedAction>> {
+    let mut steps = Vec::new();
+    let step = |action: bool, kind: &str, name: String, detail: Option<String>| PlannedAction {
+        action: if action { "keep" } else { "create" }.into(),
+        kind: kind.into(),
+        name,
+        detail,
+    };
+    for &addon in &spec.addons {
+        let kind = RoleKind::Addon(addon);
+        let role = iam::find(&aws.iam, stack, kind).await?.is_some();
+        steps.push(step(role, "iam-role", kind.role_name(stack), Some(format!("inline policy for {}", addon.name()))));
+        let association = cluster_exists && pod_identity::find(&aws.eks, stack, addon).await?.is_some();
+        let sa = format!("{}/{}", addon.namespace(), addon.service_account());
+        steps.push(step(association, "pod-identity-association", sa, None));
+        if addon == Addon::Karpenter {
+            steps.extend(karpenter::plan(aws, stack, cluster_exists).await?);
+        }
+    }
+    Ok(steps)
+}
+
+/// The cluster's VPC, as EKS reports it or else as its first subnet's.
+async fn vpc_of(aws: &Clients, cluster: &Cluster) -> anyhow::Result<String> {
+    let config = cluster.resources_vpc_config();
+    if let Some(id) = config.and_then(|v| v.vpc_id()).filter(|id| !id.is_empty()) {
+        return Ok(id.to_owned());
+    }
+    let subnet = config.and_then(|v| v.subnet_ids().first()).cloned().unwrap_or_default();
+    let out = aws.ec2.describe_subnets().subnet_ids(&subnet).send().await.aws(format!("reading subnet {subnet}"))?;
+    out.subnets().first().and_then(|s| s.vpc_id()).map(str::to_owned).ok_or_else(|| {
+        anyhow::anyhow!(
+            "cannot tell the VPC of cluster {}: it reports no VPC and subnet {subnet} has none",
+            cluster.name().unwrap_or_default()
+        )
+    })
+}
+
+async fn zone_name(route53: &aws_sdk_route53::Client, id: &str) -> anyhow::Result<String> {
+    let out = route53.get_hosted_zone().id(id).send().await.aws(format!("reading Route53 hosted zone {id}"));
+    match out {
+        Ok(out) => Ok(out.hosted_zone.map(|z| z.name.trim_end_matches('.').to_owned()).unwrap_or_default()),
+        Err(e) if aws_code(&e) == Some("NoSuchHostedZone") => Err(ekskit_core::Hinted::new(
+            format!("Route53 hosted zone {id} does not exist in this account"),
+            "pass the id of a zone you own (`aws route53 list-hosted-zones`), or leave --hosted-zone-id out",
+        )
+        .into()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_namespaces_and_inputs() {
+        for addon in Addon::ALL {
+            assert_eq!(Addon::parse(addon.name()), Some(addon));
+            let value = <Addon as clap::ValueEnum>::to_possible_value(&addon).unwrap();
+            assert_eq!(value.get_name(), addon.name(), "the flag and the document use one name");
+        }
+        assert_eq!(Addon::Karpenter.namespace(), "kube-system");
+        assert_eq!(Addon::CertManager.namespace(), "cert-manager");
+        assert_eq!(parse_hosted_zone("/hostedzone/Z0ABC123").unwrap(), "Z0ABC123");
+        for bad in ["", "abc", "Z12*", "hostedzone/Z1", "example.com"] {
+            assert!(parse_hosted_zone(bad).is_err(), "{bad}");
+        }
+        assert!(check_secrets_prefix("ekskit/demo/").is_ok());
+        for bad in ["", "a*", "a b"] {
+            assert!(check_secrets_prefix(bad).is_err(), "{bad}");
+        }
+        let account = Account::from_arn("arn:aws-cn:eks:cn-north-1:000000000000:cluster/demo").unwrap();
+        assert_eq!((account.partition.as_str(), account.region.as_str()), ("aws-cn", "cn-north-1"));
+        assert!(Account::from_arn("demo").is_err());
+    }
+}
