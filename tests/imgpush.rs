@@ -13,7 +13,6 @@ use ekskit_tests::{assert_schema, block_on, docker, run, stack_env, stderr, stdo
 use serde_json::Value;
 
 /// moto's ECR token is base64 of `AWS:<account>-auth-token`.
-const ECR_PASSWORD: &str = "123456789012-auth-token";
 
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["aws", "docker", "registry", "base"])
@@ -167,11 +166,14 @@ fn ecr_repository_is_created_the_token_exchanged_and_immutable_tags_hold() {
     assert!(block_on(ecr().describe_repositories().repository_names(&name).send()).is_err(), "dry run created nothing");
 
     let out = imgpush(&args, Some(stack_doc));
-    let token = base64_of(&format!("AWS:{ECR_PASSWORD}"));
-    assert_no_secret(&out, &[ECR_PASSWORD, &token]);
+    // moto's ECR token: base64 of AWS:<account>-auth-token, the account devstack drew.
+    let account = &env["EKSKIT_AWS_ACCOUNT"];
+    let ecr_password = format!("{account}-auth-token");
+    let token = base64_of(&format!("AWS:{ecr_password}"));
+    assert_no_secret(&out, &[&ecr_password, &token]);
     let doc = ok(&out);
     let push = &doc["push"];
-    assert_eq!(push["repository"], format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/{name}"));
+    assert_eq!(push["repository"], format!("{account}.dkr.ecr.us-east-1.amazonaws.com/{name}"));
     assert_eq!((push["registry"].as_str(), push["credentials"].as_str()), (Some(endpoint), Some("ecr-token")));
     assert_eq!((push["ecr"]["created"].as_bool(), push["ecr"]["keep_images"].as_u64()), (Some(true), Some(5)));
 
@@ -191,7 +193,7 @@ fn ecr_repository_is_created_the_token_exchanged_and_immutable_tags_hold() {
     assert!(policy.lifecycle_policy_text().unwrap().contains("\"countNumber\":5"));
 
     // The registry took the push only with the token's password.
-    let basic = format!("AWS:{ECR_PASSWORD}");
+    let basic = format!("AWS:{ecr_password}");
     let (status, _, served) = registry_get(&format!("http://{endpoint}/v2/{name}/manifests/v1"), Some(&basic));
     assert_eq!((status, served.as_deref()), (200, push["digest"].as_str()));
 

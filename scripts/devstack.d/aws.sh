@@ -3,7 +3,8 @@
 # aws: moto server, the AWS API emulator, pinned and installed with pip into a cached venv, run
 # through moto-ekskit.py, which adds the EKS add-on and Pod Identity operations moto lacks.
 # AWS managed policies (e.g. AmazonEKSClusterPolicy) exist only with
-# MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+# MOTO_IAM_LOAD_MANAGED_POLICIES=true. The emulated account id is drawn at random once per state
+# directory (EKSKIT_EMULATOR_ACCOUNT overrides it), so nothing can depend on a fixed one.
 
 MOTO_VERSION=5.2.5
 MOTO_VENV=$CACHE_DIR/moto-$MOTO_VERSION
@@ -28,10 +29,30 @@ aws_install() {
   touch "$MOTO_VENV/.installed"
 }
 
+# emulator_account: the emulated account id, kept in the state directory. A moto already running
+# without that file (started before it existed) is asked for its own.
+emulator_account() {
+  local file=$STATE_DIR/aws-account account=${EKSKIT_EMULATOR_ACCOUNT:-}
+  if [[ -z $account && -s $file ]]; then
+    account=$(<"$file")
+  elif [[ -z $account ]] && aws_ready; then
+    account=$(curl -s --max-time 5 "http://127.0.0.1:$MOTO_PORT/" -d 'Action=GetCallerIdentity&Version=2011-06-15' \
+      -H "Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/$EMULATOR_REGION/sts/aws4_request, SignedHeaders=host, Signature=0" |
+      sed -n 's:.*<Account>\([0-9]\{12\}\)</Account>.*:\1:p')
+  fi
+  if [[ -z $account ]]; then
+    account=$(shuf -i 100000-999999 -n 2 | tr -d '\n')
+  fi
+  [[ $account =~ ^[0-9]{12}$ ]] || die "aws: emulator account '$account' is not 12 digits"
+  mkdir -p "$STATE_DIR"
+  [[ -s $file && $(<"$file") == "$account" ]] || printf '%s\n' "$account" >"$file"
+  printf '%s\n' "$account"
+}
+
 aws_up() {
   aws_install
   log "aws: starting moto server (with moto-ekskit.py) on 127.0.0.1:$MOTO_PORT"
-  spawn aws env MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+  spawn aws env MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACCOUNT_ID="$(emulator_account)" \
     "$MOTO_VENV/bin/python" "$LIB_DIR/moto-ekskit.py" -H 127.0.0.1 -p "$MOTO_PORT"
   wait_ready aws 30 aws_ready
 }

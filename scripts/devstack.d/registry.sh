@@ -13,8 +13,6 @@
 REGISTRY_AUTH_PORT=${EKSKIT_REGISTRY_AUTH_PORT:-5002}
 REGISTRY_AUTH_DIR=$STATE_DIR/registry-auth
 REGISTRY_AUTH_PASSWORD_FILE=$REGISTRY_AUTH_DIR/ekskit.password
-# moto's default account; its ECR token is base64 of AWS:<account>-auth-token.
-MOTO_ECR_PASSWORD=123456789012-auth-token
 
 registry_packages() { echo docker-registry curl apache2-utils; }
 registry_proc() { echo docker-registry; }
@@ -65,7 +63,8 @@ registry_up() {
     (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$REGISTRY_AUTH_PASSWORD_FILE")
   fi
   {
-    htpasswd -Bbn AWS "$MOTO_ECR_PASSWORD"
+    # moto's ECR token is base64 of AWS:<account>-auth-token.
+    htpasswd -Bbn AWS "$(emulator_account)-auth-token"
     htpasswd -Bbn ekskit "$(<"$REGISTRY_AUTH_PASSWORD_FILE")"
   } | grep -v '^$' >"$REGISTRY_AUTH_DIR/htpasswd"
   registry_config "$REGISTRY_AUTH_DIR" "$REGISTRY_AUTH_PORT" "$REGISTRY_AUTH_DIR/htpasswd"
