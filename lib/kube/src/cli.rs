@@ -8,7 +8,7 @@ use ekskit_core::cli::{GlobalArgs, parse_duration};
 
 const EXAMPLES: &str = "\
 Examples:
-  kapply -f deploy/addons                          # a directory, recursively
+  kapply -f deploy/addons/common                   # a directory, recursively
   kapply -f app.yaml -f https://example.com/crds.yaml --timeout 10m
   kustomize build overlays/prod | kapply -f -      # a stream on stdin
   kapply -k deploy/overlays/prod --app web --prune # kustomize, and remove what left the input
