@@ -12,8 +12,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use ekskit_tests::{assert_schema, block_on, docker, run, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::Value;
 
-/// moto's ECR token is base64 of `AWS:<account>-auth-token`.
-
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["aws", "docker", "registry", "base"])
 }
