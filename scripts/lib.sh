@@ -78,3 +78,11 @@ for part in sys.argv[2].split("."):
 print("" if value is None else value if isinstance(value, str) else json.dumps(value))
 PY
 }
+
+# addon_names: the keys of the document's cluster.addons (mkeks --addon), one a line.
+addon_names() {
+  local addons
+  addons=$(get_key cluster.addons)
+  [[ -n $addons ]] || return 0
+  python3 -c 'import json, sys; v = json.load(sys.stdin); sys.stdout.write("".join(k + "\n" for k in v) if isinstance(v, dict) else "")' <<<"$addons"
+}

@@ -272,7 +272,7 @@ fn resolve_addons(
     }
     let hosted_zone_id = match args.hosted_zone_id.as_deref() {
         Some(id) => Some(addons::parse_hosted_zone(id)?),
-        None => earlier_field(Addon::CertManager, "hosted_zone_id"),
+        None => earlier_field(Addon::CertManager, "hosted_zone_id").filter(|id| !id.is_empty()),
     };
     if hosted_zone_id.is_some() && !set.contains(&Addon::CertManager) && !args.delete {
         return Err(InputError::new("--hosted-zone-id is for cert-manager, which is not set up")

@@ -111,7 +111,8 @@ pub struct AddonDoc {
     /// aws-load-balancer-controller: the cluster's VPC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
-    /// cert-manager: the Route53 zone DNS-01 answers in, and its name (no trailing dot).
+    /// cert-manager: the Route53 zone DNS-01 answers in (empty: any zone, found per name), and
+    /// its name (no trailing dot; absent without a zone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosted_zone_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,7 +216,9 @@ pub async fn ensure(
                 scope.vpc_id = doc.vpc_id.clone();
             }
             Addon::CertManager => {
-                doc.hosted_zone_id = spec.hosted_zone_id.clone();
+                // Empty when none was given: cert-manager's Route53 solver then finds the zone
+                // of each name itself, and the ClusterIssuer can always carry the field.
+                doc.hosted_zone_id = Some(spec.hosted_zone_id.clone().unwrap_or_default());
                 if let Some(id) = &spec.hosted_zone_id {
                     doc.dns_zone = Some(zone_name(&aws.route53, id).await?);
                 }
