@@ -7,6 +7,10 @@
   moto's server picks a backend by the service in the SigV4 credential scope, and has none for
   `codeconnections`; install() routes those requests here before moto looks. State is kept per
   account and region, like moto's own models.
+- S3 GetBucketVersioning answers with the root element AWS uses, <VersioningConfiguration> (moto
+  writes <GetBucketVersioningResponse>, which the Rust SDK cannot parse).
+- CodePipeline GetPipeline and ListPipelines answer `created`/`updated` as epoch seconds, as the
+  JSON 1.1 protocol has it (moto writes ISO 8601 strings, which the Rust SDK rejects).
 - CodeBuild: UpdateProject, which moto lacks, and projects whose source and artifacts are of type
   CODEPIPELINE without a `location` (AWS ignores it for that type; moto demands one).
 
@@ -246,6 +250,52 @@ def _install_codebuild():
     responses.CodeBuildResponse.update_project = update_project
 
 
+# S3
+
+
+def _install_s3():
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_versioning
+
+    def get_bucket_versioning(self):
+        status, headers, body = original(self)
+        if isinstance(body, bytes):
+            body = body.replace(b"GetBucketVersioningResponse", b"VersioningConfiguration")
+        elif isinstance(body, str):
+            body = body.replace("GetBucketVersioningResponse", "VersioningConfiguration")
+        return status, headers, body
+
+    S3Response.get_bucket_versioning = get_bucket_versioning
+
+
+# CodePipeline
+
+
+def _epoch(text):
+    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def _install_codepipeline():
+    from moto.codepipeline.responses import CodePipelineResponse
+
+    def epoch_times(method, path):
+        def wrapped(self):
+            body = json.loads(method(self))
+            for item in path(body):
+                for key in ("created", "updated"):
+                    if isinstance(item.get(key), str):
+                        item[key] = _epoch(item[key])
+            return json.dumps(body)
+
+        wrapped.__name__ = method.__name__
+        return wrapped
+
+    CodePipelineResponse.get_pipeline = epoch_times(CodePipelineResponse.get_pipeline, lambda b: [b["metadata"]])
+    CodePipelineResponse.list_pipelines = epoch_times(CodePipelineResponse.list_pipelines, lambda b: b["pipelines"])
+
+
 def install():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -258,3 +308,5 @@ def install():
 
     DomainDispatcherApplication.__call__ = dispatch
     _install_codebuild()
+    _install_s3()
+    _install_codepipeline()
