@@ -59,17 +59,17 @@ pub struct Args {
     #[arg(long, value_name = "ARN", conflicts_with = "host_arn")]
     pub connection_arn: Option<String>,
 
-    /// Path of the buildspec in the repository
-    #[arg(long, value_name = "PATH", default_value = "buildspec.yml")]
-    pub buildspec: String,
+    /// Path of the buildspec in the repository [default: buildspec.yml]
+    #[arg(long, value_name = "PATH")]
+    pub buildspec: Option<String>,
 
-    /// CodeBuild image
-    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_IMAGE)]
-    pub image: String,
+    /// CodeBuild image [default: aws/codebuild/amazonlinux-x86_64-standard:5.0]
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
 
-    /// CodeBuild compute type
-    #[arg(long, value_enum, default_value_t = ComputeType::Medium)]
-    pub compute_type: ComputeType,
+    /// CodeBuild compute type [default: medium]
+    #[arg(long, value_enum)]
+    pub compute_type: Option<ComputeType>,
 
     /// ECR repository the build pushes to (buildspec REPOSITORY) [default: `push.ecr.name` from stdin, else comments]
     #[arg(long, value_name = "NAME")]
@@ -79,13 +79,13 @@ pub struct Args {
     #[arg(long, value_name = "ARN")]
     pub token_secret: Option<String>,
 
-    /// Environment whose kustomization the build bumps (buildspec ENVIRONMENT)
-    #[arg(long, value_name = "NAME", default_value = "dev")]
-    pub environment: String,
+    /// Environment whose kustomization the build bumps (buildspec ENVIRONMENT) [default: dev]
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
 
-    /// Branch the build pushes the GitOps change to (buildspec GITOPS_BRANCH)
-    #[arg(long, value_name = "BRANCH", default_value = "main")]
-    pub gitops_branch: String,
+    /// Branch the build pushes the GitOps change to (buildspec GITOPS_BRANCH) [default: main]
+    #[arg(long, value_name = "BRANCH")]
+    pub gitops_branch: Option<String>,
 
     /// Print the plan as JSON (`plan.pipeline`) and change nothing
     #[arg(long)]
@@ -145,6 +145,12 @@ pub enum ComputeType {
 }
 
 impl ComputeType {
+    pub const ALL: [ComputeType; 4] = [ComputeType::Small, ComputeType::Medium, ComputeType::Large, ComputeType::X2large];
+
+    pub fn from_aws_name(name: &str) -> Option<ComputeType> {
+        ComputeType::ALL.into_iter().find(|c| c.aws_name() == name)
+    }
+
     pub fn aws_name(self) -> &'static str {
         match self {
             ComputeType::Small => "BUILD_GENERAL1_SMALL",
@@ -189,6 +195,16 @@ struct PipelineInput {
     branch: Option<String>,
     token_secret: Option<String>,
     ecr_repository: Option<String>,
+    buildspec: Option<String>,
+    environment: Option<String>,
+    gitops_branch: Option<String>,
+    project: Option<ProjectInput>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ProjectInput {
+    image: Option<String>,
+    compute_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -230,7 +246,8 @@ impl Spec {
         }
         let branch = args.branch.clone().or(earlier.branch).unwrap_or_else(|| "main".into());
         validate_branch(&branch, "--branch")?;
-        validate_branch(&args.gitops_branch, "--gitops-branch")?;
+        let gitops_branch = args.gitops_branch.clone().or(earlier.gitops_branch).unwrap_or_else(|| "main".into());
+        validate_branch(&gitops_branch, "--gitops-branch")?;
         let connection = match (&args.connection_arn, args.provider, &args.host_arn) {
             (Some(arn), _, _) => {
                 validate_arn(arn, &["codeconnections", "codestar-connections"], "connection/", "--connection-arn")?;
@@ -249,10 +266,21 @@ impl Spec {
             }
             (None, provider, None) => ConnectionSpec::Create { provider, host_arn: None },
         };
-        validate_buildspec(&args.buildspec)?;
-        if args.image.trim().is_empty() || args.image.contains(char::is_whitespace) {
-            return Err(InputError::new(format!("--image `{}` is not an image name", args.image)));
+        let buildspec = args.buildspec.clone().or(earlier.buildspec).unwrap_or_else(|| "buildspec.yml".into());
+        validate_buildspec(&buildspec)?;
+        let project = earlier.project.unwrap_or_default();
+        let image = args.image.clone().or(project.image).unwrap_or_else(|| DEFAULT_IMAGE.into());
+        if image.trim().is_empty() || image.contains(char::is_whitespace) {
+            return Err(InputError::new(format!("--image `{image}` is not an image name")));
         }
+        let compute_type = match (args.compute_type, project.compute_type) {
+            (Some(c), _) => c,
+            (None, Some(name)) => ComputeType::from_aws_name(&name).ok_or_else(|| {
+                InputError::new(format!("`pipeline.project.compute_type` {name} is not a compute type mkpipeline knows"))
+                    .hint("pass --compute-type")
+            })?,
+            (None, None) => ComputeType::Medium,
+        };
         let ecr_repository = args
             .ecr_repository
             .clone()
@@ -272,10 +300,11 @@ impl Spec {
             }
             None => {}
         }
-        let env_ok = !args.environment.is_empty()
-            && args.environment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let environment = args.environment.clone().or(earlier.environment).unwrap_or_else(|| "dev".into());
+        let env_ok =
+            !environment.is_empty() && environment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !env_ok {
-            return Err(InputError::new(format!("--environment `{}` is not a directory name", args.environment))
+            return Err(InputError::new(format!("--environment `{environment}` is not a directory name"))
                 .hint("use letters, digits, - and _, e.g. dev (deploy/environments/<name>)"));
         }
         Ok(Spec {
@@ -283,13 +312,13 @@ impl Spec {
             repository,
             branch,
             connection,
-            buildspec: args.buildspec.clone(),
-            image: args.image.clone(),
-            compute_type: args.compute_type,
+            buildspec,
+            image,
+            compute_type,
             ecr_repository,
             token_secret,
-            environment: args.environment.clone(),
-            gitops_branch: args.gitops_branch.clone(),
+            environment,
+            gitops_branch,
         })
     }
 }
@@ -406,6 +435,14 @@ mod tests {
         let again = r#"{"pipeline": {"stack": "p", "repository": "a/b", "branch": "dev", "token_secret": "SECRET"}}"#;
         let spec = resolve(&[], &again.replace("SECRET", SECRET)).unwrap();
         assert_eq!((spec.name.as_str(), spec.branch.as_str()), ("p", "dev"));
+        let built = r#"{"pipeline": {"stack": "p", "repository": "a/b", "token_secret": "SECRET", "buildspec": "ci/b.yml",
+            "environment": "prod", "gitops_branch": "gitops", "project": {"image": "img:1", "compute_type": "BUILD_GENERAL1_LARGE"}}}"#;
+        let spec = resolve(&[], &built.replace("SECRET", SECRET)).unwrap();
+        assert_eq!(spec.compute_type, ComputeType::Large);
+        assert_eq!((spec.image.as_str(), spec.buildspec.as_str()), ("img:1", "ci/b.yml"));
+        assert_eq!((spec.environment.as_str(), spec.gitops_branch.as_str()), ("prod", "gitops"));
+        let spec = resolve(&["--compute-type", "small"], &built.replace("SECRET", SECRET)).unwrap();
+        assert_eq!(spec.compute_type, ComputeType::Small);
     }
 
     #[test]

@@ -185,6 +185,8 @@ async fn converge(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::Result<P
         connection,
         ecr_repository: spec.ecr_repository.clone(),
         token_secret,
+        environment: spec.environment.clone(),
+        gitops_branch: spec.gitops_branch.clone(),
         next_step,
     })
 }

@@ -1,6 +1,6 @@
 //! The JSON mkpipeline writes (`pipeline`, `plan.pipeline`, `deleted.pipeline`) and their schemas.
-//! `pipeline` also carries what a re-run reads back (stack, repository, branch, token_secret,
-//! ecr_repository), so `mkpipeline < out.json` converges with no flags.
+//! `pipeline` also carries what a re-run reads back (stack, repository, branch, buildspec, image,
+//! compute type, token_secret, ecr_repository, environment, gitops_branch), so `mkpipeline < out.json` converges with no flags.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,10 @@ pub struct PipelineDoc {
     pub ecr_repository: String,
     /// ARN of the secret holding the GitOps push token (the ARN only, never the token).
     pub token_secret: String,
+    /// The environment whose kustomization the build bumps (buildspec ENVIRONMENT).
+    pub environment: String,
+    /// The branch the build pushes the GitOps change to (buildspec GITOPS_BRANCH).
+    pub gitops_branch: String,
     /// What needs doing before the pipeline can run, when anything does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_step: Option<String>,
