@@ -129,7 +129,10 @@ fn creates_reruns_without_changes_and_deletes_to_nothing() {
     assert_eq!(p["name"], format!("ekskit-{stack}-release"));
     assert_eq!(p["pipeline_type"], "V2");
     assert_eq!(p["bucket"], bucket_of(&stack));
-    assert_eq!((p["connection"]["status"].as_str(), p["connection"]["managed"].as_bool()), (Some("PENDING"), Some(true)));
+    assert_eq!(
+        (p["connection"]["status"].as_str(), p["connection"]["managed"].as_bool()),
+        (Some("PENDING"), Some(true))
+    );
     assert!(p["next_step"].as_str().unwrap().contains("console"), "{p:#}");
     assert!(stderr(&out).contains("PENDING"), "{}", stderr(&out));
     assert_eq!(
@@ -163,7 +166,14 @@ fn creates_reruns_without_changes_and_deletes_to_nothing() {
     // Objects in every version are removed with the bucket.
     block_on(async {
         for body in ["one", "two"] {
-            aws.s3.put_object().bucket(bucket_of(&stack)).key("art/x.zip").body(body.as_bytes().to_vec().into()).send().await.unwrap();
+            aws.s3
+                .put_object()
+                .bucket(bucket_of(&stack))
+                .key("art/x.zip")
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
         }
         aws.s3.delete_object().bucket(bucket_of(&stack)).key("art/x.zip").send().await.unwrap();
     });
@@ -196,16 +206,11 @@ fn check_behind_the_back(aws: &Aws, stack: &str, p: &Value) {
         let tags = aws.s3.get_bucket_tagging().bucket(&bucket).send().await.unwrap();
         assert!(tagged(tags.tag_set().iter().map(|t| (t.key().into(), t.value().into())).collect()));
 
-        let role = aws.iam.get_role().role_name(format!("ekskit-{stack}-codebuild")).send().await.unwrap().role.unwrap();
+        let role =
+            aws.iam.get_role().role_name(format!("ekskit-{stack}-codebuild")).send().await.unwrap().role.unwrap();
         assert!(tagged(role.tags().iter().map(|t| (t.key().into(), t.value().into())).collect()));
-        let policy = aws
-            .iam
-            .get_role_policy()
-            .role_name(role.role_name())
-            .policy_name("ekskit-pipeline")
-            .send()
-            .await
-            .unwrap();
+        let policy =
+            aws.iam.get_role_policy().role_name(role.role_name()).policy_name("ekskit-pipeline").send().await.unwrap();
         // IAM returns policy documents URL-encoded.
         let document = policy.policy_document().replace("%3A", ":");
         assert!(document.contains(SECRET), "{document}");
@@ -216,7 +221,10 @@ fn check_behind_the_back(aws: &Aws, stack: &str, p: &Value) {
         let env = project.environment().unwrap();
         assert_eq!(env.privileged_mode(), Some(true));
         let vars: Vec<(&str, &str)> = env.environment_variables().iter().map(|v| (v.name(), v.value())).collect();
-        assert!(vars.contains(&("GITOPS_TOKEN_SECRET", SECRET)) && vars.contains(&("REPOSITORY", "ecr:comments")), "{vars:?}");
+        assert!(
+            vars.contains(&("GITOPS_TOKEN_SECRET", SECRET)) && vars.contains(&("REPOSITORY", "ecr:comments")),
+            "{vars:?}"
+        );
         assert_eq!(project.source().unwrap().buildspec(), Some("buildspec.yml"));
         assert_eq!(project.service_role(), Some(p["roles"]["codebuild"].as_str().unwrap()));
 
@@ -246,9 +254,15 @@ fn bad_input_exits_2_and_creates_nothing() {
         (vec!["--name", &stack, "--repository", "acme", "--token-secret", SECRET], "OWNER/NAME"),
         (vec!["--name", &stack, "--repository", "acme/comments"], "token secret"),
         (vec!["--name", &stack, "--repository", "acme/comments", "--token-secret", "gitops-token"], "ARN"),
-        (vec!["--name", &stack, "--repository", "a/b", "--token-secret", SECRET, "--buildspec", "../x.yml"], "buildspec"),
+        (
+            vec!["--name", &stack, "--repository", "a/b", "--token-secret", SECRET, "--buildspec", "../x.yml"],
+            "buildspec",
+        ),
         (vec!["--repository", "a/b", "--token-secret", SECRET], "no stack name"),
-        (vec!["--name", &stack, "--repository", "a/b", "--token-secret", SECRET, "--provider", "gitea"], "possible values"),
+        (
+            vec!["--name", &stack, "--repository", "a/b", "--token-secret", SECRET, "--provider", "gitea"],
+            "possible values",
+        ),
     ] {
         let out = mkpipeline(&args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -273,7 +287,12 @@ fn someone_elses_bucket_or_role_of_the_same_name_is_refused_and_left_alone() {
     });
     let out = mkpipeline(&args, None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("S3 bucket {} exists but does not carry ekskit.io/stack={stack}", bucket_of(&stack))), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains(&format!("S3 bucket {} exists but does not carry ekskit.io/stack={stack}", bucket_of(&stack))),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("hint: "), "{}", stderr(&out));
     assert_eq!(owned(&aws, &stack), [format!("s3-bucket {}", bucket_of(&stack))], "only the foreign bucket");
     // --delete leaves it alone.
@@ -317,7 +336,10 @@ fn an_existing_connection_is_used_and_never_deleted() {
     assert!(actions(&plan["plan"]["pipeline"]).contains(&("use".to_owned(), "connection".to_owned())));
     let doc = ok(&mkpipeline(&args, None));
     let c = &doc["pipeline"]["connection"];
-    assert_eq!((c["arn"].as_str(), c["managed"].as_bool(), c["provider"].as_str()), (Some(arn.as_str()), Some(false), Some("GitLab")));
+    assert_eq!(
+        (c["arn"].as_str(), c["managed"].as_bool(), c["provider"].as_str()),
+        (Some(arn.as_str()), Some(false), Some("GitLab"))
+    );
     assert!(!owned(&aws, &stack).iter().any(|r| r.starts_with("connection ")));
     let gone = ok(&mkpipeline(&["--delete"], Some(&doc.to_string())));
     assert_eq!(gone["deleted"]["pipeline"]["resources"].as_array().unwrap().len(), 5);

@@ -29,11 +29,12 @@ pub async fn find(s3: &Client, name: &str, stack: &str) -> anyhow::Result<bool> 
         }
         Err(e) => return Err(e),
     }
-    let tags = match s3.get_bucket_tagging().bucket(name).send().await.aws(format!("reading the tags of S3 bucket {name}")) {
-        Ok(out) => out.tag_set,
-        Err(e) if aws_code(&e) == Some("NoSuchTagSet") => Vec::new(),
-        Err(e) => return Err(e),
-    };
+    let tags =
+        match s3.get_bucket_tagging().bucket(name).send().await.aws(format!("reading the tags of S3 bucket {name}")) {
+            Ok(out) => out.tag_set,
+            Err(e) if aws_code(&e) == Some("NoSuchTagSet") => Vec::new(),
+            Err(e) => return Err(e),
+        };
     if tags.iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
         return Ok(true);
     }
@@ -86,7 +87,8 @@ pub async fn drift(s3: &Client, name: &str, stack: &str) -> anyhow::Result<Vec<&
         Err(e) if aws_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => off.push("public-access-block"),
         Err(e) => return Err(e),
     }
-    let tags = match s3.get_bucket_tagging().bucket(name).send().await.aws(format!("reading tags of S3 bucket {name}")) {
+    let tags = match s3.get_bucket_tagging().bucket(name).send().await.aws(format!("reading tags of S3 bucket {name}"))
+    {
         Ok(out) => out.tag_set,
         Err(e) if aws_code(&e) == Some("NoSuchTagSet") => Vec::new(),
         Err(e) => return Err(e),
@@ -106,8 +108,9 @@ pub async fn ensure(s3: &Client, name: &str, stack: &str, region: &str) -> anyho
         info!("creating S3 bucket {name}");
         let mut create = s3.create_bucket().bucket(name);
         if region != "us-east-1" {
-            let config =
-                CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build();
+            let config = CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build();
             create = create.create_bucket_configuration(config);
         }
         match create.send().await.aws(format!("creating S3 bucket {name}")) {
@@ -193,10 +196,20 @@ pub async fn delete(s3: &Client, name: &str, stack: &str) -> anyhow::Result<bool
             s3.list_object_versions().bucket(name).send().await.aws(format!("listing versions in S3 bucket {name}"))?;
         let mut ids = Vec::new();
         for v in page.versions() {
-            ids.push(ObjectIdentifier::builder().key(v.key().unwrap_or_default()).set_version_id(v.version_id().map(Into::into)).build()?);
+            ids.push(
+                ObjectIdentifier::builder()
+                    .key(v.key().unwrap_or_default())
+                    .set_version_id(v.version_id().map(Into::into))
+                    .build()?,
+            );
         }
         for m in page.delete_markers() {
-            ids.push(ObjectIdentifier::builder().key(m.key().unwrap_or_default()).set_version_id(m.version_id().map(Into::into)).build()?);
+            ids.push(
+                ObjectIdentifier::builder()
+                    .key(m.key().unwrap_or_default())
+                    .set_version_id(m.version_id().map(Into::into))
+                    .build()?,
+            );
         }
         if ids.is_empty() {
             break;

@@ -145,7 +145,8 @@ pub enum ComputeType {
 }
 
 impl ComputeType {
-    pub const ALL: [ComputeType; 4] = [ComputeType::Small, ComputeType::Medium, ComputeType::Large, ComputeType::X2large];
+    pub const ALL: [ComputeType; 4] =
+        [ComputeType::Small, ComputeType::Medium, ComputeType::Large, ComputeType::X2large];
 
     pub fn from_aws_name(name: &str) -> Option<ComputeType> {
         ComputeType::ALL.into_iter().find(|c| c.aws_name() == name)
@@ -276,8 +277,10 @@ impl Spec {
         let compute_type = match (args.compute_type, project.compute_type) {
             (Some(c), _) => c,
             (None, Some(name)) => ComputeType::from_aws_name(&name).ok_or_else(|| {
-                InputError::new(format!("`pipeline.project.compute_type` {name} is not a compute type mkpipeline knows"))
-                    .hint("pass --compute-type")
+                InputError::new(format!(
+                    "`pipeline.project.compute_type` {name} is not a compute type mkpipeline knows"
+                ))
+                .hint("pass --compute-type")
             })?,
             (None, None) => ComputeType::Medium,
         };

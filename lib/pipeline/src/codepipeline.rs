@@ -67,9 +67,7 @@ pub fn declaration(p: &Parts<'_>) -> anyhow::Result<PipelineDeclaration> {
         .input_artifacts(InputArtifact::builder().name("SourceOutput").build()?)
         .output_artifacts(OutputArtifact::builder().name("BuildOutput").build()?)
         .build()?;
-    let push = GitPushFilter::builder()
-        .branches(GitBranchFilterCriteria::builder().includes(p.branch).build())
-        .build();
+    let push = GitPushFilter::builder().branches(GitBranchFilterCriteria::builder().includes(p.branch).build()).build();
     let trigger = PipelineTriggerDeclaration::builder()
         .provider_type(PipelineTriggerProviderType::CodeStarSourceConnection)
         .git_configuration(GitConfiguration::builder().source_action_name(SOURCE_ACTION).push(push).build()?)
@@ -153,8 +151,12 @@ pub async fn find(cp: &Client, name: &str, stack: &str) -> anyhow::Result<Option
     };
     let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_owned();
     let Some(declaration) = out.pipeline else { return Ok(None) };
-    let tags =
-        cp.list_tags_for_resource().resource_arn(&arn).send().await.aws(format!("reading the tags of pipeline {name}"))?;
+    let tags = cp
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .aws(format!("reading the tags of pipeline {name}"))?;
     if !tags.tags().iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
         return Err(Hinted::new(
             format!("pipeline {name} exists but does not carry {STACK_TAG}={stack}"),
@@ -178,7 +180,8 @@ pub fn plan(current: Option<&PipelineDeclaration>, wanted: &PipelineDeclaration)
 
 /// A role IAM has not yet made assumable answers InvalidStructureException for a few seconds.
 fn role_not_ready(e: &anyhow::Error) -> bool {
-    aws_code(e) == Some("InvalidStructureException") && format!("{e:#}").contains("not authorized to perform AssumeRole")
+    aws_code(e) == Some("InvalidStructureException")
+        && format!("{e:#}").contains("not authorized to perform AssumeRole")
 }
 
 /// Creates or updates the pipeline; returns its ARN and `create`, `update` or `keep`.
@@ -207,7 +210,12 @@ pub async fn ensure(cp: &Client, stack: &str, wanted: &PipelineDeclaration) -> a
                 .map(|_| ())
                 .aws(format!("creating pipeline {name}"))
         } else {
-            cp.update_pipeline().pipeline(wanted.clone()).send().await.map(|_| ()).aws(format!("updating pipeline {name}"))
+            cp.update_pipeline()
+                .pipeline(wanted.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .aws(format!("updating pipeline {name}"))
         };
         match result {
             Ok(()) => Ok(Check::Ready(())),
@@ -268,7 +276,10 @@ mod tests {
         assert_eq!(e["stages"][0]["actions"][0]["configuration"]["DetectChanges"], "true");
         assert_eq!(e["stages"][1]["actions"][0]["configuration"]["ProjectName"], "ekskit-demo-build");
         assert_eq!(e["stages"][1]["actions"][0]["inputs"], json!(["SourceOutput"]));
-        assert_eq!(e["triggers"], json!([{"provider": "CodeStarSourceConnection", "action": "Source", "push": [["main"]]}]));
+        assert_eq!(
+            e["triggers"],
+            json!([{"provider": "CodeStarSourceConnection", "action": "Source", "push": [["main"]]}])
+        );
         assert_eq!(plan(Some(&d), &d).0, "keep");
         assert_eq!(plan(None, &d).0, "create");
     }

@@ -29,11 +29,9 @@ pub fn next_step(doc: &ConnectionDoc, region: &str) -> Option<String> {
             console_url(region),
             doc.provider
         )),
-        other => Some(format!(
-            "connection {} is {other}: open {} and fix or re-authorize it",
-            doc.name,
-            console_url(region)
-        )),
+        other => {
+            Some(format!("connection {} is {other}: open {} and fix or re-authorize it", doc.name, console_url(region)))
+        }
     }
 }
 
@@ -52,12 +50,8 @@ pub async fn find(cc: &Client, name: &str, stack: &str) -> anyhow::Result<Option
     let mut token = None;
     let mut foreign = false;
     loop {
-        let page = cc
-            .list_connections()
-            .set_next_token(token)
-            .send()
-            .await
-            .aws("listing CodeConnections connections")?;
+        let page =
+            cc.list_connections().set_next_token(token).send().await.aws("listing CodeConnections connections")?;
         for c in page.connections().iter().filter(|c| c.connection_name() == Some(name)) {
             let arn = c.connection_arn().unwrap_or_default();
             let tags = cc
@@ -90,7 +84,9 @@ pub async fn find(cc: &Client, name: &str, stack: &str) -> anyhow::Result<Option
 pub async fn get(cc: &Client, arn: &str) -> anyhow::Result<ConnectionDoc> {
     let out = cc.get_connection().connection_arn(arn).send().await;
     match out.aws(format!("reading connection {arn}")) {
-        Ok(out) => Ok(doc_of(out.connection().ok_or_else(|| anyhow::anyhow!("GetConnection returned nothing"))?, false)),
+        Ok(out) => {
+            Ok(doc_of(out.connection().ok_or_else(|| anyhow::anyhow!("GetConnection returned nothing"))?, false))
+        }
         Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => Err(Hinted::new(
             format!("connection {arn} (--connection-arn) does not exist"),
             "check the ARN and region, or leave out --connection-arn and mkpipeline creates one",
@@ -101,7 +97,12 @@ pub async fn get(cc: &Client, arn: &str) -> anyhow::Result<ConnectionDoc> {
 }
 
 /// The connection to use: the given one, ours, or a new one. Returns it and whether it was created.
-pub async fn ensure(cc: &Client, spec: &ConnectionSpec, name: &str, stack: &str) -> anyhow::Result<(ConnectionDoc, bool)> {
+pub async fn ensure(
+    cc: &Client,
+    spec: &ConnectionSpec,
+    name: &str,
+    stack: &str,
+) -> anyhow::Result<(ConnectionDoc, bool)> {
     let (provider, host_arn) = match spec {
         ConnectionSpec::Existing { arn } => return Ok((get(cc, arn).await?, false)),
         ConnectionSpec::Create { provider, host_arn } => (*provider, host_arn),

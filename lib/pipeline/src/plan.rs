@@ -34,19 +34,18 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
             actions.push(step("use", "connection", &found.name, Some(format!("{arn} ({})", found.status))));
             found.arn
         }
-        ConnectionSpec::Create { .. } => {
-            match connection::find(&aws.connections, &names.connection, stack).await? {
-                Some(found) => {
-                    actions.push(step("keep", "connection", &names.connection, Some(found.status.clone())));
-                    found.arn
-                }
-                None => {
-                    let detail = format!("{}; PENDING until completed in the console", connection::provider_name(&spec.connection));
-                    actions.push(step("create", "connection", &names.connection, Some(detail)));
-                    "(new connection)".to_owned()
-                }
+        ConnectionSpec::Create { .. } => match connection::find(&aws.connections, &names.connection, stack).await? {
+            Some(found) => {
+                actions.push(step("keep", "connection", &names.connection, Some(found.status.clone())));
+                found.arn
             }
-        }
+            None => {
+                let detail =
+                    format!("{}; PENDING until completed in the console", connection::provider_name(&spec.connection));
+                actions.push(step("create", "connection", &names.connection, Some(detail)));
+                "(new connection)".to_owned()
+            }
+        },
     };
 
     let scope = names.scope(spec, &connection_arn);
@@ -88,7 +87,8 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     let wanted = codepipeline::declaration(&parts)?;
     let current = codepipeline::find(&aws.codepipeline, &names.pipeline, stack).await?;
     let (action, off) = codepipeline::plan(current.as_ref().map(|(d, _)| d), &wanted);
-    let detail = if off.is_empty() { format!("V2, {repository}@{} -> {}", spec.branch, names.project) } else { off.join(", ") };
+    let detail =
+        if off.is_empty() { format!("V2, {repository}@{} -> {}", spec.branch, names.project) } else { off.join(", ") };
     actions.push(step(action, "pipeline", &names.pipeline, Some(detail)));
 
     Ok(PlanDoc { region: names.region.clone(), account: names.account.clone(), spec: spec.clone(), actions })

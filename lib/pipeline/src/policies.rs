@@ -199,7 +199,8 @@ mod tests {
         assert_eq!(by("EcrPush"), ["arn:aws:ecr:eu-west-1:123456789012:repository/comments"]);
         assert_eq!(by("GitToken"), [scope().token_secret]);
         assert_eq!(by("Connection"), [scope().connection]);
-        let get_secret: Vec<_> = s.iter().filter(|(_, a, _)| a.iter().any(|a| a.starts_with("secretsmanager:"))).collect();
+        let get_secret: Vec<_> =
+            s.iter().filter(|(_, a, _)| a.iter().any(|a| a.starts_with("secretsmanager:"))).collect();
         assert_eq!(get_secret.len(), 1);
         assert_eq!(get_secret[0].1, ["secretsmanager:GetSecretValue"]);
     }
@@ -210,8 +211,13 @@ mod tests {
         let build = s.iter().find(|(id, _, _)| id == "Build").unwrap();
         assert_eq!(build.1, ["codebuild:StartBuild", "codebuild:BatchGetBuilds"]);
         assert_eq!(build.2, ["arn:aws:codebuild:eu-west-1:123456789012:project/ekskit-demo-build"]);
-        assert!(s.iter().all(|(_, a, _)| a.iter().all(|a| !a.starts_with("ecr:") && !a.starts_with("secretsmanager:"))));
-        assert_eq!(trust("codepipeline.amazonaws.com")["Statement"][0]["Principal"]["Service"], "codepipeline.amazonaws.com");
+        assert!(
+            s.iter().all(|(_, a, _)| a.iter().all(|a| !a.starts_with("ecr:") && !a.starts_with("secretsmanager:")))
+        );
+        assert_eq!(
+            trust("codepipeline.amazonaws.com")["Statement"][0]["Principal"]["Service"],
+            "codepipeline.amazonaws.com"
+        );
     }
 
     #[test]

@@ -46,7 +46,9 @@ pub fn wanted(spec: &Spec, name: &str, log_group: &str, service_role: &str) -> a
         .into_iter()
         // An ARN, not the secret: CodeBuild's own SECRETS_MANAGER type would resolve the token
         // into the build's environment, where every command could print it.
-        .map(|(k, v)| EnvironmentVariable::builder().name(k).value(v).r#type(EnvironmentVariableType::Plaintext).build())
+        .map(|(k, v)| {
+            EnvironmentVariable::builder().name(k).value(v).r#type(EnvironmentVariableType::Plaintext).build()
+        })
         .collect::<Result<_, _>>()?;
     Ok(Wanted {
         name: name.to_owned(),
@@ -148,7 +150,8 @@ pub fn plan(current: Option<&Project>, wanted: &Wanted) -> (&'static str, Vec<St
 
 /// A service role IAM has not yet made assumable answers InvalidInputException for a few seconds.
 fn role_not_ready(e: &anyhow::Error) -> bool {
-    aws_code(e) == Some("InvalidInputException") && format!("{e:#}").contains("not authorized to perform: sts:AssumeRole")
+    aws_code(e) == Some("InvalidInputException")
+        && format!("{e:#}").contains("not authorized to perform: sts:AssumeRole")
 }
 
 /// Creates or updates the project; returns its ARN and `create`, `update` or `keep`.
@@ -159,54 +162,56 @@ pub async fn ensure(cb: &Client, stack: &str, wanted: &Wanted) -> anyhow::Result
     if action == "keep" {
         return Ok((current.and_then(|p| p.arn).unwrap_or_default(), "keep"));
     }
-    let tags: Vec<Tag> = ownership_tags(stack, TOOL).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let tags: Vec<Tag> =
+        ownership_tags(stack, TOOL).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     if action == "create" {
         info!("creating CodeBuild project {name}");
     } else {
         info!("updating CodeBuild project {name}: {}", off.join(", "));
     }
     let what = format!("CodeBuild project {name}");
-    let project = until(&what, "created with its new IAM role", Duration::from_secs(120), Backoff::default(), || async {
-        let result = if action == "create" {
-            cb.create_project()
-                .name(name)
-                .description(format!("ekskit stack {stack}: runs the repository's buildspec for CodePipeline"))
-                .source(wanted.source.clone())
-                .artifacts(wanted.artifacts.clone())
-                .environment(wanted.environment.clone())
-                .service_role(&wanted.service_role)
-                .logs_config(wanted.logs.clone())
-                .set_tags(Some(tags.clone()))
-                .send()
-                .await
-                .map(|o| o.project)
-                .aws(format!("creating CodeBuild project {name}"))
-        } else {
-            cb.update_project()
-                .name(name)
-                .source(wanted.source.clone())
-                .artifacts(wanted.artifacts.clone())
-                .environment(wanted.environment.clone())
-                .service_role(&wanted.service_role)
-                .logs_config(wanted.logs.clone())
-                .set_tags(Some(tags.clone()))
-                .send()
-                .await
-                .map(|o| o.project)
-                .aws(format!("updating CodeBuild project {name}"))
-        };
-        match result {
-            Ok(p) => Ok(Check::Ready(p)),
-            Err(e) if role_not_ready(&e) => Ok(Check::Pending("waiting for IAM to propagate its role".into())),
-            Err(e) if aws_code(&e) == Some("ResourceAlreadyExistsException") => {
-                // A concurrent or killed run created it: converge on the next run.
-                warn!("{e:#}");
-                Ok(Check::Ready(find(cb, name, stack).await?))
+    let project =
+        until(&what, "created with its new IAM role", Duration::from_secs(120), Backoff::default(), || async {
+            let result = if action == "create" {
+                cb.create_project()
+                    .name(name)
+                    .description(format!("ekskit stack {stack}: runs the repository's buildspec for CodePipeline"))
+                    .source(wanted.source.clone())
+                    .artifacts(wanted.artifacts.clone())
+                    .environment(wanted.environment.clone())
+                    .service_role(&wanted.service_role)
+                    .logs_config(wanted.logs.clone())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map(|o| o.project)
+                    .aws(format!("creating CodeBuild project {name}"))
+            } else {
+                cb.update_project()
+                    .name(name)
+                    .source(wanted.source.clone())
+                    .artifacts(wanted.artifacts.clone())
+                    .environment(wanted.environment.clone())
+                    .service_role(&wanted.service_role)
+                    .logs_config(wanted.logs.clone())
+                    .set_tags(Some(tags.clone()))
+                    .send()
+                    .await
+                    .map(|o| o.project)
+                    .aws(format!("updating CodeBuild project {name}"))
+            };
+            match result {
+                Ok(p) => Ok(Check::Ready(p)),
+                Err(e) if role_not_ready(&e) => Ok(Check::Pending("waiting for IAM to propagate its role".into())),
+                Err(e) if aws_code(&e) == Some("ResourceAlreadyExistsException") => {
+                    // A concurrent or killed run created it: converge on the next run.
+                    warn!("{e:#}");
+                    Ok(Check::Ready(find(cb, name, stack).await?))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
-    })
-    .await?;
+        })
+        .await?;
     Ok((project.and_then(|p| p.arn).unwrap_or_default(), action))
 }
 

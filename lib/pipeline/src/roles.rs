@@ -10,9 +10,9 @@ use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::TOOL;
 use crate::names::{self, INLINE_POLICY};
 use crate::policies::{parse_document, trust};
-use crate::TOOL;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleKind {
@@ -83,7 +83,12 @@ pub async fn drift(iam: &Client, role: &Role, kind: RoleKind, policy: &Value) ->
 
 /// Creates the role when missing and converges its trust and inline policy.
 /// Returns its ARN and `create`, `update` or `keep`.
-pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, policy: &Value) -> anyhow::Result<(String, &'static str)> {
+pub async fn ensure(
+    iam: &Client,
+    stack: &str,
+    kind: RoleKind,
+    policy: &Value,
+) -> anyhow::Result<(String, &'static str)> {
     let name = kind.role_name(stack);
     let (role, created) = match find(iam, stack, kind).await? {
         Some(role) => (role, false),
@@ -165,7 +170,12 @@ pub async fn delete(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result
     let attached =
         iam.list_attached_role_policies().role_name(&name).send().await.aws(format!("listing policies of {name}"))?;
     for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
-        iam.detach_role_policy().role_name(&name).policy_arn(arn).send().await.aws(format!("detaching {arn} from {name}"))?;
+        iam.detach_role_policy()
+            .role_name(&name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .aws(format!("detaching {arn} from {name}"))?;
     }
     info!("deleting IAM role {name}");
     match iam.delete_role().role_name(&name).send().await.aws(format!("deleting IAM role {name}")) {
