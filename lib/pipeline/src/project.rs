@@ -230,3 +230,59 @@ pub async fn delete(cb: &Client, name: &str, stack: &str) -> anyhow::Result<bool
     cb.delete_project().name(name).send().await.aws(format!("deleting CodeBuild project {name}"))?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{ComputeType, ConnectionSpec, Provider};
+
+    fn spec() -> Spec {
+        Spec {
+            name: "demo".into(),
+            repository: Some("acme/comments".into()),
+            branch: "main".into(),
+            connection: ConnectionSpec::Create { provider: Provider::GitHub, host_arn: None },
+            buildspec: "buildspec.yml".into(),
+            image: crate::cli::DEFAULT_IMAGE.into(),
+            compute_type: ComputeType::Medium,
+            ecr_repository: "comments".into(),
+            token_secret: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf".into()),
+            environment: "dev".into(),
+            gitops_branch: "main".into(),
+        }
+    }
+
+    fn project(spec: &Spec) -> Wanted {
+        wanted(spec, "ekskit-demo-build", "/aws/codebuild/ekskit-demo-build", "arn:aws:iam::1:role/r").unwrap()
+    }
+
+    #[test]
+    fn the_buildspec_variables_are_set_and_the_build_is_privileged() {
+        let w = project(&spec());
+        let e = w.essence();
+        assert_eq!(e["environment"]["privileged_mode"], true);
+        assert_eq!(e["environment"]["compute_type"], "BUILD_GENERAL1_MEDIUM");
+        assert_eq!(e["source"], json!({"type": "CODEPIPELINE", "buildspec": "buildspec.yml"}));
+        assert_eq!(e["logs"]["group"], "/aws/codebuild/ekskit-demo-build");
+        let vars = &e["environment"]["variables"];
+        assert_eq!(
+            vars,
+            &json!([
+                ["ENVIRONMENT", "dev"],
+                ["GITOPS_BRANCH", "main"],
+                ["GITOPS_TOKEN_SECRET", "arn:aws:secretsmanager:us-east-1:123456789012:secret:t-AbCdEf"],
+                ["REPOSITORY", "ecr:comments"]
+            ])
+        );
+    }
+
+    #[test]
+    fn differences_name_what_changed_only() {
+        let w = project(&spec());
+        assert!(differences(&w.essence(), &w.essence()).is_empty());
+        let bigger = project(&Spec { compute_type: ComputeType::Large, ..spec() });
+        assert_eq!(differences(&bigger.essence(), &w.essence()), ["environment"]);
+        let other_file = project(&Spec { buildspec: "ci/buildspec.yml".into(), ..spec() });
+        assert_eq!(differences(&other_file.essence(), &w.essence()), ["source"]);
+    }
+}
