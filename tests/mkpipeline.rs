@@ -349,3 +349,23 @@ fn an_existing_connection_is_used_and_never_deleted() {
         aws.cc.delete_connection().connection_arn(&arn).send().await.unwrap();
     });
 }
+
+#[test]
+fn a_run_killed_after_creating_the_bucket_is_finished_by_the_next() {
+    let aws = aws();
+    let stack = unique_stack("plk").to_lowercase();
+    // What a run killed between CreateBucket and PutBucketTagging leaves: our name, no tags, empty.
+    block_on(async { aws.s3.create_bucket().bucket(bucket_of(&stack)).send().await.unwrap() });
+    let args = create_args(&stack);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let plan = ok(&mkpipeline(&[&args[..], &["--dry-run"]].concat(), None));
+    let bucket = &actions(&plan["plan"]["pipeline"])[0];
+    assert_eq!((bucket.0.as_str(), bucket.1.as_str()), ("update", "s3-bucket"));
+    let doc = ok(&mkpipeline(&args, None));
+    assert_eq!(doc["pipeline"]["bucket"], bucket_of(&stack));
+    assert_eq!(owned(&aws, &stack).len(), 6);
+    let plan = ok(&mkpipeline(&["--dry-run"], Some(&doc.to_string())));
+    assert!(actions(&plan["plan"]["pipeline"]).iter().all(|(a, _)| a == "keep"), "{plan:#}");
+    ok(&mkpipeline(&["--delete"], Some(&doc.to_string())));
+    assert!(owned(&aws, &stack).is_empty());
+}
