@@ -32,7 +32,7 @@ fmt: ## format the code
 	$(CARGO) fmt --all
 
 schemas: ## regenerate schemas/ from the output types
-	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks -p ekskit-image -p ekskit-registry -p ekskit-bump -p ekskit-mon committed_schemas_match_the_types
+	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks -p ekskit-image -p ekskit-registry -p ekskit-bump -p ekskit-mon -p ekskit-pipeline committed_schemas_match_the_types
 
 completions: build ## regenerate completions/ (bash, zsh, fish) and man/ from the clap definitions
 	$(BIN)/ekskit-docgen .

@@ -19,6 +19,8 @@ from moto.core.responses import ActionResult
 from moto.eks.exceptions import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
 from moto.eks.responses import EKSResponse
 
+import moto_codeconnections  # CodeConnections and CodeBuild pieces for mkpipeline
+
 # Versions the emulator offers; the newest is the default, as on EKS.
 ADDON_VERSIONS = {
     "vpc-cni": ["v1.20.4-eksbuild.2", "v1.21.1-eksbuild.1"],
@@ -251,5 +253,6 @@ def install():
 
 if __name__ == "__main__":
     install()
+    moto_codeconnections.install()
     from moto.server import main
     sys.exit(main(sys.argv[1:]))

@@ -18,6 +18,7 @@ fn tools() -> Vec<clap::Command> {
         ekskit_registry::cli::Args::command(),
         ekskit_bump::cli::Args::command(),
         ekskit_mon::cli::Args::command(),
+        ekskit_pipeline::cli::Args::command(),
     ]
 }
 
