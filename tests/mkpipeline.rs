@@ -8,8 +8,6 @@ use ekskit_tests::{assert_schema, aws_config, block_on, run, stack_env, stderr, 
 use serde_json::Value;
 
 const REGION: &str = "us-east-1";
-/// moto's account for any access key it has not been told about.
-const ACCOUNT: &str = "123456789012";
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gitops-token-AbCdEf";
 
 fn env() -> &'static BTreeMap<String, String> {
@@ -52,7 +50,9 @@ fn aws() -> Aws {
 
 /// The bucket's name while it needs no cutting (short stack names; names.rs tests the cut).
 fn bucket_of(stack: &str) -> String {
-    let name = format!("ekskit-{}-artifacts-{ACCOUNT}-{REGION}", stack.to_lowercase());
+    // The emulated account devstack drew.
+    let account = &env()["EKSKIT_AWS_ACCOUNT"];
+    let name = format!("ekskit-{}-artifacts-{account}-{REGION}", stack.to_lowercase());
     assert!(name.len() <= 63, "use a shorter test stack name than {stack}");
     name
 }
