@@ -181,7 +181,9 @@ def codeconnections_app(environ, start_response):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         body = json.loads(raw or b"{}")
-        status, payload = "200 OK", handler(_account(environ), region or "us-east-1", body)
+        if region is None:
+            raise ApiError("MissingAuthenticationTokenException", "the request is not signed (SigV4)", 403)
+        status, payload = "200 OK", handler(_account(environ), region, body)
     except ApiError as e:
         status, payload = f"{e.status} Bad Request", {"__type": e.code, "message": e.message}
     except ValueError as e:
