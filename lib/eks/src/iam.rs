@@ -4,11 +4,8 @@
 //! someone else's and is refused.
 
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::Tag;
-use ekskit_aws::{AwsResultExt, aws_code};
-use ekskit_core::Hinted;
-use ekskit_core::stack::{STACK_TAG, ownership_tags};
-use tracing::info;
+use ekskit_aws::AwsResultExt;
+use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role};
 
 use crate::TOOL;
 use crate::addons::Addon;
@@ -112,22 +109,8 @@ pub fn bounded_name(stack: &str, suffix: &str, max: usize) -> String {
 
 /// The role's ARN when it exists and is ours; an error when it exists and is not.
 pub async fn find(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<Option<String>> {
-    let name = kind.role_name(stack);
-    let role = match iam.get_role().role_name(&name).send().await.aws(format!("reading IAM role {name}")) {
-        Ok(out) => out.role,
-        Err(e) if aws_code(&e) == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let Some(role) = role else { return Ok(None) };
-    let ours = role.tags().iter().any(|t| t.key() == STACK_TAG && t.value() == stack);
-    if !ours {
-        return Err(Hinted::new(
-            format!("IAM role {name} exists but does not carry {STACK_TAG}={stack}"),
-            "it belongs to something else: pick another --name, or delete or tag that role",
-        )
-        .into());
-    }
-    Ok(Some(role.arn().to_owned()))
+    let role = find_owned_role(iam, &kind.role_name(stack), stack).await?;
+    Ok(role.map(|r| r.arn().to_owned()))
 }
 
 /// Creates the role when missing and attaches its policies (attaching again is a no-op).
@@ -136,27 +119,14 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result
     let arn = match find(iam, stack, kind).await? {
         Some(arn) => arn,
         None => {
-            info!("creating IAM role {name}");
-            let tags: Vec<Tag> = ownership_tags(stack, TOOL)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<_, _>>()?;
-            let created = iam
-                .create_role()
-                .role_name(&name)
-                .assume_role_policy_document(kind.trust_policy())
-                .description(format!("EKS {} role of ekskit stack {stack}", kind.suffix()))
-                .set_tags(Some(tags))
-                .send()
-                .await;
-            match created.aws(format!("creating IAM role {name}")) {
-                Ok(out) => out.role.map(|r| r.arn).unwrap_or_default(),
-                // A concurrent or killed run created it between our look and now.
-                Err(e) if aws_code(&e) == Some("EntityAlreadyExists") => {
-                    find(iam, stack, kind).await?.unwrap_or_default()
-                }
-                Err(e) => return Err(e),
-            }
+            let new = NewRole {
+                name: &name,
+                stack,
+                tool: TOOL,
+                trust_policy: &kind.trust_policy(),
+                description: &format!("EKS {} role of ekskit stack {stack}", kind.suffix()),
+            };
+            create_owned_role(iam, &new).await?.0.arn().to_owned()
         }
     };
     for policy in kind.policies() {
@@ -185,46 +155,9 @@ pub async fn ensure_with_policy(iam: &Client, stack: &str, kind: RoleKind, docum
     Ok(arn)
 }
 
-/// Detaches every policy and deletes the role; returns whether there was one.
+/// Deletes the role with its policies; returns whether there was one.
 pub async fn delete(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<bool> {
-    let name = kind.role_name(stack);
-    match find(iam, stack, kind).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Ok(false),
-        Err(e) if e.is::<Hinted>() => {
-            tracing::warn!("leaving IAM role {name} alone: {e}");
-            return Ok(false);
-        }
-        Err(e) => return Err(e),
-    }
-    let attached =
-        iam.list_attached_role_policies().role_name(&name).send().await.aws(format!("listing policies of {name}"))?;
-    for policy in attached.attached_policies() {
-        if let Some(arn) = policy.policy_arn() {
-            iam.detach_role_policy()
-                .role_name(&name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .aws(format!("detaching {arn} from {name}"))?;
-        }
-    }
-    let inline =
-        iam.list_role_policies().role_name(&name).send().await.aws(format!("listing inline policies of {name}"))?;
-    for policy in inline.policy_names() {
-        iam.delete_role_policy()
-            .role_name(&name)
-            .policy_name(policy)
-            .send()
-            .await
-            .aws(format!("deleting inline policy {policy} of {name}"))?;
-    }
-    info!("deleting IAM role {name}");
-    match iam.delete_role().role_name(&name).send().await.aws(format!("deleting IAM role {name}")) {
-        Ok(_) => Ok(true),
-        Err(e) if aws_code(&e) == Some("NoSuchEntity") => Ok(true),
-        Err(e) => Err(e),
-    }
+    delete_owned_role(iam, &kind.role_name(stack), stack).await
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 //! else's and is refused.
 
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::{Role, Tag};
+use aws_sdk_iam::types::Role;
+use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role};
 use ekskit_aws::{AwsResultExt, aws_code};
-use ekskit_core::Hinted;
-use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::TOOL;
 use crate::names::{self, INLINE_POLICY};
@@ -40,21 +39,7 @@ impl RoleKind {
 
 /// The role when it exists and is ours; an error when it exists and is not.
 pub async fn find(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<Option<Role>> {
-    let name = kind.role_name(stack);
-    let role = match iam.get_role().role_name(&name).send().await.aws(format!("reading IAM role {name}")) {
-        Ok(out) => out.role,
-        Err(e) if aws_code(&e) == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let Some(role) = role else { return Ok(None) };
-    if !role.tags().iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
-        return Err(Hinted::new(
-            format!("IAM role {name} exists but does not carry {STACK_TAG}={stack}"),
-            "it belongs to something else: pick another --name, or delete or tag that role",
-        )
-        .into());
-    }
-    Ok(Some(role))
+    find_owned_role(iam, &kind.role_name(stack), stack).await
 }
 
 /// What differs between the role and what is wanted: `trust policy`, `inline policy`.
@@ -93,28 +78,14 @@ pub async fn ensure(
     let (role, created) = match find(iam, stack, kind).await? {
         Some(role) => (role, false),
         None => {
-            info!("creating IAM role {name}");
-            let tags: Vec<Tag> = ownership_tags(stack, TOOL)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<_, _>>()?;
-            let created = iam
-                .create_role()
-                .role_name(&name)
-                .assume_role_policy_document(trust(kind.service()).to_string())
-                .description(format!("{} service role of ekskit stack {stack}", kind.service()))
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .aws(format!("creating IAM role {name}"));
-            match created {
-                Ok(out) => (out.role.ok_or_else(|| anyhow::anyhow!("CreateRole returned no role"))?, true),
-                // A concurrent or killed run created it between our look and now.
-                Err(e) if aws_code(&e) == Some("EntityAlreadyExists") => {
-                    (find(iam, stack, kind).await?.ok_or(e)?, false)
-                }
-                Err(e) => return Err(e),
-            }
+            let new = NewRole {
+                name: &name,
+                stack,
+                tool: TOOL,
+                trust_policy: &trust(kind.service()).to_string(),
+                description: &format!("{} service role of ekskit stack {stack}", kind.service()),
+            };
+            create_owned_role(iam, &new).await?
         }
     };
     let off = drift(iam, &role, kind, policy).await?;
@@ -148,39 +119,5 @@ pub async fn ensure(
 
 /// Deletes the role's inline and attached policies, then the role; returns whether there was one.
 pub async fn delete(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<bool> {
-    let name = kind.role_name(stack);
-    match find(iam, stack, kind).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return Ok(false),
-        Err(e) if e.is::<Hinted>() => {
-            warn!("leaving IAM role {name} alone: {e}");
-            return Ok(false);
-        }
-        Err(e) => return Err(e),
-    }
-    let inline = iam.list_role_policies().role_name(&name).send().await.aws(format!("listing policies of {name}"))?;
-    for policy in inline.policy_names() {
-        iam.delete_role_policy()
-            .role_name(&name)
-            .policy_name(policy)
-            .send()
-            .await
-            .aws(format!("deleting policy {policy} of {name}"))?;
-    }
-    let attached =
-        iam.list_attached_role_policies().role_name(&name).send().await.aws(format!("listing policies of {name}"))?;
-    for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
-        iam.detach_role_policy()
-            .role_name(&name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .aws(format!("detaching {arn} from {name}"))?;
-    }
-    info!("deleting IAM role {name}");
-    match iam.delete_role().role_name(&name).send().await.aws(format!("deleting IAM role {name}")) {
-        Ok(_) => Ok(true),
-        Err(e) if aws_code(&e) == Some("NoSuchEntity") => Ok(true),
-        Err(e) => Err(e),
-    }
+    delete_owned_role(iam, &kind.role_name(stack), stack).await
 }

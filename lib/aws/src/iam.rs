@@ -1,0 +1,106 @@
+//! IAM roles owned by an ekskit stack, shared by mkeks and mkpipeline: found by name and refused
+//! when they lack the stack's tag, created with the ownership tags (a concurrent or killed run
+//! that created it first is fine), and deleted with their inline and attached policies.
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::{Role, Tag};
+use ekskit_core::Hinted;
+use ekskit_core::stack::{STACK_TAG, ownership_tags};
+use tracing::{info, warn};
+
+use crate::{AwsResultExt, aws_code};
+
+/// The role named `name` when it exists and carries `ekskit.io/stack=<stack>`; an error naming
+/// it when it exists and does not.
+pub async fn find_owned_role(iam: &Client, name: &str, stack: &str) -> anyhow::Result<Option<Role>> {
+    let role = match iam.get_role().role_name(name).send().await.aws(format!("reading IAM role {name}")) {
+        Ok(out) => out.role,
+        Err(e) if aws_code(&e) == Some("NoSuchEntity") => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(role) = role else { return Ok(None) };
+    if !role.tags().iter().any(|t| t.key() == STACK_TAG && t.value() == stack) {
+        return Err(Hinted::new(
+            format!("IAM role {name} exists but does not carry {STACK_TAG}={stack}"),
+            "it belongs to something else: pick another --name, or delete or tag that role",
+        )
+        .into());
+    }
+    Ok(Some(role))
+}
+
+/// What a new role is made with.
+pub struct NewRole<'a> {
+    pub name: &'a str,
+    pub stack: &'a str,
+    /// The tool written into `ekskit.io/managed-by`.
+    pub tool: &'a str,
+    pub trust_policy: &'a str,
+    pub description: &'a str,
+}
+
+/// Creates the role; returns it and whether this call made it (false: someone made it first).
+pub async fn create_owned_role(iam: &Client, new: &NewRole<'_>) -> anyhow::Result<(Role, bool)> {
+    let name = new.name;
+    info!("creating IAM role {name}");
+    let tags: Vec<Tag> = ownership_tags(new.stack, new.tool)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()?;
+    let created = iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(new.trust_policy)
+        .description(new.description)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .aws(format!("creating IAM role {name}"));
+    match created {
+        Ok(out) => Ok((out.role.ok_or_else(|| anyhow::anyhow!("CreateRole returned no role for {name}"))?, true)),
+        // A concurrent or killed run created it between our look and now.
+        Err(e) if aws_code(&e) == Some("EntityAlreadyExists") => {
+            Ok((find_owned_role(iam, name, new.stack).await?.ok_or(e)?, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the role's inline and attached policies, then the role; returns whether there was
+/// one. A role of that name that is not the stack's is left alone, with a warning.
+pub async fn delete_owned_role(iam: &Client, name: &str, stack: &str) -> anyhow::Result<bool> {
+    match find_owned_role(iam, name, stack).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Ok(false),
+        Err(e) if e.is::<Hinted>() => {
+            warn!("leaving IAM role {name} alone: {e}");
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    }
+    let inline = iam.list_role_policies().role_name(name).send().await.aws(format!("listing policies of {name}"))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .aws(format!("deleting policy {policy} of {name}"))?;
+    }
+    let attached =
+        iam.list_attached_role_policies().role_name(name).send().await.aws(format!("listing policies of {name}"))?;
+    for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .aws(format!("detaching {arn} from {name}"))?;
+    }
+    info!("deleting IAM role {name}");
+    match iam.delete_role().role_name(name).send().await.aws(format!("deleting IAM role {name}")) {
+        Ok(_) => Ok(true),
+        Err(e) if aws_code(&e) == Some("NoSuchEntity") => Ok(true),
+        Err(e) => Err(e),
+    }
+}
