@@ -9,6 +9,7 @@ pub mod errors;
 pub mod image_ref;
 pub mod logging;
 pub mod output;
+pub mod plan;
 pub mod run;
 pub mod schemas;
 pub mod stack;

@@ -54,18 +54,9 @@ pub struct NodeGroupDoc {
     pub ami_type: String,
 }
 
-/// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct PlannedAction {
-    /// `create`, `keep`, `update`, or `delete`.
-    pub action: String,
-    /// `iam-role`, `kms-key`, `cluster`, `addon`, `node-group`, `pod-identity-association`,
-    /// `access-entry`, `sqs-queue`, `event-rule`.
-    pub kind: String,
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
+/// One step of a plan; its kinds: `iam-role`, `kms-key`, `cluster`, `addon`, `node-group`,
+/// `pod-identity-association`, `access-entry`, `sqs-queue`, `event-rule`.
+pub use ekskit_core::plan::PlannedAction;
 
 /// `plan.cluster`: the fully defaulted spec and what a run would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

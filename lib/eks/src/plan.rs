@@ -12,21 +12,13 @@ use crate::kms;
 use crate::managed;
 use crate::model::{PlanDoc, PlannedAction};
 
-fn step(action: &str, kind: &str, name: &str, detail: Option<String>) -> PlannedAction {
-    PlannedAction { action: action.into(), kind: kind.into(), name: name.into(), detail }
-}
-
-fn create_or_keep(exists: bool) -> &'static str {
-    if exists { "keep" } else { "create" }
-}
-
 pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Result<PlanDoc> {
     let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
     for kind in RoleKind::CORE {
         let exists = iam::find(iam_client, &spec.name, kind).await?.is_some();
-        actions.push(step(
-            create_or_keep(exists),
+        actions.push(PlannedAction::create_or_keep(
+            exists,
             "iam-role",
             &kind.role_name(&spec.name),
             Some(kind.policies().join(", ")),
@@ -34,13 +26,18 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     }
     if spec.secrets_encryption {
         let exists = kms::find(kms_client, &spec.name).await?.is_some();
-        actions.push(step(create_or_keep(exists), "kms-key", &kms::alias(&spec.name), None));
+        actions.push(PlannedAction::create_or_keep(exists, "kms-key", &kms::alias(&spec.name), None));
     }
     let exists = cluster::find(eks, &spec.name).await?.is_some();
-    actions.push(step(create_or_keep(exists), "cluster", &spec.name, Some(format!("Kubernetes {}", spec.version))));
+    actions.push(PlannedAction::create_or_keep(
+        exists,
+        "cluster",
+        &spec.name,
+        Some(format!("Kubernetes {}", spec.version)),
+    ));
     for name in managed::ADDONS {
         let there = exists && managed::find(eks, &spec.name, name).await?.is_some();
-        actions.push(step(create_or_keep(there), "addon", name, None));
+        actions.push(PlannedAction::create_or_keep(there, "addon", name, None));
     }
     let ng = if exists { cluster::find_node_group(eks, &spec.name).await? } else { None };
     let size = format!("{}:{}:{}", spec.nodes.min, spec.nodes.desired, spec.nodes.max);
@@ -49,7 +46,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         Some(ng) if cluster::scaling_of(ng) != Some(spec.nodes) => "update",
         Some(_) => "keep",
     };
-    actions.push(step(
+    actions.push(PlannedAction::new(
         action,
         "node-group",
         &cluster::node_group_name(&spec.name),
@@ -67,26 +64,31 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     if cluster.is_some() {
         for name in managed::ADDONS.iter().rev() {
             if managed::find(eks, &spec.name, name).await?.is_some() {
-                actions.push(step("delete", "addon", name, None));
+                actions.push(PlannedAction::new("delete", "addon", name, None));
             }
         }
     }
     if cluster.is_some() && cluster::find_node_group(eks, &spec.name).await?.is_some() {
-        actions.push(step("delete", "node-group", &cluster::node_group_name(&spec.name), None));
+        actions.push(PlannedAction::new("delete", "node-group", &cluster::node_group_name(&spec.name), None));
     }
     if cluster.is_some() {
-        actions.push(step("delete", "cluster", &spec.name, None));
+        actions.push(PlannedAction::new("delete", "cluster", &spec.name, None));
     }
     for kind in RoleKind::all() {
         match iam::find(iam_client, &spec.name, kind).await {
-            Ok(Some(_)) => actions.push(step("delete", "iam-role", &kind.role_name(&spec.name), None)),
+            Ok(Some(_)) => actions.push(PlannedAction::new("delete", "iam-role", &kind.role_name(&spec.name), None)),
             Ok(None) => {}
             Err(e) if e.is::<Hinted>() => {} // someone else's role of that name: --delete leaves it alone
             Err(e) => return Err(e),
         }
     }
     if kms::find(kms_client, &spec.name).await?.is_some() {
-        actions.push(step("delete", "kms-key", &kms::alias(&spec.name), Some("deletion scheduled in 7 days".into())));
+        actions.push(PlannedAction::new(
+            "delete",
+            "kms-key",
+            &kms::alias(&spec.name),
+            Some("deletion scheduled in 7 days".into()),
+        ));
     }
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
@@ -103,13 +105,13 @@ pub async fn delete_addons_plan(
     for &addon in only {
         let kind = RoleKind::Addon(addon);
         if iam::find(&aws.iam, &spec.name, kind).await.ok().flatten().is_some() {
-            actions.push(step("delete", "iam-role", &kind.role_name(&spec.name), None));
+            actions.push(PlannedAction::new("delete", "iam-role", &kind.role_name(&spec.name), None));
         }
     }
     if only.contains(&Addon::Karpenter)
         && iam::find(&aws.iam, &spec.name, RoleKind::KarpenterNode).await.ok().flatten().is_some()
     {
-        actions.push(step("delete", "iam-role", &RoleKind::KarpenterNode.role_name(&spec.name), None));
+        actions.push(PlannedAction::new("delete", "iam-role", &RoleKind::KarpenterNode.role_name(&spec.name), None));
     }
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
@@ -126,7 +128,7 @@ async fn addon_parts_to_delete(
     for &addon in only {
         if cluster_exists && pod_identity::find(&aws.eks, &spec.name, addon).await?.is_some() {
             let sa = format!("{}/{}", addon.namespace(), addon.service_account());
-            actions.push(step("delete", "pod-identity-association", &sa, None));
+            actions.push(PlannedAction::new("delete", "pod-identity-association", &sa, None));
         }
         if addon == Addon::Karpenter {
             let parts = karpenter::plan(aws, &spec.name, cluster_exists).await?;

@@ -68,17 +68,9 @@ pub struct ConnectionDoc {
     pub managed: bool,
 }
 
-/// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct PlannedAction {
-    /// `create`, `keep`, `update`, `delete`, or `use` (a connection given by --connection-arn).
-    pub action: String,
-    /// `s3-bucket`, `connection`, `iam-role`, `codebuild-project`, `pipeline`.
-    pub kind: String,
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
+/// One step of a plan; its kinds: `s3-bucket`, `connection` (`use`: given by --connection-arn),
+/// `iam-role`, `codebuild-project`, `pipeline`.
+pub use ekskit_core::plan::PlannedAction;
 
 /// `plan.pipeline`: the fully defaulted spec and what a run would do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -8,10 +8,6 @@ use crate::model::{PlanDoc, PlannedAction};
 use crate::roles::RoleKind;
 use crate::{Clients, Names, bucket, codepipeline, connection, policies, project, roles};
 
-fn step(action: &str, kind: &str, name: &str, detail: Option<String>) -> PlannedAction {
-    PlannedAction { action: action.into(), kind: kind.into(), name: name.into(), detail }
-}
-
 fn role_arn(names: &Names, stack: &str, kind: RoleKind) -> String {
     format!("arn:{}:iam::{}:role/{}", policies::partition(&names.region), names.account, kind.role_name(stack))
 }
@@ -26,23 +22,28 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     } else {
         ("create", Some("versioned, SSE-S3 encrypted, public access blocked".to_owned()))
     };
-    actions.push(step(bucket_step.0, "s3-bucket", &names.bucket, bucket_step.1));
+    actions.push(PlannedAction::new(bucket_step.0, "s3-bucket", &names.bucket, bucket_step.1));
 
     let connection_arn = match &spec.connection {
         ConnectionSpec::Existing { arn } => {
             let found = connection::get(&aws.connections, arn).await?;
-            actions.push(step("use", "connection", &found.name, Some(format!("{arn} ({})", found.status))));
+            actions.push(PlannedAction::new(
+                "use",
+                "connection",
+                &found.name,
+                Some(format!("{arn} ({})", found.status)),
+            ));
             found.arn
         }
         ConnectionSpec::Create { .. } => match connection::find(&aws.connections, &names.connection, stack).await? {
             Some(found) => {
-                actions.push(step("keep", "connection", &names.connection, Some(found.status.clone())));
+                actions.push(PlannedAction::new("keep", "connection", &names.connection, Some(found.status.clone())));
                 found.arn
             }
             None => {
                 let detail =
                     format!("{}; PENDING until completed in the console", connection::provider_name(&spec.connection));
-                actions.push(step("create", "connection", &names.connection, Some(detail)));
+                actions.push(PlannedAction::new("create", "connection", &names.connection, Some(detail)));
                 "(new connection)".to_owned()
             }
         },
@@ -60,7 +61,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
                 if off.is_empty() { ("keep", None) } else { ("update", Some(off.join(", "))) }
             }
         };
-        actions.push(step(action, "iam-role", &name, detail));
+        actions.push(PlannedAction::new(action, "iam-role", &name, detail));
     }
 
     let wanted = project::wanted(spec, &names.project, &names.log_group, &role_arn(names, stack, RoleKind::CodeBuild))?;
@@ -71,7 +72,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     } else {
         off.join(", ")
     };
-    actions.push(step(action, "codebuild-project", &names.project, Some(detail)));
+    actions.push(PlannedAction::new(action, "codebuild-project", &names.project, Some(detail)));
 
     let pipeline_role = role_arn(names, stack, RoleKind::CodePipeline);
     let repository = spec.repository.clone().unwrap_or_default();
@@ -89,7 +90,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     let (action, off) = codepipeline::plan(current.as_ref().map(|(d, _)| d), &wanted);
     let detail =
         if off.is_empty() { format!("V2, {repository}@{} -> {}", spec.branch, names.project) } else { off.join(", ") };
-    actions.push(step(action, "pipeline", &names.pipeline, Some(detail)));
+    actions.push(PlannedAction::new(action, "pipeline", &names.pipeline, Some(detail)));
 
     Ok(PlanDoc { region: names.region.clone(), account: names.account.clone(), spec: spec.clone(), actions })
 }
@@ -107,21 +108,26 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     let stack = &spec.name;
     let mut actions = Vec::new();
     if ours(codepipeline::find(&aws.codepipeline, &names.pipeline, stack).await)?.flatten().is_some() {
-        actions.push(step("delete", "pipeline", &names.pipeline, None));
+        actions.push(PlannedAction::new("delete", "pipeline", &names.pipeline, None));
     }
     if ours(project::find(&aws.codebuild, &names.project, stack).await)?.flatten().is_some() {
-        actions.push(step("delete", "codebuild-project", &names.project, None));
+        actions.push(PlannedAction::new("delete", "codebuild-project", &names.project, None));
     }
     for kind in RoleKind::ALL {
         if ours(roles::find(&aws.iam, stack, kind).await)?.flatten().is_some() {
-            actions.push(step("delete", "iam-role", &kind.role_name(stack), None));
+            actions.push(PlannedAction::new("delete", "iam-role", &kind.role_name(stack), None));
         }
     }
     if ours(connection::find(&aws.connections, &names.connection, stack).await)?.flatten().is_some() {
-        actions.push(step("delete", "connection", &names.connection, None));
+        actions.push(PlannedAction::new("delete", "connection", &names.connection, None));
     }
     if ours(bucket::find(&aws.s3, &names.bucket, stack).await)? == Some(true) {
-        actions.push(step("delete", "s3-bucket", &names.bucket, Some("all object versions first".into())));
+        actions.push(PlannedAction::new(
+            "delete",
+            "s3-bucket",
+            &names.bucket,
+            Some("all object versions first".into()),
+        ));
     }
     Ok(PlanDoc { region: names.region.clone(), account: names.account.clone(), spec: spec.clone(), actions })
 }

@@ -306,12 +306,7 @@ async fn untag_discovery(ec2: &aws_sdk_ec2::Client, stack: &str) -> anyhow::Resu
 
 /// The dry-run steps for Karpenter's parts besides its controller role.
 pub async fn plan(aws: &Clients, stack: &str, cluster_exists: bool) -> anyhow::Result<Vec<PlannedAction>> {
-    let step = |keep: bool, kind: &str, name: String| PlannedAction {
-        action: if keep { "keep" } else { "create" }.into(),
-        kind: kind.into(),
-        name,
-        detail: None,
-    };
+    let step = |keep: bool, kind: &str, name: String| PlannedAction::create_or_keep(keep, kind, &name, None);
     let node = RoleKind::KarpenterNode;
     let role = iam::find(&aws.iam, stack, node).await?;
     let mut steps = vec![step(role.is_some(), "iam-role", node.role_name(stack))];

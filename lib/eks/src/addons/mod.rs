@@ -277,12 +277,7 @@ pub async fn plan(
     cluster_exists: bool,
 ) -> anyhow::Result<Vec<PlannedAction>> {
     let mut steps = Vec::new();
-    let step = |action: bool, kind: &str, name: String, detail: Option<String>| PlannedAction {
-        action: if action { "keep" } else { "create" }.into(),
-        kind: kind.into(),
-        name,
-        detail,
-    };
+    let step = |keep: bool, kind: &str, name: String, detail| PlannedAction::create_or_keep(keep, kind, &name, detail);
     for &addon in &spec.addons {
         let kind = RoleKind::Addon(addon);
         let role = iam::find(&aws.iam, stack, kind).await?.is_some();
