@@ -153,7 +153,8 @@ async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<V
     if cluster::delete_cluster(&aws.eks, &spec.name, args.timeout).await? {
         gone.push(format!("cluster {}", spec.name));
     }
-    for kind in RoleKind::all() {
+    // The add-on roles went with their add-ons above.
+    for kind in RoleKind::CORE {
         if iam::delete(&aws.iam, &spec.name, kind).await? {
             gone.push(format!("iam-role {}", kind.role_name(&spec.name)));
         }
