@@ -1,9 +1,11 @@
 //! When an object is ready, by kind: the rules of `kubectl rollout status`, kstatus and kapp.
 //!
-//! Every rule first asks that the controller has seen the latest spec (`status.observedGeneration`
-//! caught up with `metadata.generation`), then looks at the kind's own counts or conditions. States
-//! that can never become ready without a change (a Job `Failed`, a Deployment past its progress
-//! deadline, a Pod `Failed`) are `Failed` so the wait stops at once instead of at the timeout.
+//! Every rule first asks that the object is not being deleted and that the controller has seen the
+//! latest spec (`status.observedGeneration` caught up with `metadata.generation`); then come the
+//! conditions kstatus made standard for any kind (`Stalled=True` fails, `Reconciling=True` is not
+//! ready yet); then the kind's own counts or conditions. States that can never become ready
+//! without a change (a Job `Failed`, a Deployment past its progress deadline, a Pod `Failed`) are
+//! `Failed` so the wait stops at once instead of at the timeout.
 
 use ekskit_core::wait::Check;
 use serde_json::Value;
@@ -13,18 +15,28 @@ pub type Readiness = Check<()>;
 /// Readiness of `obj`, an object of `kind` in API `group`, as last read from the server.
 pub fn check(group: &str, kind: &str, obj: &Value) -> Readiness {
     let status = &obj["status"];
-    if let Some(pending) = generation_lag(obj) {
-        return pending;
+    if let Some(early) = being_deleted(group, kind, obj).or_else(|| generation_lag(obj)).or_else(|| standard(status)) {
+        return early;
     }
     match (group, kind) {
         ("apps", "Deployment") => deployment(obj),
         ("apps", "StatefulSet") => statefulset(obj),
         ("apps", "DaemonSet") => daemonset(status),
-        ("apps", "ReplicaSet") | ("", "ReplicationController") => {
-            counts(&[("available", int(status, "availableReplicas"))], replicas(obj))
-        }
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => replicaset(obj),
         ("batch", "Job") => job(obj),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => crd(status),
+        ("apiregistration.k8s.io", "APIService") => apiservice(status),
+        ("certificates.k8s.io", "CertificateSigningRequest") => csr(status),
+        ("policy", "PodDisruptionBudget") if status["observedGeneration"].is_null() => {
+            Check::Pending("not yet seen by the disruption controller".into())
+        }
+        ("", "PersistentVolume") => match status["phase"].as_str() {
+            Some("Available" | "Bound" | "Released") => Check::Ready(()),
+            Some("Failed") => {
+                Check::Failed(format!("volume Failed: {}", status["message"].as_str().unwrap_or("see its events")))
+            }
+            phase => Check::Pending(format!("volume {}", phase.unwrap_or("Pending"))),
+        },
         ("", "Service") => service(obj),
         ("", "PersistentVolumeClaim") => match status["phase"].as_str() {
             Some("Bound") => Check::Ready(()),
@@ -39,6 +51,28 @@ pub fn check(group: &str, kind: &str, obj: &Value) -> Readiness {
         ("argoproj.io", "Application") => argo_application(status),
         _ => ready_condition(status),
     }
+}
+
+/// An object with a deletionTimestamp goes away once its finalizers are done: the applied
+/// version will not stay. (Namespaces have a rule of their own, by phase.)
+fn being_deleted(group: &str, kind: &str, obj: &Value) -> Option<Readiness> {
+    let deleting = obj["metadata"]["deletionTimestamp"].is_string() && (group, kind) != ("", "Namespace");
+    deleting.then(|| {
+        let finalizers: Vec<&str> =
+            obj["metadata"]["finalizers"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let held = if finalizers.is_empty() { String::new() } else { format!(", held by {}", finalizers.join(", ")) };
+        Check::Failed(format!("being deleted{held}; wait until it is gone, then re-run"))
+    })
+}
+
+/// kstatus' conditions for any kind: `Stalled=True` cannot heal by waiting, `Reconciling=True` is
+/// work in progress, whatever the kind's own rule would say.
+fn standard(status: &Value) -> Option<Readiness> {
+    if let Some(c) = condition(status, "Stalled").filter(|c| c["status"] == "True") {
+        return Some(Check::Failed(format!("Stalled: {}", reason(c))));
+    }
+    let c = condition(status, "Reconciling").filter(|c| c["status"] == "True")?;
+    Some(Check::Pending(format!("Reconciling: {}", reason(c))))
 }
 
 fn generation_lag(obj: &Value) -> Option<Readiness> {
@@ -121,9 +155,21 @@ fn statefulset(obj: &Value) -> Readiness {
         return Check::Ready(());
     }
     let want = replicas(obj);
-    let ready = counts(&[("ready", int(status, "readyReplicas")), ("updated", int(status, "updatedReplicas"))], want);
+    let total = int(status, "replicas");
+    if total > want {
+        return Check::Pending(format!("{} replicas pending termination", total - want));
+    }
+    let ready = counts(&[("ready", int(status, "readyReplicas"))], want);
     if ready != Check::Ready(()) {
         return ready;
+    }
+    // A partitioned rolling update stops on purpose at the ordinals below the partition.
+    if let Some(partition) = obj["spec"]["updateStrategy"]["rollingUpdate"]["partition"].as_i64() {
+        return counts(&[("updated", int(status, "updatedReplicas"))], (want - partition).max(0));
+    }
+    let updated = counts(&[("updated", int(status, "updatedReplicas"))], want);
+    if updated != Check::Ready(()) {
+        return updated;
     }
     match (status["currentRevision"].as_str(), status["updateRevision"].as_str()) {
         (Some(current), Some(update)) if current != update => {
@@ -137,8 +183,20 @@ fn daemonset(status: &Value) -> Readiness {
     if status["observedGeneration"].is_null() {
         return Check::Pending("not yet seen by the daemonset controller".into());
     }
-    let want = int(status, "desiredNumberScheduled");
+    let Some(want) = status["desiredNumberScheduled"].as_i64() else {
+        return Check::Pending("the daemonset controller has not counted its nodes yet".into());
+    };
     counts(&[("updated", int(status, "updatedNumberScheduled")), ("available", int(status, "numberAvailable"))], want)
+}
+
+fn replicaset(obj: &Value) -> Readiness {
+    let status = &obj["status"];
+    let state = counts(&[("available", int(status, "availableReplicas"))], replicas(obj));
+    match (state, condition(status, "ReplicaFailure").filter(|c| c["status"] == "True")) {
+        // Pods it cannot create (quota, admission): say why, it may heal once that is fixed.
+        (Check::Pending(state), Some(c)) => Check::Pending(format!("{state} ({})", reason(c))),
+        (state, _) => state,
+    }
 }
 
 fn job(obj: &Value) -> Readiness {
@@ -149,7 +207,7 @@ fn job(obj: &Value) -> Readiness {
     if condition_is(status, "Complete", "True") {
         return Check::Ready(());
     }
-    if obj["spec"]["suspend"] == true {
+    if obj["spec"]["suspend"] == true || condition_is(status, "Suspended", "True") {
         return Check::Ready(()); // suspended on purpose: nothing will run until someone resumes it
     }
     let want = obj["spec"]["completions"].as_i64().unwrap_or(1);
@@ -165,10 +223,36 @@ fn crd(status: &Value) -> Readiness {
     if let Some(c) = condition(status, "NamesAccepted").filter(|c| c["status"] == "False") {
         return Check::Failed(format!("names not accepted: {}", reason(c)));
     }
-    if condition_is(status, "Established", "True") {
-        Check::Ready(())
-    } else {
-        Check::Pending("not Established yet".into())
+    match condition(status, "Established") {
+        Some(c) if c["status"] == "True" => Check::Ready(()),
+        Some(c) if c["status"] == "False" && c["reason"] != "Installing" => {
+            Check::Failed(format!("not Established: {}", reason(c)))
+        }
+        _ => Check::Pending("not Established yet".into()),
+    }
+}
+
+/// An aggregated API is served once the aggregator has reached its Service and checked its
+/// discovery; until then every request to its group fails.
+fn apiservice(status: &Value) -> Readiness {
+    match condition(status, "Available") {
+        Some(c) if c["status"] == "True" => Check::Ready(()),
+        Some(c) => Check::Pending(format!("Available={}: {}", c["status"].as_str().unwrap_or("Unknown"), reason(c))),
+        None => Check::Pending("not yet checked by the aggregator".into()),
+    }
+}
+
+/// A certificate request is done once approved and signed; denied or failed ones never will be.
+fn csr(status: &Value) -> Readiness {
+    for failed in ["Denied", "Failed"] {
+        if let Some(c) = condition(status, failed).filter(|c| c["status"] == "True") {
+            return Check::Failed(format!("{failed}: {}", reason(c)));
+        }
+    }
+    match (condition_is(status, "Approved", "True"), status["certificate"].is_string()) {
+        (true, true) => Check::Ready(()),
+        (true, false) => Check::Pending("approved, not signed yet".into()),
+        _ => Check::Pending("waiting for approval (`kubectl certificate approve`)".into()),
     }
 }
 
@@ -284,5 +368,77 @@ mod tests {
         let app = json!({"status": {"sync": {"status": "Synced"}, "health": {"status": "Progressing"}}});
         assert_eq!(check("argoproj.io", "Application", &app), Check::Pending("sync Synced, health Progressing".into()));
         assert_eq!(check("", "ConfigMap", &json!({"data": {}})), Check::Ready(()));
+    }
+
+    #[test]
+    fn apiservices_need_available_and_the_reason_is_said() {
+        let unavailable = json!({"status": {"conditions": [{"type": "Available", "status": "False",
+            "reason": "MissingEndpoints", "message": "endpoints for service/api in \"x\" have no addresses"}]}});
+        assert_eq!(
+            check("apiregistration.k8s.io", "APIService", &unavailable),
+            Check::Pending(
+                "Available=False: MissingEndpoints: endpoints for service/api in \"x\" have no addresses".into()
+            )
+        );
+        assert!(matches!(check("apiregistration.k8s.io", "APIService", &json!({})), Check::Pending(_)));
+        let local = json!({"status": {"conditions": [{"type": "Available", "status": "True", "reason": "Local"}]}});
+        assert_eq!(check("apiregistration.k8s.io", "APIService", &local), Check::Ready(()));
+    }
+
+    #[test]
+    fn stalled_fails_and_reconciling_waits_whatever_the_kind() {
+        let stalled = json!({"status": {"conditions": [{"type": "Ready", "status": "True"},
+            {"type": "Stalled", "status": "True", "reason": "InvalidSpec", "message": "bad"}]}});
+        assert_eq!(check("example.com", "Widget", &stalled), Check::Failed("Stalled: InvalidSpec: bad".into()));
+        let busy =
+            json!({"status": {"conditions": [{"type": "Reconciling", "status": "True", "reason": "Progressing"}]}});
+        assert_eq!(check("example.com", "Widget", &busy), Check::Pending("Reconciling: Progressing".into()));
+        let done = json!({"status": {"conditions": [{"type": "Reconciling", "status": "False"}, {"type": "Ready", "status": "True"}]}});
+        assert_eq!(check("example.com", "Widget", &done), Check::Ready(()));
+        let going =
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["example.com/cleanup"]}});
+        assert!(
+            matches!(check("", "ConfigMap", &going), Check::Failed(s) if s.contains("held by example.com/cleanup"))
+        );
+    }
+
+    #[test]
+    fn volumes_budgets_partitions_certificates_and_uninstallable_crds() {
+        assert_eq!(check("", "PersistentVolume", &json!({"status": {"phase": "Available"}})), Check::Ready(()));
+        assert!(matches!(check("", "PersistentVolume", &json!({"status": {"phase": "Failed"}})), Check::Failed(_)));
+        let pdb = json!({"metadata": {"generation": 1}, "status": {}});
+        assert!(matches!(check("policy", "PodDisruptionBudget", &pdb), Check::Pending(_)));
+        let seen = json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1}});
+        assert_eq!(check("policy", "PodDisruptionBudget", &seen), Check::Ready(()));
+
+        // Partition 2 of 3: only ordinal 2 is updated, and that is the goal.
+        let sts = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3, "updateStrategy": {"rollingUpdate": {"partition": 2}}},
+            "status": {"observedGeneration": 2, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 1,
+            "currentRevision": "a", "updateRevision": "b"}});
+        assert_eq!(check("apps", "StatefulSet", &sts), Check::Ready(()));
+        let shrinking =
+            json!({"spec": {"replicas": 1}, "status": {"observedGeneration": 1, "replicas": 2, "readyReplicas": 2}});
+        assert_eq!(check("apps", "StatefulSet", &shrinking), Check::Pending("1 replicas pending termination".into()));
+
+        let denied = json!({"status": {"conditions": [{"type": "Denied", "status": "True", "reason": "Policy"}]}});
+        assert_eq!(
+            check("certificates.k8s.io", "CertificateSigningRequest", &denied),
+            Check::Failed("Denied: Policy".into())
+        );
+        let issued = json!({"status": {"certificate": "LS0t", "conditions": [{"type": "Approved", "status": "True"}]}});
+        assert_eq!(check("certificates.k8s.io", "CertificateSigningRequest", &issued), Check::Ready(()));
+
+        let refused =
+            json!({"status": {"conditions": [{"type": "Established", "status": "False", "reason": "NotAccepted"}]}});
+        assert!(matches!(check("apiextensions.k8s.io", "CustomResourceDefinition", &refused), Check::Failed(_)));
+        let installing =
+            json!({"status": {"conditions": [{"type": "Established", "status": "False", "reason": "Installing"}]}});
+        assert!(matches!(check("apiextensions.k8s.io", "CustomResourceDefinition", &installing), Check::Pending(_)));
+        let quota = json!({"spec": {"replicas": 1}, "status": {"conditions": [{"type": "ReplicaFailure", "status": "True",
+            "reason": "FailedCreate", "message": "exceeded quota"}]}});
+        assert_eq!(
+            check("apps", "ReplicaSet", &quota),
+            Check::Pending("0 of 1 available (FailedCreate: exceeded quota)".into())
+        );
     }
 }
