@@ -180,11 +180,12 @@ impl Repo {
             .map_err(|_| InputError::new(format!("{} is not UTF-8 text", self.relative.display())))?;
         let target = yaml::locate(text, change.path, change.document)
             .map_err(|e| InputError::new(format!("{}: {e}", self.relative.display())))?;
-        if target.value == change.new {
+        if target.holds(change.new) {
             info!("{} {} is already {}; nothing to commit", self.relative.display(), change.path, change.new);
             return Ok((target.value, None));
         }
-        let edited = yaml::replace(text, &target, change.new);
+        let edited = yaml::edit(text, &target, change.new)
+            .map_err(|e| InputError::new(format!("{}: {e}", self.relative.display())))?;
         let blob = self.repo.blob(edited.as_bytes())?;
         let mut update = TreeUpdateBuilder::new();
         update.upsert(

@@ -1,12 +1,13 @@
 //! tagbump: an image tag set in a YAML file in place, committed and pushed with git2.
 //!
 //! - [`path`]: `image.tag`, `images[name=app].newTag`; [`yaml`]: finding the scalar's bytes and
-//!   replacing only them; [`git`]: commit, push, redo on a lost race; [`model`]: the JSON keys
+//!   replacing only them; [`resolve`]: which tags YAML readers take for strings when plain; [`git`]: commit, push, redo on a lost race; [`model`]: the JSON keys
 
 pub mod cli;
 pub mod git;
 pub mod model;
 pub mod path;
+pub mod resolve;
 pub mod yaml;
 
 use ekskit_aws::AwsResultExt;
@@ -31,10 +32,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (path, target) = target(&args, &text, &image)?;
 
     if args.dry_run {
-        let edited = yaml::replace(&text, &target, &new);
-        let diff = if target.value == new {
+        let diff = if target.holds(&new) {
             String::new()
         } else {
+            let edited = yaml::edit(&text, &target, &new).map_err(|e| file_error(&args.file, e))?;
             unified_diff(&args.file.display().to_string(), &text, &edited)
         };
         to_stderr(&diff);
@@ -113,9 +114,7 @@ fn image_and_tag(args: &Args, doc: &Document) -> anyhow::Result<(String, String)
 /// The path to edit and where it is in the file: --path, else `image.tag`, else in a
 /// kustomization the `images` entry named like the image (its whole name or its last part).
 fn target(args: &Args, text: &str, image: &str) -> anyhow::Result<(YamlPath, yaml::Target)> {
-    let locate = |path: &YamlPath| {
-        yaml::locate(text, path, args.document).map_err(|e| InputError::new(format!("{}: {e}", args.file.display())))
-    };
+    let locate = |path: &YamlPath| yaml::locate(text, path, args.document).map_err(|e| file_error(&args.file, e));
     if let Some(p) = &args.path {
         let path: YamlPath = p.parse().map_err(InputError::new)?;
         let found = locate(&path)?;
@@ -181,6 +180,10 @@ async fn secret_token(args: &Args, doc: &Document, secret: &str) -> anyhow::Resu
         return Err(InputError::new(format!("the secret {secret} is JSON without a `token` key")).into());
     }
     Ok(text.trim().to_owned())
+}
+
+fn file_error(file: &std::path::Path, e: yaml::EditError) -> InputError {
+    InputError::new(format!("{}: {e}", file.display()))
 }
 
 fn unified_diff(name: &str, before: &str, after: &str) -> String {
