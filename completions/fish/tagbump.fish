@@ -1,4 +1,4 @@
-complete -c tagbump -l path -d 'Path of the tag, e.g. image.tag or images[name=app].newTag [default: image.tag; images[name=IMAGE].newTag in a kustomization.yaml]' -r
+complete -c tagbump -l path -d 'Path of the tag, e.g. image.tag, images[name=registry.k8s.io/app].newTag (dots inside [...] are part of the name), labels."app.kubernetes.io/version" (a quoted key) [default: image.tag; images[name=IMAGE].newTag in a kustomization.yaml]' -r
 complete -c tagbump -l image -d 'Image name, for the commit message and kustomization images [default: from stdin]' -r
 complete -c tagbump -s t -l tag -d 'The new tag [default: `push.tags[0]`, else the tag of `image.tags[0]`, from stdin]' -r
 complete -c tagbump -l document -d 'Which YAML document of the file, counted from 0, when several have the path' -r

@@ -33,8 +33,9 @@ pub struct Args {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// Path of the tag, e.g. image.tag or images[name=app].newTag [default: image.tag;
-    /// images[name=IMAGE].newTag in a kustomization.yaml]
+    /// Path of the tag, e.g. image.tag, images[name=registry.k8s.io/app].newTag (dots inside [...]
+    /// are part of the name), labels."app.kubernetes.io/version" (a quoted key) [default:
+    /// image.tag; images[name=IMAGE].newTag in a kustomization.yaml]
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
 

@@ -58,6 +58,8 @@ pub struct Target {
     prefix: &'static str,
     style: ScalarStyle,
     event: usize,
+    /// The path, for errors.
+    path: String,
 }
 
 impl Target {
@@ -136,6 +138,7 @@ pub fn locate(text: &str, path: &YamlPath, document: Option<usize>) -> Result<Ta
         prefix,
         style: scalar.style,
         event: scalar.event,
+        path: path.to_string(),
     })
 }
 
@@ -160,7 +163,7 @@ fn double_quoted(value: &str) -> String {
 /// The edited text parses to the same events as `text` but for the target scalar, whose value
 /// is now `value` and which readers take as a string.
 fn check(text: &str, edited: &str, target: &Target, value: &str) -> Result<(), EditError> {
-    let unsafe_edit = |why: String| EditError::Unsafe(format!("the value at byte {}", target.bytes.start), why);
+    let unsafe_edit = |why: String| EditError::Unsafe(target.path.clone(), why);
     let before = parse(text)?;
     let after = parse(edited).map_err(|e| unsafe_edit(format!("the result is {e}")))?;
     if before.len() != after.len() {
