@@ -7,10 +7,10 @@
 //! from the document's add-ons.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ekskit_tests::{repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{renderable_chart, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::{Value, json};
 
 const ADDONS: [&str; 5] =
@@ -352,17 +352,8 @@ fn check_application(name: &str, environment: &str) {
 }
 
 /// `helm template` of a chart devstack took from the module zip, with the Application's values.
-/// External Secrets' chart declares an optional subchart (bitwarden-sdk-server, disabled) that
-/// the zip lacks: the copy rendered here drops that declaration.
 fn helm_template(name: &str, chart: &str, namespace: &str, values: &Value) -> String {
-    let work = std::env::temp_dir().join(unique_stack("chart"));
-    command("cp", &["-r", chart, work.to_str().unwrap()]);
-    let chart_yaml = work.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).unwrap();
-    if let Some((head, _)) = text.split_once("\ndependencies:") {
-        std::fs::write(&chart_yaml, format!("{head}\n")).unwrap();
-        let _ = std::fs::remove_file(work.join("Chart.lock"));
-    }
+    let work = renderable_chart(Path::new(chart));
     let values_file = work.join("ekskit-values.json");
     std::fs::write(&values_file, values.to_string()).unwrap();
     let out = Command::new(&env()["EKSKIT_HELM"])

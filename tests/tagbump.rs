@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use ekskit_tests::{assert_schema, git, git_remote, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    assert_schema, git, git_remote, renderable_chart, run, stack_env, stderr, stdout_json, tool, unique_stack,
+};
 use serde_json::Value;
 
 fn env() -> &'static BTreeMap<String, String> {
-    stack_env(&["aws", "git"])
+    // gitops: helm and the YAML readers; kube: kubectl (kustomize), to read the edits back.
+    stack_env(&["aws", "git", "gitops", "kube"])
 }
 
 /// A remote holding `files` on `main`; returns its name.
@@ -119,6 +122,49 @@ fn edits_are_byte_exact_on_a_corpus_and_a_rerun_commits_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Shapes real values files and kustomizations have that tagbump once corrupted or refused:
+/// (file, text, flags, expected text after setting v1.2.3, old value reported).
+const SHAPES: &[(&str, &str, &[&str], &str, &str)] = &[
+    (
+        "empty.yaml",
+        "image:\n  repository: nginx\n  # Overrides the image tag whose default is the chart appVersion.\n  tag:   # empty: the chart's appVersion\n  pullPolicy: IfNotPresent\n",
+        &[],
+        "image:\n  repository: nginx\n  # Overrides the image tag whose default is the chart appVersion.\n  tag: v1.2.3   # empty: the chart's appVersion\n  pullPolicy: IfNotPresent\n",
+        "",
+    ),
+    ("flow-empty.yaml", "image: {repository: r, tag: }\n", &[], "image: {repository: r, tag: v1.2.3 }\n", ""),
+    ("null.yaml", "image:\n  tag: ~ # unset\n", &[], "image:\n  tag: v1.2.3 # unset\n", "~"),
+    (
+        "lenient.yaml",
+        "controller:\n  description: \"a quoted scalar whose continuation\nline is less indented, as PyYAML accepts\"\n  image:\n    tag: v1\n",
+        &["--path", "controller.image.tag"],
+        "controller:\n  description: \"a quoted scalar whose continuation\nline is less indented, as PyYAML accepts\"\n  image:\n    tag: v1.2.3\n",
+        "v1",
+    ),
+    (
+        "kustomization.yaml",
+        "images:\n- name: registry.k8s.io/ingress-nginx/controller\n  newTag: v1.0.0\n- name: comments\n  newTag: v1\n",
+        &["--path", "images[name=registry.k8s.io/ingress-nginx/controller].newTag"],
+        "images:\n- name: registry.k8s.io/ingress-nginx/controller\n  newTag: v1.2.3\n- name: comments\n  newTag: v1\n",
+        "v1.0.0",
+    ),
+];
+
+#[test]
+fn empty_values_lenient_files_and_dotted_selectors_are_edited_in_place() {
+    let files: Vec<(&str, &str)> = SHAPES.iter().map(|(f, t, ..)| (*f, *t)).collect();
+    let dir = clone(&daemon_url(&remote(&files)));
+    for (file, _, flags, expected, old) in SHAPES {
+        let args = [&[*file, "--tag", "v1.2.3"], *flags].concat();
+        let doc = ok(&tagbump(&dir, &args, None));
+        assert_eq!(doc["bump"]["old"], *old, "{file}");
+        assert_eq!(std::fs::read_to_string(dir.join(file)).unwrap(), *expected, "{file}");
+        let again = ok(&tagbump(&dir, &args, None));
+        assert_eq!(again["bump"]["commit"], Value::Null, "{file}: a re-run finds the tag set");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_targets_are_exit_2_and_leave_the_file_and_the_branch_alone() {
     let files = [("values.yaml", "image:\n  tag: v1\n  list: [a]\n"), ("notes.txt", "image: [unclosed\n")];
@@ -128,6 +174,7 @@ fn bad_targets_are_exit_2_and_leave_the_file_and_the_branch_alone() {
         (vec!["values.yaml", "--tag", "v2", "--path", "image.missing"], "image.missing does not exist"),
         (vec!["values.yaml", "--tag", "v2", "--path", "image.list"], "is not a scalar"),
         (vec!["values.yaml", "--tag", "v2", "--path", "image..tag"], "is not a path"),
+        (vec!["values.yaml", "--tag", "v2", "--path", "images[name=x.y"], "an unclosed ["),
         (vec!["notes.txt", "--tag", "v2"], "not YAML"),
         (vec!["values.yaml", "--tag=-v2"], "not a valid image tag"),
         (vec!["values.yaml"], "no tag to set"),
@@ -259,4 +306,246 @@ fn create_secret(value: &str) -> String {
         ekskit_tests::block_on(client.create_secret().name(unique_stack("git-token")).secret_string(value).send())
             .unwrap();
     out.arn().unwrap().to_owned()
+}
+
+/// Tags YAML readers type as something else when plain (YAML 1.1, 1.2 and go-yaml forms), and
+/// random ones from a fixed seed, heavy in digits and the letters of number forms.
+fn reader_corpus() -> Vec<String> {
+    let mut tags: Vec<String> = [
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "y",
+        "N",
+        "true",
+        "False",
+        "null",
+        "NULL",
+        "0b1010",
+        "0b1_0",
+        "0o17",
+        "0O17",
+        "017",
+        "08",
+        "0_7",
+        "1_000",
+        "_1",
+        "1_",
+        "1e3",
+        "1E3",
+        "1.0e5",
+        "1.20",
+        "1.",
+        "0x1F",
+        "0X1f",
+        "0x_1",
+        "2024-01-15",
+        "2024-1-5",
+        "2024-01-15T10",
+        "20240115",
+        "99999999999999999999",
+        "12345678",
+        "v1.2.3",
+        "1.2.3",
+        "abcdef12",
+        "latest",
+        "nan",
+        "Inf",
+        "e3",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let mut seed: u64 = 0x5eed_2026_1201;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let first = b"0123456789012345678901234567890123456789yYnNoOtTfF_";
+    let rest = b"0123456789012345678901234567890123456789_.-eExXoObB";
+    while tags.len() < 120 {
+        let mut tag = String::from(first[next(first.len())] as char);
+        for _ in 0..next(10) {
+            tag.push(rest[next(rest.len())] as char);
+        }
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+/// What each reader got for each key, as (reader, key) → the value as JSON, or a type name.
+type Readings = BTreeMap<(String, String), String>;
+
+/// PyYAML (YAML 1.1) and ruamel.yaml (YAML 1.2) reading `values` (keys k0..): `str:"…"` or the type.
+fn python_readers(values: &Path) -> Readings {
+    let script = r#"
+import json, sys, yaml
+from ruamel.yaml import YAML
+text = open(sys.argv[1]).read()
+out = {}
+for reader, doc in [("pyyaml", yaml.safe_load(text)), ("ruamel", YAML(typ="safe", pure=True).load(text))]:
+    for key, item in doc.items():
+        if key.startswith("k"):
+            tag = item["tag"]
+            out[reader + " " + key] = "str:" + json.dumps(tag) if isinstance(tag, str) else type(tag).__name__
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new(&env()["EKSKIT_YAML_PYTHON"])
+        .args(["-c", script, values.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the Python readers failed: {}", String::from_utf8_lossy(&out.stderr));
+    let read: BTreeMap<String, String> = serde_json::from_slice(&out.stdout).unwrap();
+    read.into_iter()
+        .map(|(k, v)| {
+            let (reader, key) = k.split_once(' ').unwrap();
+            ((reader.to_owned(), key.to_owned()), v)
+        })
+        .collect()
+}
+
+/// Helm (go-yaml through sigs.k8s.io/yaml) reading `values` into a chart that prints each tag.
+fn helm_reader(values: &Path) -> Readings {
+    let chart = values.parent().unwrap().join("reader-chart");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: reader\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.join("templates/tags.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tags\ndata:\n{{- range $k, $v := .Values }}{{ if hasPrefix \"k\" $k }}\n  {{ $k }}: {{ ternary (printf \"str:%s\" (toJson $v.tag)) (kindOf $v.tag) (kindIs \"string\" $v.tag) | quote }}\n{{- end }}{{ end }}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(&env()["EKSKIT_HELM"])
+        .args(["template", "reader", chart.to_str().unwrap(), "-f", values.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm template failed: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let data = doc["data"].as_mapping().unwrap();
+    data.iter()
+        .map(|(k, v)| (("helm".to_owned(), k.as_str().unwrap().to_owned()), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// kustomize (`kubectl kustomize`, kyaml) setting each `img-N` image to its `newTag`.
+fn kustomize_reader(dir: &Path) -> Readings {
+    let kubectl = Path::new(&env()["EKSKIT_KUBE_BIN"]).join("kubectl");
+    let out = std::process::Command::new(kubectl).args(["kustomize", dir.to_str().unwrap()]).output().unwrap();
+    if !out.status.success() {
+        // A tag kustomize cannot read as a string fails the whole build: every key is wrong.
+        return [(("kustomize".to_owned(), "error".to_owned()), stderr(&out))].into();
+    }
+    let doc: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let containers = doc["spec"]["template"]["spec"]["containers"].as_sequence().unwrap();
+    containers
+        .iter()
+        .map(|c| {
+            let image = c["image"].as_str().unwrap();
+            let (name, tag) = image.split_once(':').unwrap_or((image, ""));
+            let key = format!("k{}", name.trim_start_matches("img-"));
+            (("kustomize".to_owned(), key), format!("str:{}", serde_json::to_string(tag).unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_tag_written_reads_back_as_the_same_string_in_pyyaml_ruamel_helm_and_kustomize() {
+    let tags = reader_corpus();
+    let shapes = [
+        "k{i}:\n  repository: r\n  tag: v0 # pinned\n",
+        "k{i}:\n  tag:\n",
+        "k{i}:\n  tag:   # the chart's default\n",
+        "k{i}: {repository: r, tag: }\n",
+        "k{i}: {tag: 'v0', repository: r}\n",
+        "k{i}:\n  tag: ~\n",
+        "k{i}:\n  tag: \"v0\"\n",
+        "k{i}:\n  tag: 1.0\n",
+    ];
+    let mut values = String::from("note:\n  text: \"a quoted scalar\ncontinued on a less indented line\"\n");
+    let mut kustomization = String::from("resources:\n- deployment.yaml\nimages:\n");
+    let mut containers = String::new();
+    for i in 0..tags.len() {
+        values += &shapes[i % shapes.len()].replace("{i}", &i.to_string());
+        kustomization += &format!("- name: img-{i}\n  newTag: {}\n", ["v0", "'v0'", "", "1.0"][i % 4]);
+        containers += &format!("      - {{name: c{i}, image: img-{i}}}\n");
+    }
+    let deployment = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: readers}}\nspec:\n  selector: {{matchLabels: {{app: r}}}}\n  template:\n    metadata: {{labels: {{app: r}}}}\n    spec:\n      containers:\n{containers}"
+    );
+    let files = [
+        ("values.yaml", values.as_str()),
+        ("k/kustomization.yaml", kustomization.as_str()),
+        ("k/deployment.yaml", deployment.as_str()),
+    ];
+    let dir = clone(&daemon_url(&remote(&files)));
+    for (i, tag) in tags.iter().enumerate() {
+        ok(&tagbump(&dir, &["values.yaml", "--path", &format!("k{i}.tag"), "--tag", tag], None));
+        ok(&tagbump(&dir, &["k/kustomization.yaml", "--image", &format!("img-{i}"), "--tag", tag], None));
+    }
+    let mut readings = python_readers(&dir.join("values.yaml"));
+    readings.extend(helm_reader(&dir.join("values.yaml")));
+    readings.extend(kustomize_reader(&dir.join("k")));
+    let mut wrong: Vec<String> = readings.iter().filter(|((_, k), _)| k == "error").map(|(_, e)| e.clone()).collect();
+    for reader in ["pyyaml", "ruamel", "helm", "kustomize"] {
+        for (i, tag) in tags.iter().enumerate() {
+            let want = format!("str:{}", serde_json::to_string(tag).unwrap());
+            match readings.get(&(reader.to_owned(), format!("k{i}"))) {
+                Some(got) if *got == want => {}
+                got => wrong.push(format!("{reader} read {tag:?} as {got:?}")),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} readings differ:\n{}", wrong.len(), 4 * tags.len(), wrong.join("\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The `tag` paths of image blocks (a mapping holding `repository` and `tag`) in a values file.
+fn image_tag_paths(node: &serde_yaml::Value, at: &str, found: &mut Vec<(String, String)>) {
+    let Some(map) = node.as_mapping() else { return };
+    if let (Some(repository), Some(_)) = (map.get("repository").and_then(|r| r.as_str()), map.get("tag")) {
+        found.push((format!("{at}.tag").trim_start_matches('.').to_owned(), repository.to_owned()));
+    }
+    for (key, value) in map {
+        if let Some(key) = key.as_str().filter(|k| !k.contains('.')) {
+            image_tag_paths(value, &format!("{at}.{key}"), found);
+        }
+    }
+}
+
+#[test]
+fn upstream_charts_values_change_by_one_line_and_helm_renders_the_new_tag() {
+    let charts = ["EKSKIT_EXTERNAL_SECRETS_CHART", "EKSKIT_KARPENTER_CHART", "EKSKIT_CERT_MANAGER_CHART"];
+    let mut bumped = 0;
+    for chart in charts.map(|c| PathBuf::from(&env()[c])) {
+        let original = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+        let mut paths = Vec::new();
+        image_tag_paths(&serde_yaml::from_str(&original).unwrap(), "", &mut paths);
+        let dir = clone(&daemon_url(&remote(&[("values.yaml", &original)])));
+        let renderable = renderable_chart(&chart);
+        for (path, repository) in paths {
+            let tag = "0123abcd";
+            ok(&tagbump(&dir, &["values.yaml", "--path", &path, "--tag", tag], None));
+            let edited = std::fs::read_to_string(dir.join("values.yaml")).unwrap();
+            let changed: Vec<(&str, &str)> = original.lines().zip(edited.lines()).filter(|(a, b)| a != b).collect();
+            assert_eq!(changed.len(), 1, "{}: {path}: one line changes: {changed:?}", chart.display());
+            assert_eq!(original.lines().count(), edited.lines().count());
+            let out = std::process::Command::new(&env()["EKSKIT_HELM"])
+                .args(["template", "x", renderable.to_str().unwrap(), "-f", dir.join("values.yaml").to_str().unwrap()])
+                .args(["--set", "settings.clusterName=c"])
+                .output()
+                .unwrap();
+            let rendered = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "helm template {}: {}", chart.display(), stderr(&out));
+            if rendered.contains(&format!("{repository}:")) {
+                assert!(rendered.contains(&format!("{repository}:{tag}")), "{path}: helm renders {repository}:{tag}");
+            }
+            git(&dir, &["reset", "-q", "--hard", "HEAD~1"]);
+            bumped += 1;
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&renderable).unwrap();
+    }
+    assert!(bumped >= 4, "the cached charts hold image tags ({bumped} found)");
 }

@@ -11,6 +11,8 @@
 # real API server and `helm template` the charts with the Applications' values. The AWS Load
 # Balancer Controller and the Cluster Autoscaler are not on the proxy at the pinned versions
 # (see deploy/README.md).
+# YAML readers for checking tagbump's edits the way the toolchain reads them: PyYAML (YAML 1.1)
+# and ruamel.yaml (YAML 1.2) in a pinned venv; helm and `kubectl kustomize` read with go-yaml.
 # Cached under $CACHE_DIR/gitops/; cold: ~3 min for helm on 2 cores, ~1 for actionlint.
 
 HELM_VERSION=3.22.0
@@ -20,6 +22,9 @@ ARGOCD_CRDS=$CACHE_DIR/gitops/argocd-crds-v$ARGOCD_VERSION
 ARGOCD_INSTALL=$CACHE_DIR/gitops/argocd-install-v$ARGOCD_VERSION
 ACTIONLINT_VERSION=1.7.12
 ACTIONLINT_BIN=$CACHE_DIR/gitops/actionlint-v$ACTIONLINT_VERSION
+PYYAML_VERSION=6.0.3
+RUAMEL_VERSION=0.18.17
+YAML_READERS_VENV=$CACHE_DIR/gitops/yaml-readers-pyyaml$PYYAML_VERSION-ruamel$RUAMEL_VERSION
 # shellcheck source=deploy/addons/versions.env
 source "$LIB_DIR/../../deploy/addons/versions.env"
 GATEWAY_API_CRDS=$CACHE_DIR/gitops/gateway-api-crds-v$GATEWAY_API_VERSION
@@ -42,10 +47,11 @@ karpenter-chart github.com/aws/karpenter-provider-aws@v$KARPENTER_VERSION charts
 PARTS
 }
 
-gitops_packages() { echo unzip; }
-gitops_where() { echo "$HELM_BIN/helm, $ARGOCD_CRDS/, $ARGOCD_INSTALL/, $ACTIONLINT_BIN/actionlint, add-on CRDs and charts in $CACHE_DIR/gitops/"; }
+gitops_packages() { echo unzip python3-venv; }
+gitops_where() { echo "$HELM_BIN/helm, $ARGOCD_CRDS/, $ARGOCD_INSTALL/, $ACTIONLINT_BIN/actionlint, $YAML_READERS_VENV/, add-on CRDs and charts in $CACHE_DIR/gitops/"; }
 gitops_ready() {
   [[ -x $HELM_BIN/helm && -s $ARGOCD_CRDS/appproject-crd.yaml && -s $ARGOCD_INSTALL/install.yaml && -x $ACTIONLINT_BIN/actionlint ]] || return 1
+  [[ -f $YAML_READERS_VENV/.installed ]] || return 1
   local module path dir
   while read -r _ module path dir; do
     [[ -d $dir ]] || return 1
@@ -59,12 +65,23 @@ gitops_up() {
       -- "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
   [[ -x $ACTIONLINT_BIN/actionlint ]] ||
     go_build actionlint "$ACTIONLINT_BIN" "github.com/rhysd/actionlint@v$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint
+  [[ -f $YAML_READERS_VENV/.installed ]] || yaml_readers_install
   [[ -s $ARGOCD_CRDS/appproject-crd.yaml ]] || argocd_extract "$ARGOCD_CRDS" manifests/crds/application-crd.yaml manifests/crds/appproject-crd.yaml
   [[ -s $ARGOCD_INSTALL/install.yaml ]] || argocd_extract "$ARGOCD_INSTALL" manifests/install.yaml
   local module path dir
   while read -r _ module path dir; do
     [[ -d $dir ]] || module_extract "$dir" "$module" "$path"
   done < <(addon_parts)
+}
+
+# yaml_readers_install: the venv of PyYAML and ruamel.yaml (pure Python: no compiler needed).
+yaml_readers_install() {
+  log "gitops: installing PyYAML==$PYYAML_VERSION and ruamel.yaml==$RUAMEL_VERSION into $YAML_READERS_VENV"
+  rm -rf "$YAML_READERS_VENV"
+  python3 -m venv "$YAML_READERS_VENV"
+  "$YAML_READERS_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "PyYAML==$PYYAML_VERSION" "ruamel.yaml==$RUAMEL_VERSION" >&2
+  touch "$YAML_READERS_VENV/.installed"
 }
 
 # module_zip MODULE@VERSION: the path of the module's zip, downloaded from the Go module proxy.

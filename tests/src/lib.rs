@@ -242,3 +242,19 @@ pub fn free_port() -> u16 {
         .expect("a local address")
         .port()
 }
+
+/// A copy of a chart devstack took from a module zip, ready for `helm template`: External
+/// Secrets' chart declares an optional subchart (bitwarden-sdk-server, disabled) that the zip
+/// lacks, so the copy drops the chart's dependencies. The caller removes the copy.
+pub fn renderable_chart(chart: &Path) -> PathBuf {
+    let work = std::env::temp_dir().join(unique_stack("chart"));
+    let status = Command::new("cp").arg("-r").arg(chart).arg(&work).status().expect("running cp");
+    assert!(status.success(), "copying {}", chart.display());
+    let chart_yaml = work.join("Chart.yaml");
+    let text = std::fs::read_to_string(&chart_yaml).expect("reading Chart.yaml");
+    if let Some((head, _)) = text.split_once("\ndependencies:") {
+        std::fs::write(&chart_yaml, format!("{head}\n")).expect("writing Chart.yaml");
+        let _ = std::fs::remove_file(work.join("Chart.lock"));
+    }
+    work
+}
