@@ -6,7 +6,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, ValidationDirective};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
-use crate::errors::{is_not_found, kube_error};
+use crate::errors::kube_error;
 use crate::model::Action;
 use crate::resolve::Object;
 
@@ -51,29 +51,33 @@ pub async fn apply(
         field_validation: Some(ValidationDirective::Strict),
     };
     let after = match api.patch(&object.name, &params, &Patch::Apply(&object.body)).await {
-        Ok(after) => Some(serde_json::to_value(after)?),
-        // A dry run cannot create an object in a namespace or of a CRD that this same batch creates.
-        Err(e) if opts.dry_run && before.is_none() && is_not_found(&e) => None,
+        Ok(after) => serde_json::to_value(after)?,
         Err(e) => return Err(kube_error(e, format!("applying {key} ({})", object.origin))),
     };
     // Compare content, not resourceVersions: bookkeeping alone (managedFields taken over from
     // `before-first-apply`, as on Namespaces created by server-side apply) bumps the version.
-    let action = match (before, &after) {
-        (None, _) => Action::Created,
-        (Some(b), Some(a)) if comparable(b) == comparable(a) => Action::Unchanged,
+    let action = match before {
+        None => Action::Created,
+        Some(b) if comparable(b) == comparable(&after) => Action::Unchanged,
         _ => Action::Configured,
     };
-    let diff = (opts.diff && action.is_change()).then(|| {
-        let after = after.as_ref().unwrap_or(&object.body);
-        crate::diff::unified(&key, before, after)
-    });
+    let diff = (opts.diff && action.is_change()).then(|| crate::diff::unified(&key, before, &after));
     Ok(Applied { action, diff })
 }
 
+/// What a dry run reports, without asking the server, for an object this same batch creates the
+/// namespace or the CRD of: the server would only answer NotFound until they exist.
+pub fn created_by_batch(object: &Object, opts: ApplyOptions) -> Applied {
+    let diff = opts.diff.then(|| crate::diff::unified(&object.key(), None, &object.body));
+    Applied { action: Action::Created, diff }
+}
+
 /// The object without the fields every write changes, without `status`, which controllers
-/// change on their own and an apply does not, and without the type (LIST items carry none).
+/// change on their own and an apply does not, without the type (LIST items carry none), and
+/// without kapply's digest annotation (objects applied before kapply wrote it are unchanged).
 pub fn comparable(obj: &Value) -> Value {
     let mut obj = obj.clone();
+    crate::unchanged::strip(&mut obj);
     if let Some(map) = obj.as_object_mut() {
         for field in ["status", "apiVersion", "kind"] {
             map.remove(field);

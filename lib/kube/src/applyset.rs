@@ -11,13 +11,16 @@ use ekskit_core::{Hinted, InputError};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use crate::apply::{FIELD_MANAGER, api};
+use crate::delete::{Target, delete_in_order};
 use crate::errors::{is_not_found, kube_error};
+use crate::model::Action;
 use crate::resolve::{Key, Kinds, Object, group_kind};
 
 pub const PART_OF: &str = "applyset.kubernetes.io/part-of";
@@ -26,6 +29,8 @@ pub const GROUP_KINDS: &str = "applyset.kubernetes.io/contains-group-kinds";
 pub const NAMESPACES: &str = "applyset.kubernetes.io/additional-namespaces";
 pub const TOOLING: &str = "applyset.kubernetes.io/tooling";
 const TOOLING_VALUE: &str = "kapply/v1";
+/// LISTs and deletes of members at a time.
+const CONCURRENCY: usize = 16;
 
 /// The ApplySet of one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +117,6 @@ impl AppSet {
         let params = PatchParams { dry_run, ..PatchParams::apply(FIELD_MANAGER).force() };
         match secrets.patch(&self.parent, &params, &Patch::Apply(&parent)).await {
             Ok(_) => Ok(()),
-            Err(e) if dry_run && is_not_found(&e) => Ok(()), // its namespace comes in this same batch
             Err(e) => Err(kube_error(e, format!("writing the app's parent Secret {}/{}", self.namespace, self.parent))),
         }
     }
@@ -138,56 +142,125 @@ impl AppSet {
         keep: &HashSet<Key>,
         dry_run: bool,
     ) -> anyhow::Result<Vec<(Key, String)>> {
-        let selector = format!("{PART_OF}={}", self.id);
-        let mut namespaces = inventory.namespaces.clone();
-        namespaces.insert(self.namespace.clone());
-        let mut targets = Vec::new();
+        let members = self.members(client, kinds, Some(inventory), &BTreeSet::new()).await?;
+        let targets = members.into_iter().filter(|m| !keep.contains(&m.key)).collect();
+        let done = delete_in_order(client, targets, dry_run, CONCURRENCY).await?;
+        Ok(done
+            .into_iter()
+            .filter(|(_, action)| *action == Action::Deleted)
+            .map(|(t, _)| {
+                info!("pruned {}{}", t.key, if dry_run { " (dry run)" } else { "" });
+                (t.key, t.resource.api_version)
+            })
+            .collect())
+    }
+
+    /// The live members of the set: listed by the kinds and namespaces the parent records or,
+    /// with no parent (deleted by hand, or lost by a run of an older kapply that failed before
+    /// writing it), by their label over every served kind, in every namespace (or, where the
+    /// credentials may not list across namespaces, in the parent's and `namespaces`).
+    pub async fn members(
+        &self,
+        client: &Client,
+        kinds: &Kinds,
+        inventory: Option<&Inventory>,
+        namespaces: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<Target>> {
+        let mut scope: BTreeSet<String> = namespaces.clone();
+        scope.insert(self.namespace.clone());
+        let lists: Vec<(ApiResource, Option<String>)> = match inventory {
+            Some(inventory) => {
+                scope.extend(inventory.namespaces.iter().cloned());
+                self.recorded_lists(kinds, inventory, &scope)
+            }
+            None => {
+                info!(
+                    "no parent Secret {}/{}: looking for members of app {} by label in every served kind",
+                    self.namespace, self.parent, self.app
+                );
+                kinds.deletable().into_iter().map(|(resource, _)| (resource, None)).collect()
+            }
+        };
+        let scanning = inventory.is_none();
+        let found: Vec<Vec<(String, Target)>> = stream::iter(lists)
+            .map(|(resource, ns)| {
+                let scope = &scope;
+                async move { self.list_members(client, &resource, ns.as_deref(), scanning, scope).await }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut seen = HashSet::new();
+        // A kind served by two groups (events) lists the same object twice: keep it once.
+        Ok(found.into_iter().flatten().filter(|(uid, _)| seen.insert(uid.clone())).map(|(_, t)| t).collect())
+    }
+
+    /// One LIST per recorded group-kind and namespace (one for cluster-scoped kinds).
+    fn recorded_lists(
+        &self,
+        kinds: &Kinds,
+        inventory: &Inventory,
+        scope: &BTreeSet<String>,
+    ) -> Vec<(ApiResource, Option<String>)> {
+        let mut lists = Vec::new();
         for gk in &inventory.group_kinds {
             let (kind, group) = gk.split_once('.').unwrap_or((gk, ""));
             let Some((resource, namespaced)) = kinds.resolve_group_kind(group, kind) else {
-                info!("prune: {gk} is no longer served; skipping it");
+                // Not served when the run started: either its CRD is gone (and its objects with
+                // it) or comes with this run, whose objects of that kind are all kept.
+                debug!("{gk} was not served when the run started: no members of it to find");
                 continue;
             };
-            let scopes: Vec<Option<&str>> =
-                if namespaced { namespaces.iter().map(|n| Some(n.as_str())).collect() } else { vec![None] };
-            for ns in scopes {
-                let list = api(client, &resource, ns).list_metadata(&ListParams::default().labels(&selector)).await;
-                let list = match list {
-                    Ok(l) => l,
-                    Err(e) if is_not_found(&e) => continue,
-                    Err(e) => return Err(kube_error(e, format!("listing {gk} of app {} to prune", self.app))),
-                };
-                for item in list.items {
-                    let name = item.metadata.name.unwrap_or_default();
-                    let key =
-                        Key { group: group.to_owned(), kind: kind.to_owned(), namespace: ns.map(str::to_owned), name };
-                    if !keep.contains(&key) {
-                        targets.push((key, resource.clone()));
-                    }
-                }
+            if namespaced {
+                lists.extend(scope.iter().map(|ns| (resource.clone(), Some(ns.clone()))));
+            } else {
+                lists.push((resource, None));
             }
         }
-        let params = DeleteParams {
-            dry_run,
-            propagation_policy: Some(PropagationPolicy::Background),
-            ..DeleteParams::default()
-        };
-        stream::iter(targets)
-            .map(|(key, resource)| {
-                let params = params.clone();
-                async move {
-                    let result = api(client, &resource, key.namespace.as_deref()).delete(&key.name, &params).await;
-                    match result {
-                        Ok(_) => info!("pruned {key}{}", if dry_run { " (dry run)" } else { "" }),
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => return Err(kube_error(e, format!("pruning {key}"))),
-                    }
-                    Ok((key, resource.api_version))
+        lists
+    }
+
+    /// Members of one resource in `ns` (None: cluster-wide or across namespaces). A label scan
+    /// skips kinds it cannot list (an aggregated API that is down), saying so.
+    async fn list_members(
+        &self,
+        client: &Client,
+        resource: &ApiResource,
+        ns: Option<&str>,
+        scanning: bool,
+        scope: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<(String, Target)>> {
+        let params = ListParams::default().labels(&format!("{PART_OF}={}", self.id));
+        let list = match api(client, resource, ns).list_metadata(&params).await {
+            Ok(list) => list,
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
+            Err(kube::Error::Api(s)) if scanning && s.code == 403 && ns.is_none() => {
+                // May not list across namespaces: look where the app is known to be.
+                let mut found = Vec::new();
+                for ns in scope {
+                    found.extend(Box::pin(self.list_members(client, resource, Some(ns), false, scope)).await?);
                 }
+                return Ok(found);
+            }
+            Err(kube::Error::Api(s)) if scanning && matches!(s.code, 405 | 503) => {
+                warn!("cannot list {} to find members of app {}: {}", resource.plural, self.app, s.message);
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(kube_error(e, format!("listing {} of app {}", resource.plural, self.app))),
+        };
+        Ok(list
+            .items
+            .into_iter()
+            .map(|item| {
+                let key = Key {
+                    group: resource.group.clone(),
+                    kind: resource.kind.clone(),
+                    namespace: item.metadata.namespace,
+                    name: item.metadata.name.unwrap_or_default(),
+                };
+                (item.metadata.uid.unwrap_or_else(|| key.to_string()), Target { key, resource: resource.clone() })
             })
-            .buffer_unordered(16)
-            .try_collect()
-            .await
+            .collect())
     }
 }
 

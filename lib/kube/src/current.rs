@@ -1,6 +1,8 @@
 //! Whether a live object already holds what a manifest says (`--wait-only`): every field the
 //! manifest sets has that value in the live object; fields it does not set do not matter.
 //! Lists of named items (containers, ports, env) are matched by name, other lists by position.
+//! A null (`creationTimestamp: null` from generators) says nothing, and an empty `{}` or `[]`
+//! holds where live has no such field (the API server drops empty fields of its own types).
 
 use serde_json::Value;
 
@@ -11,11 +13,12 @@ pub fn difference(want: &Value, live: &Value) -> Option<String> {
 
 fn diff_at(want: &Value, live: &Value, path: String) -> Option<String> {
     match (want, live) {
+        (Value::Null, _) => None,
         (Value::Object(w), Value::Object(l)) => w.iter().find_map(|(k, v)| {
             let sub = format!("{path}.{k}");
             match l.get(k) {
                 Some(lv) => diff_at(v, lv, sub),
-                None if v.is_null() => None,
+                None if is_empty(v) => None,
                 None => Some(format!("{sub}: want {}, not set", short(v))),
             }
         }),
@@ -37,6 +40,15 @@ fn diff_at(want: &Value, live: &Value, path: String) -> Option<String> {
         }
         (w, l) if same_scalar(w, l) => None,
         (w, l) => Some(format!("{path}: want {}, live {}", short(w), short(l))),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
     }
 }
 
@@ -77,5 +89,9 @@ mod tests {
         assert_eq!(difference(&json!({"a": [1, 2]}), &json!({"a": [1, 2]})), None);
         assert!(difference(&json!({"a": [1]}), &json!({"a": [1, 2]})).is_some());
         assert_eq!(difference(&json!({"port": "80"}), &json!({"port": 80})), None);
+        let generated =
+            json!({"metadata": {"name": "web", "creationTimestamp": null, "annotations": {}}, "spec": {"args": []}});
+        assert_eq!(difference(&generated, &live), None);
+        assert!(difference(&json!({"spec": {"replicas": {}}}), &live).is_some());
     }
 }

@@ -1,8 +1,9 @@
-//! `--delete`: the objects the manifests name, workloads first and namespaces and CRDs last,
-//! plus (with `--app`) every member of the app and its parent Secret; then a wait until they are
-//! gone, naming what is left (usually a finalizer) on timeout.
+//! `--delete`: the objects the manifests name plus (with `--app`) every member of the app,
+//! workloads first and namespaces and CRDs last; then a wait until they are gone, naming what is
+//! left (usually a finalizer) on timeout; then the app's parent Secret. Pruning deletes through
+//! the same [`delete_in_order`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use ekskit_core::Hinted;
@@ -22,6 +23,19 @@ use crate::model::{Action, ObjectResult};
 use crate::ordering::Phase;
 use crate::resolve::{Key, Kinds, Object};
 
+/// An object to delete: who it is and where its API is.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub key: Key,
+    pub resource: ApiResource,
+}
+
+impl Target {
+    pub fn of(o: &Object) -> Self {
+        Self { key: o.key(), resource: o.resource.clone() }
+    }
+}
+
 pub async fn delete(
     client: &Client,
     objects: &[Object],
@@ -29,46 +43,22 @@ pub async fn delete(
     kinds: &Kinds,
     args: &Args,
 ) -> anyhow::Result<Vec<ObjectResult>> {
-    let params = DeleteParams {
-        dry_run: args.dry_run,
-        propagation_policy: Some(PropagationPolicy::Background),
-        ..DeleteParams::default()
-    };
-    let mut results = Vec::new();
-    let mut gone: Vec<(Key, ApiResource)> = Vec::new();
-    for phase in Phase::delete_order() {
-        let batch: Vec<&Object> = objects.iter().filter(|o| o.phase == phase).collect();
-        let deleted: Vec<(&Object, Action)> = stream::iter(batch)
-            .map(|o| {
-                let params = params.clone();
-                async move {
-                    match api(client, &o.resource, o.namespace.as_deref()).delete(&o.name, &params).await {
-                        Ok(_) => Ok((o, Action::Deleted)),
-                        Err(e) if is_not_found(&e) => Ok((o, Action::Absent)),
-                        Err(e) => Err(kube_error(e, format!("deleting {}", o.key()))),
-                    }
-                }
-            })
-            .buffered(args.concurrency.into())
-            .try_collect()
-            .await?;
-        for (o, action) in deleted {
-            info!("{} {}", o.key(), if action == Action::Deleted { "deleted" } else { "already absent" });
-            if action == Action::Deleted {
-                gone.push((o.key(), o.resource.clone()));
-            }
-            results.push(crate::result_of(o, action, None));
-        }
-    }
-    if let Some(set) = set
-        && let Some(inventory) = set.read(client).await?
-    {
+    let mut targets: Vec<Target> = objects.iter().map(Target::of).collect();
+    if let Some(set) = set {
         let named: HashSet<Key> = objects.iter().map(Object::key).collect();
-        for (key, api_version) in set.prune(client, kinds, &inventory, &named, args.dry_run).await? {
-            if let Some((resource, _)) = kinds.resolve_group_kind(&key.group, &key.kind) {
-                gone.push((key.clone(), resource));
-            }
-            results.push(crate::result_of_key(key, api_version, Action::Deleted));
+        let inventory = set.read(client).await?;
+        let namespaces: BTreeSet<String> = objects.iter().filter_map(|o| o.namespace.clone()).collect();
+        let members = set.members(client, kinds, inventory.as_ref(), &namespaces).await?;
+        targets.extend(members.into_iter().filter(|m| !named.contains(&m.key)));
+    }
+    let done = delete_in_order(client, targets, args.dry_run, args.concurrency.into()).await?;
+    let mut results = Vec::with_capacity(done.len());
+    let mut gone = Vec::new();
+    for (target, action) in done {
+        info!("{} {}", target.key, if action == Action::Deleted { "deleted" } else { "already absent" });
+        results.push(crate::result_of_key(target.key.clone(), target.resource.api_version.clone(), action));
+        if action == Action::Deleted {
+            gone.push(target);
         }
     }
     if !args.dry_run && !args.no_wait {
@@ -82,20 +72,49 @@ pub async fn delete(
     Ok(results)
 }
 
-async fn wait_gone(client: &Client, gone: &[(Key, ApiResource)], timeout: Duration) -> anyhow::Result<()> {
+/// Deletes `targets` phase by phase in the reverse of the apply order (workloads before what they
+/// use, namespaces and CRDs last), each phase concurrently; `Absent` for those already gone.
+pub async fn delete_in_order(
+    client: &Client,
+    targets: Vec<Target>,
+    dry_run: bool,
+    concurrency: usize,
+) -> anyhow::Result<Vec<(Target, Action)>> {
+    let params =
+        DeleteParams { dry_run, propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
+    let params = &params;
+    let mut done = Vec::with_capacity(targets.len());
+    for phase in Phase::delete_order() {
+        let batch: Vec<&Target> = targets.iter().filter(|t| Phase::of(&t.key.group, &t.key.kind) == phase).collect();
+        let deleted: Vec<(Target, Action)> = stream::iter(batch)
+            .map(|t| async move {
+                match api(client, &t.resource, t.key.namespace.as_deref()).delete(&t.key.name, params).await {
+                    Ok(_) => Ok((t.clone(), Action::Deleted)),
+                    Err(e) if is_not_found(&e) => Ok((t.clone(), Action::Absent)),
+                    Err(e) => Err(kube_error(e, format!("deleting {}", t.key))),
+                }
+            })
+            .buffered(concurrency)
+            .try_collect()
+            .await?;
+        done.extend(deleted);
+    }
+    Ok(done)
+}
+
+async fn wait_gone(client: &Client, gone: &[Target], timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
-    let mut left: Vec<&(Key, ApiResource)> = gone.iter().collect();
+    let mut left: Vec<&Target> = gone.iter().collect();
     if !left.is_empty() {
         info!("waiting up to {} for {} objects to be gone", human(timeout), left.len());
     }
     let mut interval = Duration::from_millis(200);
     loop {
-        let still: Vec<Option<(&(Key, ApiResource), String)>> = stream::iter(left.iter().copied())
-            .map(|item| async move {
-                let (key, resource) = item;
-                match api(client, resource, key.namespace.as_deref()).get(&key.name).await {
+        let still: Vec<Option<(&Target, String)>> = stream::iter(left.iter().copied())
+            .map(|t| async move {
+                match api(client, &t.resource, t.key.namespace.as_deref()).get(&t.key.name).await {
                     Err(e) if is_not_found(&e) => Ok(None),
-                    Err(e) => Err(kube_error(e, format!("checking that {key} is gone"))),
+                    Err(e) => Err(kube_error(e, format!("checking that {} is gone", t.key))),
                     Ok(live) => {
                         let finalizers = live.metadata.finalizers.unwrap_or_default();
                         let state = if finalizers.is_empty() {
@@ -103,19 +122,19 @@ async fn wait_gone(client: &Client, gone: &[(Key, ApiResource)], timeout: Durati
                         } else {
                             format!("held by finalizers {}", finalizers.join(", "))
                         };
-                        Ok(Some((item, state)))
+                        Ok(Some((t, state)))
                     }
                 }
             })
             .buffer_unordered(16)
             .try_collect()
             .await?;
-        let still: Vec<(&(Key, ApiResource), String)> = still.into_iter().flatten().collect();
+        let still: Vec<(&Target, String)> = still.into_iter().flatten().collect();
         if still.is_empty() {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            let lines: Vec<String> = still.iter().map(|((key, _), state)| format!("{key}: {state}")).collect();
+            let lines: Vec<String> = still.iter().map(|(t, state)| format!("{}: {state}", t.key)).collect();
             return Err(Hinted::new(
                 format!(
                     "timed out after {} waiting for {} objects to be gone: {}",
@@ -127,7 +146,7 @@ async fn wait_gone(client: &Client, gone: &[(Key, ApiResource)], timeout: Durati
             )
             .into());
         }
-        left = still.into_iter().map(|(item, _)| item).collect();
+        left = still.into_iter().map(|(t, _)| t).collect();
         tokio::time::sleep(interval).await;
         interval = (interval * 3 / 2).min(Duration::from_secs(2));
     }

@@ -3,11 +3,15 @@
 //! - [`manifests`]: reading files, directories, stdin, URLs, kustomize; [`placeholders`]: `${a.b}`
 //! - [`cluster`]: kubeconfig or mkeks' `cluster` key, with [`eks_token`]s signed here
 //! - [`resolve`]: kinds from discovery (or CRDs in the batch); [`ordering`]: phases
-//! - [`apply`], [`diff`], [`readiness`] + [`waiting`], [`applyset`] (prune), [`delete`]
+//! - [`batch`]: the whole apply (reads, [`namespaces`] check, ApplySet parent, phases, waits),
+//!   [`apply`] of one object unless [`unchanged`] says nothing would change; [`timing`] per stage
+//! - [`diff`], [`current`], [`readiness`] + [`waiting`] over [`live`] reads, [`applyset`]
+//!   (prune), [`delete`]
 //! - [`model`]: the JSON keys and their schemas
 
 pub mod apply;
 pub mod applyset;
+pub mod batch;
 pub mod cli;
 pub mod cluster;
 pub mod current;
@@ -18,30 +22,29 @@ pub mod errors;
 pub mod live;
 pub mod manifests;
 pub mod model;
+pub mod namespaces;
 pub mod ordering;
 pub mod placeholders;
 pub mod readiness;
 pub mod resolve;
+pub mod timing;
+pub mod unchanged;
 pub mod waiting;
 
-use std::collections::HashSet;
-
 use ekskit_core::document::Stdin;
-use ekskit_core::output::{emit, to_stderr};
+use ekskit_core::output::emit;
 use ekskit_core::{ChangesFound, Document, InputError};
-use futures::{StreamExt, TryStreamExt, stream};
-use kube::Client;
 use kube::discovery::Discovery;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::apply::{ApplyOptions, FIELD_MANAGER};
-use crate::applyset::{AppSet, inventory_of};
+use crate::apply::FIELD_MANAGER;
+use crate::applyset::AppSet;
 use crate::cli::Args;
 use crate::manifests::{Manifest, Source};
 use crate::model::{Action, ApplyDoc, ObjectResult};
-use crate::ordering::Phase;
 use crate::resolve::{Key, Kinds, Object};
+use crate::timing::Stages;
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut doc = if args.manifests_on_stdin() { Document::new() } else { Document::from_stdin(Stdin::WhenPiped)? };
@@ -90,15 +93,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// applies its stack through this too.
 pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Manifest>) -> anyhow::Result<ApplyDoc> {
     let started = Instant::now();
+    let mut stages = Stages::start();
     let client = cluster.client.clone();
-    let discovery = Discovery::new(client.clone())
-        .run_aggregated()
-        .await
-        .map_err(|e| errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
-    let kinds = Kinds::new(discovery, &manifests);
     let namespace = args.namespace.clone().unwrap_or(cluster.default_namespace.clone());
-    let mut objects = resolve::resolve(manifests, &kinds, &namespace, args.namespace.is_some())?;
     let set = args.app.as_deref().map(|app| AppSet::new(app, &namespace)).transpose()?;
+    let applying = !args.delete && !args.wait_only;
+    // One aggregated discovery per run; what needs none is read meanwhile.
+    let discovery = async {
+        Discovery::new(client.clone())
+            .run_aggregated()
+            .await
+            .map_err(|e| errors::kube_error(e, format!("discovering the API of {}", cluster.server)))
+    };
+    let early = async {
+        match applying {
+            true => batch::early_reads(&client, &manifests, &namespace, set.as_ref()).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (discovery, early) = tokio::try_join!(discovery, early)?;
+    stages.lap("discovery");
+    let kinds = Kinds::new(discovery, &manifests);
+    let mut objects = resolve::resolve(manifests, &kinds, &namespace, args.namespace.is_some())?;
     if let Some(set) = &set {
         set.label(&mut objects);
     }
@@ -109,7 +125,11 @@ pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Man
         waiting::wait_current(&client, &all, args.timeout).await?;
         objects.iter().map(|o| ObjectResult { ready: Some(true), ..result_of(o, Action::Unchanged, None) }).collect()
     } else {
-        apply_all(&client, &objects, set.as_ref(), &kinds, args).await?
+        for o in &mut objects {
+            unchanged::stamp(&mut o.body);
+        }
+        let early = early.expect("read when applying");
+        batch::apply(&client, &objects, set.as_ref(), &kinds, args, early, &mut stages).await?
     };
     let report = ApplyDoc {
         server: cluster.server.clone(),
@@ -121,87 +141,6 @@ pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Man
     };
     summarize(&report, args.delete);
     Ok(report)
-}
-
-async fn apply_all(
-    client: &Client,
-    objects: &[Object],
-    set: Option<&AppSet>,
-    kinds: &Kinds,
-    args: &Args,
-) -> anyhow::Result<Vec<ObjectResult>> {
-    let opts =
-        ApplyOptions { force_conflicts: args.force_conflicts, dry_run: args.dry_run || args.diff, diff: args.diff };
-    let previous = match set {
-        Some(s) => s.read(client).await?,
-        None => None,
-    };
-    let current = inventory_of(objects);
-    let mut results = Vec::with_capacity(objects.len());
-    for phase in Phase::ALL {
-        let batch: Vec<&Object> = objects.iter().filter(|o| o.phase == phase).collect();
-        results.extend(apply_batch(client, &batch, opts, args.concurrency.into()).await?);
-        if phase == Phase::Definitions {
-            if let Some(s) = set {
-                // Record the union first: a crash from here on still leaves every member findable.
-                s.write(client, &previous.clone().unwrap_or_default().union(&current), opts.dry_run).await?;
-            }
-            let crds: Vec<&Object> =
-                batch.into_iter().filter(|o| o.resource.kind == "CustomResourceDefinition").collect();
-            if !opts.dry_run && !crds.is_empty() {
-                info!("waiting for {} CRDs to be Established", crds.len());
-                waiting::wait_ready(client, &crds, args.timeout).await?;
-            }
-        }
-    }
-    if args.prune
-        && let Some(s) = set
-    {
-        let keep: HashSet<_> = objects.iter().map(Object::key).collect();
-        let inventory = previous.unwrap_or_default().union(&current);
-        for (key, api_version) in s.prune(client, kinds, &inventory, &keep, opts.dry_run).await? {
-            results.push(result_of_key(key, api_version, Action::Pruned));
-        }
-        s.write(client, &current, opts.dry_run).await?;
-    }
-    if opts.dry_run || args.no_wait {
-        return Ok(results);
-    }
-    let all: Vec<&Object> = objects.iter().collect();
-    waiting::wait_ready(client, &all, args.timeout).await?;
-    for r in results.iter_mut().filter(|r| r.action != Action::Pruned) {
-        r.ready = Some(true);
-    }
-    Ok(results)
-}
-
-/// Applies one phase concurrently, objects that start a rollout first (their controllers get to
-/// work while the rest is applied); results in that order.
-async fn apply_batch(
-    client: &Client,
-    batch: &[&Object],
-    opts: ApplyOptions,
-    concurrency: usize,
-) -> anyhow::Result<Vec<ObjectResult>> {
-    let mut batch = batch.to_vec();
-    batch.sort_by_key(|o| !ordering::starts_rollout(&o.resource.group, &o.resource.kind));
-    let live = live::fetch(client, &batch).await?;
-    let live = &live;
-    let applied: Vec<_> = stream::iter(batch.iter().copied())
-        .map(|o| async move { apply::apply(client, o, live.get(&o.key()), opts).await.map(|a| (o, a)) })
-        .buffered(concurrency)
-        .try_collect()
-        .await?;
-    Ok(applied
-        .into_iter()
-        .map(|(o, a)| {
-            if let Some(diff) = &a.diff {
-                to_stderr(diff);
-            }
-            info!("{} {}{}", o.key(), verb(a.action), if opts.dry_run { " (dry run)" } else { "" });
-            result_of(o, a.action, a.diff)
-        })
-        .collect())
 }
 
 pub(crate) fn result_of(o: &Object, action: Action, diff: Option<String>) -> ObjectResult {
@@ -229,7 +168,7 @@ pub(crate) fn result_of_key(key: Key, api_version: String, action: Action) -> Ob
     }
 }
 
-fn verb(action: Action) -> &'static str {
+pub(crate) fn verb(action: Action) -> &'static str {
     match action {
         Action::Created => "created",
         Action::Configured => "configured",

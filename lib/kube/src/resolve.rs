@@ -7,7 +7,7 @@ use std::fmt;
 
 use ekskit_core::InputError;
 use kube::core::GroupVersionKind;
-use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::discovery::{ApiResource, Discovery, Scope, verbs};
 use serde_json::Value;
 
 use crate::manifests::Manifest;
@@ -88,6 +88,23 @@ impl Kinds {
             return Some((resource, caps.scope == Scope::Namespaced));
         }
         self.planned.get(&(group.to_owned(), version.to_owned(), kind.to_owned())).cloned()
+    }
+
+    /// Whether the server serves `resource` now (not only a CRD of the batch that is still to come).
+    pub fn is_served(&self, resource: &ApiResource) -> bool {
+        let gvk = GroupVersionKind::gvk(&resource.group, &resource.version, &resource.kind);
+        self.discovery.resolve_gvk(&gvk).is_some()
+    }
+
+    /// Every served resource that can be listed and deleted, each kind once at its most stable
+    /// version, and whether it is namespaced (for finding an app's members by label alone).
+    pub fn deletable(&self) -> Vec<Resolved> {
+        self.discovery
+            .groups()
+            .flat_map(|g| g.resources_by_stability())
+            .filter(|(_, caps)| caps.supports_operation(verbs::LIST) && caps.supports_operation(verbs::DELETE))
+            .map(|(r, caps)| (r, caps.scope == Scope::Namespaced))
+            .collect()
     }
 
     /// The served resource of a group and kind in any version (for pruning by ApplySet group-kinds).

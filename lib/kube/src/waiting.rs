@@ -33,6 +33,9 @@ pub async fn wait_current(client: &Client, objects: &[&Object], timeout: Duratio
 }
 
 async fn wait(client: &Client, objects: &[&Object], timeout: Duration, current: bool) -> anyhow::Result<()> {
+    if objects.is_empty() {
+        return Ok(());
+    }
     let started = Instant::now();
     let deadline = started + timeout;
     // Each object not ready yet, with its last state and how it last looked (for the error).
@@ -40,9 +43,7 @@ async fn wait(client: &Client, objects: &[&Object], timeout: Duration, current: 
         objects.iter().map(|o| (o.key(), (*o, "not checked yet".to_owned(), Value::Null))).collect();
     let mut interval = Duration::from_millis(100);
     let mut last_progress = started;
-    if !pending.is_empty() {
-        info!("waiting up to {} for {} objects to be ready", human(timeout), pending.len());
-    }
+    info!("waiting up to {} for {} objects to be ready", human(timeout), pending.len());
     while !pending.is_empty() {
         let round: Vec<&Object> = pending.values().map(|(o, _, _)| *o).collect();
         let live = crate::live::fetch(client, &round).await?;
