@@ -489,3 +489,220 @@ fn wait_only_waits_for_a_rollout_made_by_someone_else() {
     assert_eq!(doc["apply"]["objects"][0]["ready"], true);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A namespaced CRD `<plural>.<group>` of `kind`, whose objects take any `spec`.
+fn crd(group: &str, kind: &str, plural: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.{group}}}\n\
+         spec:\n  group: {group}\n  scope: Namespaced\n  names: {{kind: {kind}, plural: {plural}}}\n  \
+         versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        \
+         type: object\n        properties:\n          spec: {{type: object, x-kubernetes-preserve-unknown-fields: true}}\n---\n"
+    )
+}
+
+fn widget(group: &str, ns: &str, name: &str) -> String {
+    format!(
+        "apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{size: 3}}\n---\n"
+    )
+}
+
+fn secret_annotations(ns: &str, name: &str) -> Value {
+    let out = kubectl(&["get", "secret", name, "-n", ns, "-o", "jsonpath={.metadata.annotations}"]);
+    assert!(out.status.success(), "no Secret {ns}/{name}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Server-side applies (real, not dry-run) the API server has answered for resources of `group`,
+/// from its own request counter: what kapply sent, whatever it reports.
+fn apply_requests(group: &str) -> u64 {
+    let out = kubectl(&["get", "--raw", "/metrics"]);
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+        .filter(|l| {
+            l.contains(&format!("group=\"{group}\"")) && l.contains("verb=\"APPLY\"") && l.contains("dry_run=\"\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+/// The issue's case: `--app X -n ns --prune` with CRDs and no `ns`. Before, the CRDs were created
+/// and labelled, then writing the parent failed, and nothing could find them again.
+#[test]
+fn an_app_into_a_missing_namespace_is_refused_before_anything_is_written_and_the_dry_run_agrees() {
+    let (dir, ns) = workspace("nons");
+    let group = format!("{ns}.example.com");
+    write(&dir, "crd.yaml", &crd(&group, "Widget", "widgets"));
+    write(&dir, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n");
+    let d = dir.to_str().unwrap();
+    let app = ["-f", d, "--app", "web", "-n", &ns, "--prune"];
+    let real = kapply(&app, None);
+    assert_eq!(real.status.code(), Some(2), "{}", stderr(&real));
+    assert!(real.stdout.is_empty());
+    let err = error_lines(&real);
+    assert!(
+        err.contains(&format!(
+            "namespace {ns} does not exist and the input does not create it; {ns} would hold the parent Secret \
+             {ns}/kapply-web of app web, ConfigMap {ns}/settings"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: add a Namespace object to the input"), "{err}");
+    assert!(!exists(&["crd", &format!("widgets.{group}")]), "nothing is written before the refusal");
+
+    let dry = kapply(&[&app[..], &["--dry-run"]].concat(), None);
+    assert_eq!(dry.status.code(), Some(2), "{}", stderr(&dry));
+    assert_eq!(error_lines(&dry), err, "a dry run fails as the real run does");
+    let plain = kapply(&["-f", d, "-n", &ns, "--dry-run"], None);
+    assert_eq!(plain.status.code(), Some(2), "without --app too: {}", stderr(&plain));
+
+    // With the Namespace (and a custom resource of the new CRD) in the input, the dry run says
+    // every object would be created, creates nothing, and the real run agrees.
+    write(&dir, "ns.yaml", &namespace(&ns));
+    write(&dir, "widget.yaml", &widget(&group, &ns, "w"));
+    let dry = ok(&kapply(&[&app[..], &["--dry-run"]].concat(), None));
+    let created = |doc: &Value| actions(doc).iter().filter(|(_, a)| a == "created").count();
+    assert_eq!(created(&dry), 4, "{:?}", actions(&dry));
+    assert!(!exists(&["namespace", &ns]) && !exists(&["crd", &format!("widgets.{group}")]));
+    let real = ok(&kapply(&app, None));
+    assert_eq!(actions(&real), actions(&dry));
+    assert!(exists(&[&format!("widgets.{group}"), "w", "-n", &ns]));
+
+    let gone = ok(&kapply(&["--delete", "--app", "web", "-n", &ns], None));
+    assert_eq!(actions(&json!({"apply": gone["deleted"]["apply"]})).len(), 4);
+    assert!(!exists(&["crd", &format!("widgets.{group}")]) && !exists(&["namespace", &ns]));
+}
+
+/// The parent Secret is written before any member, so a run that fails half way leaves nothing
+/// `--delete --app` cannot find; and when the parent is gone too (deleted by hand), the members
+/// are found by their label.
+#[test]
+fn a_run_that_fails_half_way_leaves_every_member_findable_even_without_its_parent() {
+    let (dir, ns) = workspace("orphan");
+    let group = format!("{ns}.example.com");
+    // The second CRD is refused (its name is not <plural>.<group>) while the first is applied.
+    let refused =
+        crd(&group, "Gadget", "gadgets").replace(&format!("name: gadgets.{group}"), "name: wrong.example.com");
+    write(&dir, "all.yaml", &(namespace(&ns) + &crd(&group, "Widget", "widgets") + &refused));
+    let d = dir.to_str().unwrap();
+    let out = kapply(&["-f", d, "--app", "web", "-n", &ns], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(error_lines(&out).contains("applying CustomResourceDefinition wrong.example.com"), "{}", stderr(&out));
+    let recorded = secret_annotations(&ns, "kapply-web");
+    let kinds = recorded["applyset.kubernetes.io/contains-group-kinds"].as_str().unwrap();
+    assert!(kinds.contains("CustomResourceDefinition.apiextensions.k8s.io") && kinds.contains("Namespace"), "{kinds}");
+    ok(&kapply(&["--delete", "--app", "web", "-n", &ns], None));
+    assert!(!exists(&["crd", &format!("widgets.{group}")]) && !exists(&["namespace", &ns]));
+
+    // Fails in a later phase (a field the server does not know), then the parent is deleted by hand.
+    let (dir, ns) = workspace("orphan2");
+    let group = format!("{ns}.example.com");
+    let bad = deployment(&ns, "web", "").replace("  replicas: 1\n", "  replicas: 1\n  bogus: true\n");
+    write(&dir, "all.yaml", &(namespace(&ns) + &crd(&group, "Widget", "widgets") + &configmap(&ns, "c", "1") + &bad));
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--app", "web", "-n", &ns], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(exists(&["crd", &format!("widgets.{group}")]) && exists(&["configmap", "c", "-n", &ns]));
+    assert!(kubectl(&["delete", "secret", "kapply-web", "-n", &ns]).status.success());
+    let doc = ok(&kapply(&["--delete", "--app", "web", "-n", &ns], None));
+    let mut deleted = actions(&json!({"apply": doc["deleted"]["apply"]}));
+    deleted.sort();
+    let expect =
+        ["ConfigMap/c".to_owned(), format!("CustomResourceDefinition/widgets.{group}"), format!("Namespace/{ns}")];
+    assert_eq!(deleted, expect.map(|o| (o, "deleted".to_owned())));
+    assert!(!exists(&["crd", &format!("widgets.{group}")]) && !exists(&["namespace", &ns]));
+}
+
+/// An APIService whose Service has no endpoints is `Available=False`: not ready, and the timeout
+/// names it with the aggregator's reason.
+#[test]
+fn an_apiservice_that_is_not_available_is_not_ready() {
+    let (dir, ns) = workspace("apisvc");
+    let group = format!("{ns}.example.com");
+    let service = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: api, namespace: {ns}}}\nspec: {{ports: [{{port: 443}}]}}\n---\n"
+    );
+    let apiservice = format!(
+        "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {{name: v1alpha1.{group}}}\nspec:\n  \
+         group: {group}\n  version: v1alpha1\n  service: {{namespace: {ns}, name: api, port: 443}}\n  \
+         insecureSkipTLSVerify: true\n  groupPriorityMinimum: 1000\n  versionPriority: 15\n"
+    );
+    write(&dir, "all.yaml", &(namespace(&ns) + &service + &apiservice));
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
+    // An unavailable aggregated API stalls namespace deletion cluster-wide: remove it at once.
+    kubectl(&["delete", "apiservice", &format!("v1alpha1.{group}"), "--wait=false"]);
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = error_lines(&out);
+    assert!(err.contains(&format!("APIService v1alpha1.{group}: Available=False: ")), "{err}");
+    assert!(
+        ["EndpointsNotFound", "MissingEndpoints", "FailedDiscoveryCheck"].iter().any(|r| err.contains(r)),
+        "the reason is named: {err}"
+    );
+    assert!(!err.contains(&format!("Service {ns}/api")), "the Service is ready: {err}");
+}
+
+/// An unchanged re-apply sends nothing (the API server counts no apply), and yet a field removed
+/// from the manifest is removed from the live object by the next apply.
+#[test]
+fn an_unchanged_reapply_sends_nothing_and_a_removed_field_is_still_removed() {
+    let (dir, ns) = workspace("nopatch");
+    let group = format!("{ns}.example.com");
+    let write_all = |cm: &str| {
+        let objects =
+            [namespace(&ns), crd(&group, "Widget", "widgets"), widget(&group, &ns, "w"), deployment(&ns, "web", "")];
+        write(&dir, "all.yaml", &(objects.concat() + cm));
+    };
+    let both = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{a: '1', b: '2'}}\n"
+    );
+    write_all(&both);
+    let d = dir.to_str().unwrap();
+    ok(&kapply(&["-f", d], None));
+    let version = |what: &[&str]| {
+        let out = kubectl(&[&["get"], what, &["-n", &ns, "-o", "jsonpath={.metadata.resourceVersion}"]].concat());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let objects: [&[&str]; 3] =
+        [&[&format!("widgets.{group}"), "w"], &["configmap", "settings"], &["deployment", "web"]];
+    let versions: Vec<String> = objects.iter().map(|o| version(o)).collect();
+    let applies = apply_requests(&group);
+    assert_eq!(applies, 1, "the first run applied the Widget once");
+
+    let again = ok(&kapply(&["-f", d], None));
+    assert!(actions(&again).iter().all(|(_, a)| a == "unchanged"), "{:?}", actions(&again));
+    assert!(again["apply"]["objects"].as_array().unwrap().iter().all(|o| o["ready"] == true));
+    assert_eq!(apply_requests(&group), applies, "no apply reached the server for the unchanged Widget");
+    assert_eq!(objects.iter().map(|o| version(o)).collect::<Vec<_>>(), versions, "nothing was written");
+
+    // `b` left the manifest: live still holds every field the manifest sets, but the apply must remove `b`.
+    write_all(&both.replace(", b: '2'", ""));
+    let edited = ok(&kapply(&["-f", d], None));
+    let changed: Vec<_> = actions(&edited).into_iter().filter(|(_, a)| a != "unchanged").collect();
+    assert_eq!(changed, [("ConfigMap/settings".to_owned(), "configured".to_owned())]);
+    let live = kubectl(&["get", "configmap", "settings", "-n", &ns, "-o", "jsonpath={.data}"]);
+    assert_eq!(serde_json::from_slice::<Value>(&live.stdout).unwrap(), json!({"a": "1"}));
+
+    // Applied by a kapply that recorded no digest: sent again, and still reported unchanged.
+    let annotation = "kapply.ekskit.dev/applied-digest";
+    assert!(kubectl(&["annotate", "configmap", "settings", "-n", &ns, &format!("{annotation}-")]).status.success());
+    let again = ok(&kapply(&["-f", d], None));
+    assert!(actions(&again).iter().all(|(_, a)| a == "unchanged"), "{:?}", actions(&again));
+    let live = kubectl(&["get", "configmap", "settings", "-n", &ns, "-o", "jsonpath={.metadata.annotations}"]);
+    assert!(String::from_utf8_lossy(&live.stdout).contains(annotation), "the digest is recorded again");
+    kubectl(&["delete", "crd", &format!("widgets.{group}"), "--wait=false"]);
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+/// An unchanged object that is not ready is still waited for (only ready ones are not).
+#[test]
+fn an_unchanged_object_that_is_not_ready_is_still_waited_for() {
+    let (dir, ns) = workspace("stuck-again");
+    let stuck = deployment(&ns, "stuck", "").replace("127.0.0.1:5001/stuck:1", "registry.invalid/stuck:1");
+    write(&dir, "all.yaml", &(namespace(&ns) + &stuck));
+    ok(&kapply(&["-f", dir.to_str().unwrap(), "--no-wait"], None));
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "3s"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(error_lines(&out).contains(&format!("Deployment {ns}/stuck: 0 of 1 available")), "{}", stderr(&out));
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
