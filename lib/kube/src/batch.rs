@@ -61,13 +61,16 @@ enum Plan {
     Send,
 }
 
-/// Everything one run decides with: live state and plans by object.
+/// Everything one run decides with: live state, plans and readiness by object.
 struct Run<'a> {
     client: &'a Client,
     args: &'a Args,
     namespaces: Namespaces,
+    /// The live form of objects that may be sent (Namespaces from the early reads).
     live: HashMap<Key, Value>,
     plans: HashMap<Key, Plan>,
+    /// Objects that were ready when read before applying.
+    ready_before: HashSet<Key>,
     opts: ApplyOptions,
 }
 
@@ -117,25 +120,24 @@ pub async fn apply(
     Ok(results)
 }
 
-/// The live state of every object that can exist yet: not those of kinds whose CRD this batch
-/// brings, nor those in namespaces that do not exist; Namespaces come from the early reads.
-async fn read_live(
-    client: &Client,
-    objects: &[Object],
-    kinds: &Kinds,
-    namespaces: &Namespaces,
-) -> anyhow::Result<HashMap<Key, Value>> {
-    let mut found = HashMap::new();
-    let mut to_read = Vec::new();
-    for o in objects {
-        if is_namespace(&o.resource.api_version, &o.resource.kind) {
-            found.extend(namespaces.live(&o.name).map(|ns| (o.key(), ns.clone())));
-        } else if kinds.is_served(&o.resource) && o.namespace.as_deref().is_none_or(|ns| namespaces.exists(ns)) {
-            to_read.push(o);
-        }
-    }
-    found.extend(live::fetch(client, &to_read).await?);
-    Ok(found)
+/// The objects that can exist yet: not those of kinds whose CRD this batch brings, nor those in
+/// namespaces that do not exist; Namespaces themselves come from the early reads.
+fn readable<'o>(objects: &'o [Object], kinds: &Kinds, namespaces: &Namespaces) -> Vec<&'o Object> {
+    objects
+        .iter()
+        .filter(|o| !is_namespace(&o.resource.api_version, &o.resource.kind))
+        .filter(|o| kinds.is_served(&o.resource) && o.namespace.as_deref().is_none_or(|ns| namespaces.exists(ns)))
+        .collect()
+}
+
+/// Objects whose metadata says enough before an apply: their readiness needs no status, or, for
+/// CRDs, is known from discovery (a CRD's kind is served once it is Established).
+fn metadata_is_enough(o: &Object) -> bool {
+    is_crd(o) || readiness::needs_no_status(&o.resource.group, &o.resource.kind)
+}
+
+fn is_crd(o: &Object) -> bool {
+    (o.resource.group.as_str(), o.resource.kind.as_str()) == ("apiextensions.k8s.io", "CustomResourceDefinition")
 }
 
 fn plan(o: &Object, live: Option<&Value>, kinds: &Kinds, namespaces: &Namespaces, opts: ApplyOptions) -> Plan {
@@ -171,9 +173,45 @@ impl<'a> Run<'a> {
     ) -> anyhow::Result<Self> {
         let opts =
             ApplyOptions { force_conflicts: args.force_conflicts, dry_run: args.dry_run || args.diff, diff: args.diff };
-        let live = read_live(client, objects, kinds, &namespaces).await?;
-        let plans = objects.iter().map(|o| (o.key(), plan(o, live.get(&o.key()), kinds, &namespaces, opts))).collect();
-        Ok(Self { client, args, namespaces, live, plans, opts })
+        let (by_metadata, in_full): (Vec<&Object>, Vec<&Object>) =
+            readable(objects, kinds, &namespaces).into_iter().partition(|o| metadata_is_enough(o));
+        let (metadata, mut live) = tokio::try_join!(
+            live::fetch_as(client, &by_metadata, live::Form::Metadata),
+            live::fetch(client, &in_full)
+        )?;
+        let mut unchanged = HashMap::new();
+        let mut unsure = Vec::new();
+        for o in by_metadata {
+            match metadata.get(&o.key()) {
+                Some(meta) if unchanged::unchanged_by_metadata(&o.body, meta) => {
+                    let ready = if is_crd(o) { kinds.serves_crd(&o.body) } else { is_ready(o, meta) };
+                    unchanged.insert(o.key(), ready);
+                }
+                Some(_) => unsure.push(o),
+                None => {}
+            }
+        }
+        // Written by others too: what live holds decides, as for the rest.
+        live.extend(live::fetch(client, &unsure).await?);
+        for o in objects.iter().filter(|o| is_namespace(&o.resource.api_version, &o.resource.kind)) {
+            live.extend(namespaces.live(&o.name).map(|ns| (o.key(), ns.clone())));
+        }
+        let mut plans = HashMap::new();
+        let mut ready_before = HashSet::new();
+        for o in objects {
+            let key = o.key();
+            let (plan, ready) = match unchanged.get(&key) {
+                Some(ready) => (Plan::Skip, *ready),
+                None => {
+                    (plan(o, live.get(&key), kinds, &namespaces, opts), live.get(&key).is_some_and(|l| is_ready(o, l)))
+                }
+            };
+            if ready {
+                ready_before.insert(key.clone());
+            }
+            plans.insert(key, plan);
+        }
+        Ok(Self { client, args, namespaces, live, plans, ready_before, opts })
     }
 
     /// The parent before any member: its namespace first when the batch creates it, then the
@@ -223,7 +261,7 @@ impl<'a> Run<'a> {
             let first = applied.len();
             let batch: Vec<&Object> = objects.iter().filter(|o| o.phase == phase && !done.contains(&o.key())).collect();
             applied.extend(self.apply_batch(&batch).await?);
-            stages.lap("applies");
+            stages.lap(phase.name());
             if phase == Phase::Definitions && !self.opts.dry_run {
                 let crds: Vec<&Object> = applied[first..]
                     .iter()
@@ -285,10 +323,10 @@ impl<'a> Run<'a> {
     /// Whether to wait for an object after applying it: not when the apply changed nothing and
     /// it was ready when read before (its readiness cannot have changed by an apply of nothing).
     fn must_wait(&self, o: &Object, action: Action) -> bool {
-        let ready_before = self
-            .live
-            .get(&o.key())
-            .is_some_and(|l| readiness::check(&o.resource.group, &o.resource.kind, l) == Check::Ready(()));
-        !(action == Action::Unchanged && ready_before)
+        !(action == Action::Unchanged && self.ready_before.contains(&o.key()))
     }
+}
+
+fn is_ready(o: &Object, live: &Value) -> bool {
+    readiness::check(&o.resource.group, &o.resource.kind, live) == Check::Ready(())
 }

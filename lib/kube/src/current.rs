@@ -1,8 +1,9 @@
 //! Whether a live object already holds what a manifest says (`--wait-only`): every field the
 //! manifest sets has that value in the live object; fields it does not set do not matter.
 //! Lists of named items (containers, ports, env) are matched by name, other lists by position.
-//! A null (`creationTimestamp: null` from generators) says nothing, and an empty `{}` or `[]`
-//! holds where live has no such field (the API server drops empty fields of its own types).
+//! A null (`creationTimestamp: null` from generators) says nothing, and a zero value (`{}`, `[]`,
+//! `false`, `0`, `""`) holds where live has no such field: the API server drops them from its own
+//! types (`omitempty`), e.g. `hostNetwork: false` in Helm charts.
 
 use serde_json::Value;
 
@@ -18,7 +19,7 @@ fn diff_at(want: &Value, live: &Value, path: String) -> Option<String> {
             let sub = format!("{path}.{k}");
             match l.get(k) {
                 Some(lv) => diff_at(v, lv, sub),
-                None if is_empty(v) => None,
+                None if is_zero(v) => None,
                 None => Some(format!("{sub}: want {}, not set", short(v))),
             }
         }),
@@ -43,12 +44,14 @@ fn diff_at(want: &Value, live: &Value, path: String) -> Option<String> {
     }
 }
 
-fn is_empty(v: &Value) -> bool {
+fn is_zero(v: &Value) -> bool {
     match v {
         Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),
-        _ => false,
     }
 }
 
@@ -89,8 +92,8 @@ mod tests {
         assert_eq!(difference(&json!({"a": [1, 2]}), &json!({"a": [1, 2]})), None);
         assert!(difference(&json!({"a": [1]}), &json!({"a": [1, 2]})).is_some());
         assert_eq!(difference(&json!({"port": "80"}), &json!({"port": 80})), None);
-        let generated =
-            json!({"metadata": {"name": "web", "creationTimestamp": null, "annotations": {}}, "spec": {"args": []}});
+        let generated = json!({"metadata": {"name": "web", "creationTimestamp": null, "annotations": {}},
+            "spec": {"args": [], "hostNetwork": false, "minReadySeconds": 0}});
         assert_eq!(difference(&generated, &live), None);
         assert!(difference(&json!({"spec": {"replicas": {}}}), &live).is_some());
     }

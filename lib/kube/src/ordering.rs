@@ -40,6 +40,17 @@ impl Phase {
         }
     }
 
+    /// Its name in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Definitions => "definitions",
+            Phase::Rbac => "rbac",
+            Phase::Config => "config",
+            Phase::Workloads => "workloads",
+            Phase::Webhooks => "webhooks",
+        }
+    }
+
     /// The reverse, for deleting: workloads before what they use, namespaces and CRDs last.
     pub fn delete_order() -> impl Iterator<Item = Phase> {
         Self::ALL.into_iter().rev()

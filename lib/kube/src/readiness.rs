@@ -75,6 +75,20 @@ fn standard(status: &Value) -> Option<Readiness> {
     Some(Check::Pending(format!("Reconciling: {}", reason(c))))
 }
 
+/// Kinds that have no status to wait for, so their readiness needs nothing but metadata (being
+/// deleted or not): what kapply reads of them before applying is their metadata alone.
+pub fn needs_no_status(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        ("", "ConfigMap" | "Secret" | "ServiceAccount" | "LimitRange")
+            | ("rbac.authorization.k8s.io" | "admissionregistration.k8s.io", _)
+            | ("networking.k8s.io", "NetworkPolicy" | "IngressClass")
+            | ("scheduling.k8s.io", "PriorityClass")
+            | ("storage.k8s.io", "StorageClass")
+            | ("node.k8s.io", "RuntimeClass")
+    )
+}
+
 fn generation_lag(obj: &Value) -> Option<Readiness> {
     let generation = obj["metadata"]["generation"].as_i64()?;
     let observed = obj["status"]["observedGeneration"].as_i64()?;
@@ -368,6 +382,18 @@ mod tests {
         let app = json!({"status": {"sync": {"status": "Synced"}, "health": {"status": "Progressing"}}});
         assert_eq!(check("argoproj.io", "Application", &app), Check::Pending("sync Synced, health Progressing".into()));
         assert_eq!(check("", "ConfigMap", &json!({"data": {}})), Check::Ready(()));
+    }
+
+    #[test]
+    fn kinds_without_a_status_are_judged_by_their_metadata() {
+        let meta = json!({"metadata": {"name": "x", "generation": 3}});
+        for (group, kind) in [("", "ConfigMap"), ("rbac.authorization.k8s.io", "ClusterRole"), ("", "ServiceAccount")] {
+            assert!(needs_no_status(group, kind));
+            assert_eq!(check(group, kind, &meta), Check::Ready(()));
+        }
+        let going = json!({"metadata": {"name": "x", "deletionTimestamp": "2026-01-01T00:00:00Z"}});
+        assert!(matches!(check("", "ConfigMap", &going), Check::Failed(_)));
+        assert!(!needs_no_status("apps", "Deployment") && !needs_no_status("", "Service"));
     }
 
     #[test]

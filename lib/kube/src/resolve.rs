@@ -96,6 +96,20 @@ impl Kinds {
         self.discovery.resolve_gvk(&gvk).is_some()
     }
 
+    /// Whether discovery serves every served version of the CRD `crd` (a manifest): the API
+    /// server serves a CRD's kind only once it is Established.
+    pub fn serves_crd(&self, crd: &Value) -> bool {
+        let spec = &crd["spec"];
+        let (Some(group), Some(kind)) = (spec["group"].as_str(), spec["names"]["kind"].as_str()) else { return false };
+        let mut versions =
+            spec["versions"].as_array().into_iter().flatten().filter(|v| v["served"] != false).peekable();
+        versions.peek().is_some()
+            && versions.all(|v| {
+                let gvk = GroupVersionKind::gvk(group, v["name"].as_str().unwrap_or_default(), kind);
+                self.discovery.resolve_gvk(&gvk).is_some()
+            })
+    }
+
     /// Every served resource that can be listed and deleted, each kind once at its most stable
     /// version, and whether it is namespaced (for finding an app's members by label alone).
     pub fn deletable(&self) -> Vec<Resolved> {

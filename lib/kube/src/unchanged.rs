@@ -33,6 +33,17 @@ pub fn reason_to_send(body: &Value, live: Option<&Value>) -> Option<String> {
     crate::current::difference(&applied_fields(body), live)
 }
 
+/// Whether metadata alone shows that sending `body` would change nothing: kapply last applied
+/// exactly this body and no other manager has written the object since, which would have left
+/// an entry of its own in managedFields. (Status writes do not count: an apply leaves status be.)
+pub fn unchanged_by_metadata(body: &Value, live: &Value) -> bool {
+    let writers = live["metadata"]["managedFields"].as_array().into_iter().flatten();
+    let only_kapply = writers
+        .filter(|entry| entry["subresource"].as_str().unwrap_or_default().is_empty())
+        .all(|entry| entry["manager"] == FIELD_MANAGER && entry["operation"] == "Apply");
+    annotation(body).is_some() && annotation(live) == annotation(body) && applied_by_kapply(live) && only_kapply
+}
+
 /// Removes the annotation from an object (for comparing objects as users see them).
 pub fn strip(obj: &mut Value) {
     let Some(meta) = obj["metadata"].as_object_mut() else { return };
@@ -163,6 +174,23 @@ mod tests {
         let mut taken = live.clone();
         taken["metadata"]["managedFields"] = json!([{"manager": "kubectl", "operation": "Update"}]);
         assert!(reason_to_send(&body, Some(&taken)).unwrap().contains("no field is applied by"));
+    }
+
+    #[test]
+    fn metadata_decides_only_when_kapply_alone_wrote_the_object() {
+        let body = stamped(json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "1"}}));
+        let meta = |entries: Value| {
+            json!({"metadata": {"name": "c", "annotations": body["metadata"]["annotations"],
+            "managedFields": entries}})
+        };
+        let kapply = json!({"manager": FIELD_MANAGER, "operation": "Apply"});
+        let status = json!({"manager": "kube-controller-manager", "operation": "Update", "subresource": "status"});
+        assert!(unchanged_by_metadata(&body, &meta(json!([kapply, status]))));
+        let edit = json!({"manager": "kubectl-edit", "operation": "Update"});
+        assert!(!unchanged_by_metadata(&body, &meta(json!([kapply, edit]))), "someone else wrote it");
+        assert!(!unchanged_by_metadata(&body, &meta(json!([]))));
+        let other = stamped(json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "2"}}));
+        assert!(!unchanged_by_metadata(&other, &meta(json!([kapply]))), "another manifest");
     }
 
     #[test]
