@@ -61,6 +61,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(app) = &args.app {
         applyset::check_app_name(app)?; // before anything else happens
     }
+    let mut stages = Stages::start();
+    // Discovery needs no manifests: it runs while they are parsed (errors in them still win).
+    let cluster = cluster::connect(&args.cluster, &doc).await;
+    let discovery = cluster.as_ref().ok().map(|c| tokio::spawn(discover(c.client.clone(), c.server.clone())));
     let mut manifests = manifests::load(&sources).await?;
     placeholders::fill(&mut manifests, &doc.as_value())?;
     if args.prune && manifests.is_empty() {
@@ -72,8 +76,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return Err(InputError::new("the input holds no objects").hint("check the paths given to -f/-k").into());
     }
 
-    let cluster = cluster::connect(&args.cluster, &doc).await?;
-    let report = execute(&args, &cluster, manifests).await?;
+    stages.lap("load");
+    let cluster = cluster?;
+    let discovery = async { discovery.expect("started once connected").await? };
+    let report = execute_with(&args, &cluster, manifests, discovery).await?;
+    stages.lap("execute");
     let changed = report.objects.iter().any(|o| o.action.is_change());
     if args.delete {
         doc.remove("apply");
@@ -82,6 +89,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         doc.set("apply", &report)?;
     }
     emit(&doc)?;
+    stages.lap("output");
+    stages.log("");
     if args.diff && changed {
         return Err(ChangesFound.into());
     }
@@ -92,19 +101,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// discovery, phases, server-side apply, the ApplySet of `args.app`, readiness waits. monstack
 /// applies its stack through this too.
 pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Manifest>) -> anyhow::Result<ApplyDoc> {
+    execute_with(args, cluster, manifests, discover(cluster.client.clone(), cluster.server.clone())).await
+}
+
+/// One aggregated discovery: the only one of a run.
+async fn discover(client: kube::Client, server: String) -> anyhow::Result<Discovery> {
+    Discovery::new(client)
+        .run_aggregated()
+        .await
+        .map_err(|e| errors::kube_error(e, format!("discovering the API of {server}")))
+}
+
+/// [`execute`] with the discovery already under way.
+async fn execute_with(
+    args: &Args,
+    cluster: &cluster::Cluster,
+    manifests: Vec<Manifest>,
+    discovery: impl Future<Output = anyhow::Result<Discovery>>,
+) -> anyhow::Result<ApplyDoc> {
     let started = Instant::now();
     let mut stages = Stages::start();
     let client = cluster.client.clone();
     let namespace = args.namespace.clone().unwrap_or(cluster.default_namespace.clone());
     let set = args.app.as_deref().map(|app| AppSet::new(app, &namespace)).transpose()?;
     let applying = !args.delete && !args.wait_only;
-    // One aggregated discovery per run; what needs none is read meanwhile.
-    let discovery = async {
-        Discovery::new(client.clone())
-            .run_aggregated()
-            .await
-            .map_err(|e| errors::kube_error(e, format!("discovering the API of {}", cluster.server)))
-    };
+    // What needs no discovery is read while it runs.
     let early = async {
         match applying {
             true => batch::early_reads(&client, &manifests, &namespace, set.as_ref()).await.map(Some),

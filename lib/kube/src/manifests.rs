@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use ekskit_core::InputError;
+use futures::{StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::{debug, info};
@@ -55,6 +56,9 @@ impl Manifest {
     }
 }
 
+/// Files parsed at the same time.
+const PARSERS: usize = 4;
+
 /// Reads every source; errors are input errors naming the file (nothing has been applied yet).
 pub async fn load(sources: &[Source]) -> anyhow::Result<Vec<Manifest>> {
     let mut manifests = Vec::new();
@@ -65,11 +69,14 @@ pub async fn load(sources: &[Source]) -> anyhow::Result<Vec<Manifest>> {
                 manifests.extend(parse_stream(&text, "<stdin>")?);
             }
             Source::Path(path) => {
-                for file in manifest_files(path)? {
-                    let text = std::fs::read_to_string(&file)
-                        .map_err(|e| InputError::new(format!("reading {}: {e}", file.display())))?;
-                    manifests.extend(parse_stream(&text, &file.display().to_string())?);
-                }
+                // Files are parsed side by side: YAML parsing is most of the time of an unchanged
+                // re-apply of CRD-heavy installs (megabytes of schemas).
+                let parsed: Vec<Vec<Manifest>> = stream::iter(manifest_files(path)?)
+                    .map(|file| async { anyhow::Ok(tokio::task::spawn_blocking(|| read_file(file)).await??) })
+                    .buffered(PARSERS)
+                    .try_collect()
+                    .await?;
+                manifests.extend(parsed.into_iter().flatten());
             }
             Source::Url(url) => manifests.extend(parse_stream(&fetch(url).await?, url)?),
             Source::Kustomize(dir) => {
@@ -78,6 +85,12 @@ pub async fn load(sources: &[Source]) -> anyhow::Result<Vec<Manifest>> {
         }
     }
     Ok(manifests)
+}
+
+fn read_file(file: PathBuf) -> Result<Vec<Manifest>, InputError> {
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| InputError::new(format!("reading {}: {e}", file.display())))?;
+    parse_stream(&text, &file.display().to_string())
 }
 
 /// The files under `path`: the path itself, or every `.yaml`, `.yml` and `.json` below a
