@@ -683,6 +683,17 @@ fn an_unchanged_reapply_sends_nothing_and_a_removed_field_is_still_removed() {
     let live = kubectl(&["get", "configmap", "settings", "-n", &ns, "-o", "jsonpath={.data}"]);
     assert_eq!(serde_json::from_slice::<Value>(&live.stdout).unwrap(), json!({"a": "1"}));
 
+    // Someone else changed a value kapply sets: it is sent, and the conflict is named.
+    assert!(
+        kubectl(&["patch", "configmap", "settings", "-n", &ns, "--type", "merge", "-p", r#"{"data":{"a":"9"}}"#])
+            .status
+            .success()
+    );
+    let out = kapply(&["-f", d], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(error_lines(&out).contains(&format!("applying ConfigMap {ns}/settings")), "{}", stderr(&out));
+    ok(&kapply(&["-f", d, "--force-conflicts"], None));
+
     // Applied by a kapply that recorded no digest: sent again, and still reported unchanged.
     let annotation = "kapply.ekskit.dev/applied-digest";
     assert!(kubectl(&["annotate", "configmap", "settings", "-n", &ns, &format!("{annotation}-")]).status.success());
