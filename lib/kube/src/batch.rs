@@ -140,6 +140,38 @@ fn is_crd(o: &Object) -> bool {
     (o.resource.group.as_str(), o.resource.kind.as_str()) == ("apiextensions.k8s.io", "CustomResourceDefinition")
 }
 
+/// The live state of the objects, in one round of reads: in full, or as metadata where that is
+/// enough to know an object unchanged (those come back apart, with whether they are ready); what
+/// metadata cannot decide (written by others too) is read in full in a second round.
+async fn read(
+    client: &Client,
+    objects: &[Object],
+    kinds: &Kinds,
+    namespaces: &Namespaces,
+) -> anyhow::Result<(HashMap<Key, Value>, HashMap<Key, bool>)> {
+    let (by_metadata, in_full): (Vec<&Object>, Vec<&Object>) =
+        readable(objects, kinds, namespaces).into_iter().partition(|o| metadata_is_enough(o));
+    let (metadata, mut live) =
+        tokio::try_join!(live::fetch_as(client, &by_metadata, live::Form::Metadata), live::fetch(client, &in_full))?;
+    let mut known_unchanged = HashMap::new();
+    let mut unsure = Vec::new();
+    for o in by_metadata {
+        match metadata.get(&o.key()) {
+            Some(meta) if unchanged::unchanged_by_metadata(&o.body, meta) => {
+                let ready = if is_crd(o) { kinds.serves_crd(&o.body) } else { is_ready(o, meta) };
+                known_unchanged.insert(o.key(), ready);
+            }
+            Some(_) => unsure.push(o),
+            None => {}
+        }
+    }
+    live.extend(live::fetch(client, &unsure).await?);
+    for o in objects.iter().filter(|o| is_namespace(&o.resource.api_version, &o.resource.kind)) {
+        live.extend(namespaces.live(&o.name).map(|ns| (o.key(), ns.clone())));
+    }
+    Ok((live, known_unchanged))
+}
+
 fn plan(o: &Object, live: Option<&Value>, kinds: &Kinds, namespaces: &Namespaces, opts: ApplyOptions) -> Plan {
     let new_namespace = o.namespace.as_deref().is_some_and(|ns| namespaces.created_by_batch(ns));
     if opts.dry_run && (new_namespace || !kinds.is_served(&o.resource)) {
@@ -173,34 +205,12 @@ impl<'a> Run<'a> {
     ) -> anyhow::Result<Self> {
         let opts =
             ApplyOptions { force_conflicts: args.force_conflicts, dry_run: args.dry_run || args.diff, diff: args.diff };
-        let (by_metadata, in_full): (Vec<&Object>, Vec<&Object>) =
-            readable(objects, kinds, &namespaces).into_iter().partition(|o| metadata_is_enough(o));
-        let (metadata, mut live) = tokio::try_join!(
-            live::fetch_as(client, &by_metadata, live::Form::Metadata),
-            live::fetch(client, &in_full)
-        )?;
-        let mut unchanged = HashMap::new();
-        let mut unsure = Vec::new();
-        for o in by_metadata {
-            match metadata.get(&o.key()) {
-                Some(meta) if unchanged::unchanged_by_metadata(&o.body, meta) => {
-                    let ready = if is_crd(o) { kinds.serves_crd(&o.body) } else { is_ready(o, meta) };
-                    unchanged.insert(o.key(), ready);
-                }
-                Some(_) => unsure.push(o),
-                None => {}
-            }
-        }
-        // Written by others too: what live holds decides, as for the rest.
-        live.extend(live::fetch(client, &unsure).await?);
-        for o in objects.iter().filter(|o| is_namespace(&o.resource.api_version, &o.resource.kind)) {
-            live.extend(namespaces.live(&o.name).map(|ns| (o.key(), ns.clone())));
-        }
+        let (live, known_unchanged) = read(client, objects, kinds, &namespaces).await?;
         let mut plans = HashMap::new();
         let mut ready_before = HashSet::new();
         for o in objects {
             let key = o.key();
-            let (plan, ready) = match unchanged.get(&key) {
+            let (plan, ready) = match known_unchanged.get(&key) {
                 Some(ready) => (Plan::Skip, *ready),
                 None => {
                     (plan(o, live.get(&key), kinds, &namespaces, opts), live.get(&key).is_some_and(|l| is_ready(o, l)))
