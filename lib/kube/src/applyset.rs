@@ -178,7 +178,7 @@ impl AppSet {
                     "no parent Secret {}/{}: looking for members of app {} by label in every served kind",
                     self.namespace, self.parent, self.app
                 );
-                kinds.deletable().into_iter().map(|(resource, _)| (resource, None)).collect()
+                kinds.deletable().into_iter().map(|resource| (resource, None)).collect()
             }
         };
         let scanning = inventory.is_none();

@@ -275,11 +275,7 @@ impl<'a> Run<'a> {
             if phase == Phase::Definitions && !self.opts.dry_run {
                 let crds: Vec<&Object> = applied[first..]
                     .iter()
-                    .filter(|(o, a)| {
-                        o.resource.kind == "CustomResourceDefinition"
-                            && self.must_wait(o, a.action)
-                            && defines_a_kind_of(o, objects)
-                    })
+                    .filter(|(o, a)| is_crd(o) && self.must_wait(o, a.action) && defines_a_kind_of(o, objects))
                     .map(|(o, _)| *o)
                     .collect();
                 if !crds.is_empty() {

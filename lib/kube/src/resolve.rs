@@ -75,8 +75,11 @@ pub struct Kinds {
 
 impl Kinds {
     pub fn new(discovery: Discovery, manifests: &[Manifest]) -> Self {
-        let planned =
-            manifests.iter().filter(|m| m.kind() == "CustomResourceDefinition").flat_map(crd_resources).collect();
+        let planned = manifests
+            .iter()
+            .filter(|m| m.kind() == "CustomResourceDefinition")
+            .flat_map(|m| crd_resources(&m.object))
+            .collect();
         Self { discovery, planned }
     }
 
@@ -99,25 +102,19 @@ impl Kinds {
     /// Whether discovery serves every served version of the CRD `crd` (a manifest): the API
     /// server serves a CRD's kind only once it is Established.
     pub fn serves_crd(&self, crd: &Value) -> bool {
-        let spec = &crd["spec"];
-        let (Some(group), Some(kind)) = (spec["group"].as_str(), spec["names"]["kind"].as_str()) else { return false };
-        let mut versions =
-            spec["versions"].as_array().into_iter().flatten().filter(|v| v["served"] != false).peekable();
-        versions.peek().is_some()
-            && versions.all(|v| {
-                let gvk = GroupVersionKind::gvk(group, v["name"].as_str().unwrap_or_default(), kind);
-                self.discovery.resolve_gvk(&gvk).is_some()
-            })
+        let served = crd_resources(crd);
+        !served.is_empty()
+            && served.iter().all(|((g, v, k), _)| self.discovery.resolve_gvk(&GroupVersionKind::gvk(g, v, k)).is_some())
     }
 
     /// Every served resource that can be listed and deleted, each kind once at its most stable
-    /// version, and whether it is namespaced (for finding an app's members by label alone).
-    pub fn deletable(&self) -> Vec<Resolved> {
+    /// version (for finding an app's members by label alone).
+    pub fn deletable(&self) -> Vec<ApiResource> {
         self.discovery
             .groups()
             .flat_map(|g| g.resources_by_stability())
             .filter(|(_, caps)| caps.supports_operation(verbs::LIST) && caps.supports_operation(verbs::DELETE))
-            .map(|(r, caps)| (r, caps.scope == Scope::Namespaced))
+            .map(|(r, _)| r)
             .collect()
     }
 
@@ -128,9 +125,9 @@ impl Kinds {
     }
 }
 
-/// The resources a CRD manifest will serve, keyed by (group, version, kind).
-fn crd_resources(m: &Manifest) -> Vec<(Gvk, Resolved)> {
-    let spec = &m.object["spec"];
+/// The resources a CRD (its manifest or live form) serves, keyed by (group, version, kind).
+fn crd_resources(crd: &Value) -> Vec<(Gvk, Resolved)> {
+    let spec = &crd["spec"];
     let (Some(group), Some(kind), Some(plural)) =
         (spec["group"].as_str(), spec["names"]["kind"].as_str(), spec["names"]["plural"].as_str())
     else {
@@ -230,7 +227,7 @@ mod tests {
             "crd.yaml",
         )
         .unwrap();
-        let res = crd_resources(&ms[0]);
+        let res = crd_resources(&ms[0].object);
         assert_eq!(res.len(), 1);
         let ((g, v, k), (r, namespaced)) = &res[0];
         assert_eq!(
