@@ -108,7 +108,7 @@ spawn() {
   if [[ -f $log ]]; then mv -f "$log" "$log.prev"; fi
   rm -f "$pidfile"
   # shellcheck disable=SC2016 # $$ and $@ are for the inner shell
-  nohup setsid bash -c 'echo "$$" >"$0" && exec "$@"' "$pidfile" "$@" >"$log" 2>&1 </dev/null 9>&- &
+  nohup setsid bash -c 'echo "$$" >"$0" && exec "$@"' "$pidfile" "$@" >"$log" 2>&1 </dev/null 8>&- 9>&- &
 }
 
 # wait_ready NAME SECONDS CHECK...: wait until CHECK succeeds; on timeout or if the process

@@ -17,6 +17,9 @@ KWOK_VERSION=0.7.0
 KUBE_BIN=$CACHE_DIR/kube/k8s-v$KUBE_VERSION
 ETCD_BIN=$CACHE_DIR/kube/etcd-v$ETCD_VERSION
 KWOK_BIN=$CACHE_DIR/kube/kwok-v$KWOK_VERSION
+# kubelet and kube-proxy: the real node (node.sh), a build of their own so that adding them did
+# not invalidate the control plane's cache.
+NODE_BIN=$CACHE_DIR/kube/node-v$KUBE_VERSION
 
 # go_build NAME OUTDIR MODULE@VERSION PACKAGE... [-- LDFLAGS]: build PACKAGEs of MODULE into
 # OUTDIR (atomically: a failed or interrupted build leaves no OUTDIR behind).
@@ -29,13 +32,19 @@ go_build() {
     shift
   done
   command -v go >/dev/null || die "go: building $name needs Go (https://go.dev/dl); none is on PATH"
+  # One Go build at a time on this machine (two stacks, or a stack and a test, starting together
+  # would otherwise build the same thing twice on the same cores); another run may have built it.
+  mkdir -p "$CACHE_DIR"
+  exec 8>"$CACHE_DIR/go-build.lock"
+  flock 8
+  if [[ -d $out ]]; then exec 8>&-; return 0; fi
   local work=$out.build
   rm -rf "$work"
   mkdir -p "$work/src" "$work/bin"
   log "go: building $name ($require) through the Go module proxy; the first time takes minutes"
   {
     printf 'module ekskit.local/build-%s\n\ngo 1.24.0\n\nrequire %s\n' "$name" "${require/@/ }"
-    [[ $name != k8s ]] || k8s_replaces "${require#*@}"
+    [[ $name != k8s* ]] || k8s_replaces "${require#*@}"
   } >"$work/src/go.mod"
   {
     printf '//go:build tools\n\npackage tools\n\nimport (\n'
@@ -52,6 +61,7 @@ go_build() {
   rm -rf "$out"
   mv "$work/bin" "$out"
   rm -rf "$work"
+  exec 8>&-
   log "go: built $name in $((SECONDS - started))s into $out"
 }
 
@@ -82,6 +92,9 @@ kube_build() {
     go_build etcd "$ETCD_BIN" "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" go.etcd.io/etcd/server/v3
     mv "$ETCD_BIN/v3" "$ETCD_BIN/etcd" 2>/dev/null || mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
   fi
+  [[ -x $NODE_BIN/kubelet ]] ||
+    go_build k8s-node "$NODE_BIN" "k8s.io/kubernetes@v$KUBE_VERSION" \
+      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy -- "$k8s_ldflags"
   [[ -x $KWOK_BIN/kwok ]] ||
     go_build kwok "$KWOK_BIN" "sigs.k8s.io/kwok@v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 }
