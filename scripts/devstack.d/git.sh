@@ -10,7 +10,7 @@ git_packages() { echo git curl python3; }
 git_proc() { echo git-daemon; }
 git_grace() { echo 5; }
 git_where() { echo "git://127.0.0.1:$GIT_PORT and http://127.0.0.1:$GIT_HTTP_PORT (token), repositories in $GIT_ROOT"; }
-GIT_HTTP_PORT=${EKSKIT_GIT_HTTP_PORT:-9419}
+GIT_HTTP_PORT=${EKSKIT_GIT_HTTP_PORT:-$((9419 + PORT_SHIFT))}
 GIT_HTTP_TOKEN_FILE=$STATE_DIR/git-http.token
 git_http_proc() { echo git-http.py; }
 git_ready() { timeout 5 git ls-remote "git://127.0.0.1:$GIT_PORT/ekskit.git" >/dev/null 2>&1 && git_http_ready; }

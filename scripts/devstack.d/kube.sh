@@ -2,28 +2,36 @@
 # shellcheck disable=SC2153 # KUBE_BIN, ETCD_BIN and KWOK_BIN are set by kube-build.sh
 #
 # kube: a real Kubernetes control plane on 127.0.0.1 with TLS: etcd, kube-apiserver,
-# kube-controller-manager and kube-scheduler built by kube-build.sh, kwok simulating nodes (so
-# Deployments and Jobs run and report status without a kubelet), and eks-authn.py, a token
+# kube-controller-manager and kube-scheduler built by kube-build.sh, and eks-authn.py, a token
 # webhook that accepts the EKS tokens kapply signs by calling their presigned STS URL on moto.
+# The node that runs the Pods is the `node` component (node.sh); the API server advertises the
+# host end of the node's link (HOST_IP), where the node's forwarder reaches it.
+# With EKSKIT_KWOK_NODES=1, kwok adds a simulated node too, for tests that want many Pods
+# without running them: it is tainted (kwok.x-k8s.io/node=fake:NoSchedule) so that only Pods
+# tolerating it land there.
 # Certificates (openssl) and the admin kubeconfig live in $STATE_DIR/kube.
 
 KUBE_DIR=$STATE_DIR/kube
 KUBE_PKI=$KUBE_DIR/pki
 KUBECONFIG_FILE=$KUBE_DIR/kubeconfig
-KUBE_PORT=${EKSKIT_KUBE_PORT:-16443}
-ETCD_PORT=${EKSKIT_ETCD_PORT:-12379}
-AUTHN_PORT=${EKSKIT_AUTHN_PORT:-16444}
+KUBE_PORT=${EKSKIT_KUBE_PORT:-$((16443 + PORT_SHIFT))}
+ETCD_PORT=${EKSKIT_ETCD_PORT:-$((12379 + PORT_SHIFT))}
+AUTHN_PORT=${EKSKIT_AUTHN_PORT:-$((16444 + PORT_SHIFT))}
 KUBE_CLUSTER_NAME=ekskit-local
 KUBE_SERVICES=(kube_etcd kube_authn kube_apiserver kube_controller_manager kube_scheduler kube_kwok)
+KWOK_NODES=${EKSKIT_KWOK_NODES:-}
 
 kube_packages() { echo openssl curl python3-venv; }
 kube_where() { echo "https://127.0.0.1:$KUBE_PORT (kubeconfig $KUBECONFIG_FILE)"; }
-# Ready: kwok runs, and the node it manages is Ready and has lost its not-ready taint.
+# Ready: the API server answers and the controllers run (and kwok's node is Ready, when asked for).
 kube_ready() {
-  [[ -x $KUBE_BIN/kubectl && -s $KUBECONFIG_FILE ]] && live_pid kube_kwok kwok >/dev/null &&
-    kubectl_local get node kwok-node-0 \
-      -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} taints={.spec.taints}' 2>/dev/null |
-    grep -qx 'True taints='
+  [[ -x $KUBE_BIN/kubectl && -s $KUBECONFIG_FILE ]] && kube_api_ready &&
+    live_pid kube_controller_manager kube-controller-manager >/dev/null &&
+    live_pid kube_scheduler kube-scheduler >/dev/null || return 1
+  [[ -n $KWOK_NODES ]] || return 0
+  live_pid kube_kwok kwok >/dev/null &&
+    kubectl_local get node kwok-node-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null |
+    grep -qx True
 }
 kubectl_local() { "$KUBE_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-timeout=5s "$@"; }
 
@@ -47,7 +55,7 @@ kube_up() {
   kube_down 2>/dev/null
   kube_pki
   local p=$KUBE_PKI
-  log "kube: starting etcd, kube-apiserver, controller-manager, scheduler and kwok on 127.0.0.1:$KUBE_PORT"
+  log "kube: starting etcd, kube-apiserver, controller-manager and scheduler on 127.0.0.1:$KUBE_PORT"
   spawn kube_etcd "$ETCD_BIN/etcd" --name ekskit --data-dir "$KUBE_DIR/etcd" --unsafe-no-fsync \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls http://127.0.0.1:0 --listen-metrics-urls "" --log-level warn
@@ -56,12 +64,13 @@ kube_up() {
     "$KUBE_CLUSTER_NAME" "http://127.0.0.1:$MOTO_PORT"
   wait_ready kube_authn 15 curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$AUTHN_PORT/healthz"
   spawn kube_apiserver "$KUBE_BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$KUBE_PORT" \
+    --bind-address 127.0.0.1 --advertise-address "$HOST_IP" --secure-port "$KUBE_PORT" \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
+    --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode Node,RBAC --authentication-token-webhook-config-file "$KUBE_DIR/authn.kubeconfig" \
-    --authentication-token-webhook-cache-ttl 10s --allow-privileged --endpoint-reconciler-type none \
+    --authentication-token-webhook-cache-ttl 10s --allow-privileged --enable-admission-plugins NodeRestriction \
+    --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" --kubelet-client-key "$p/apiserver-kubelet-client.key" \
     --profiling=false --max-requests-inflight 1000 --max-mutating-requests-inflight 500
   wait_ready kube_apiserver 90 kube_api_ready
   spawn kube_controller_manager "$KUBE_BIN/kube-controller-manager" --kubeconfig "$KUBE_DIR/controller-manager.kubeconfig" \
@@ -70,6 +79,11 @@ kube_up() {
     --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 --controllers '*,-nodeipam'
   spawn kube_scheduler "$KUBE_BIN/kube-scheduler" --kubeconfig "$KUBE_DIR/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --kube-api-qps 200 --kube-api-burst 400
+  if [[ -n $KWOK_NODES ]]; then kube_kwok_up; else kubectl_local delete node kwok-node-0 --ignore-not-found >/dev/null 2>&1 || true; fi
+  wait_ready kube_controller_manager 60 kube_ready
+}
+
+kube_kwok_up() {
   # A kwok restarted on old etcd data would wait for its predecessor's node lease to expire.
   until kubectl_local delete lease -n kube-node-lease kwok-node-0 --ignore-not-found >/dev/null 2>&1; do sleep 0.2; done
   kube_kwok_config
@@ -77,7 +91,6 @@ kube_up() {
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.1/16 --node-ip 10.0.0.1 \
     --node-lease-duration-seconds 40
   kube_node
-  wait_ready kube_kwok 60 kube_ready
 }
 
 # kube_kwok_config: kwok's own fast pod stages (from its module source; any pod stage given
@@ -98,7 +111,8 @@ kube_api_ready() {
     --key "$KUBE_PKI/admin.key" "https://127.0.0.1:$KUBE_PORT/readyz"
 }
 
-# kube_node: the simulated node kwok manages; roomy enough for the benchmark's Pods.
+# kube_node: the simulated node kwok manages; roomy enough for the benchmark's Pods; tainted so
+# that nothing lands on it by accident.
 kube_node() {
   kubectl_local apply --server-side --field-manager devstack -f - >/dev/null <<'YAML'
 apiVersion: v1
@@ -107,6 +121,8 @@ metadata:
   name: kwok-node-0
   annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
   labels: {type: kwok, kubernetes.io/hostname: kwok-node-0, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+spec:
+  taints: [{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]
 status:
   allocatable: {cpu: "64", memory: 256Gi, pods: "2000"}
   capacity: {cpu: "64", memory: 256Gi, pods: "2000"}
@@ -118,14 +134,23 @@ YAML
 # restarts (regenerated if the CA is missing).
 kube_pki() {
   local p=$KUBE_PKI
+  # A serving certificate from before the node existed lacks the addresses Pods and kubelet use.
+  if [[ -s $p/apiserver.crt ]] && ! openssl x509 -in "$p/apiserver.crt" -noout -ext subjectAltName 2>/dev/null |
+    grep -q "IP Address:$HOST_IP,.*IP Address:$KUBERNETES_SERVICE_IP\b"; then
+    rm -f "$p/apiserver.crt"
+  fi
+  if [[ -s $p/ca.crt && ! -s $p/apiserver.crt ]]; then kube_apiserver_cert; fi
+  if [[ -s $p/ca.crt && ! -s $p/apiserver-kubelet-client.crt ]]; then
+    kube_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+  fi
   if [[ ! -s $p/ca.crt ]]; then
     log "kube: creating certificates in $p"
     rm -rf "$p"
     mkdir -p "$p"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ekskit-local-ca" \
       -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
-    kube_cert apiserver "/CN=kube-apiserver" \
-      "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    kube_apiserver_cert
+    kube_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
     kube_cert admin "/O=system:masters/CN=kubernetes-admin"
     kube_cert controller-manager "/CN=system:kube-controller-manager"
     kube_cert scheduler "/CN=system:kube-scheduler"
@@ -145,6 +170,11 @@ current-context: webhook
 YAML
 }
 
+kube_apiserver_cert() {
+  kube_cert apiserver "/CN=kube-apiserver" \
+    "subjectAltName=IP:127.0.0.1,IP:$HOST_IP,IP:$KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+}
+
 # kube_cert NAME SUBJECT [SAN]: an X.509 v3 certificate signed by the CA; a server certificate
 # when SAN is given, else a client one (rustls refuses v1 certificates, which plain
 # `openssl x509 -req` makes).
@@ -160,14 +190,15 @@ kube_cert() {
     ) 2>/dev/null
 }
 
+# kube_kubeconfig USER FILE [SERVER]: a kubeconfig for USER's client certificate.
 kube_kubeconfig() {
-  local p=$KUBE_PKI
+  local p=$KUBE_PKI server=${3:-https://127.0.0.1:$KUBE_PORT}
   cat >"$2" <<YAML
 apiVersion: v1
 kind: Config
 clusters:
 - name: $KUBE_CLUSTER_NAME
-  cluster: {server: "https://127.0.0.1:$KUBE_PORT", certificate-authority-data: $(base64 -w0 "$p/ca.crt")}
+  cluster: {server: "$server", certificate-authority-data: $(base64 -w0 "$p/ca.crt")}
 users:
 - name: $1
   user: {client-certificate-data: $(base64 -w0 "$p/$1.crt"), client-key-data: $(base64 -w0 "$p/$1.key")}

@@ -3,9 +3,10 @@
 # postgres: Debian's PostgreSQL server, a cluster of its own on 127.0.0.1 with trust auth (a
 # test database), holding the database `comments`. PostgreSQL refuses to run as root, so under
 # root it runs as the `postgres` user with its data outside root's home (which that user cannot
-# enter): /var/tmp/ekskit-postgres. Anyone else runs it as themselves under the state directory.
+# enter): /var/tmp/ekskit-postgres-<hash of the state directory>, so each stack has its own
+# (STATE_DIR/postgres links to it). Anyone else runs it as themselves under the state directory.
 
-PG_PORT=${EKSKIT_PG_PORT:-15432}
+PG_PORT=${EKSKIT_PG_PORT:-$((15432 + PORT_SHIFT))}
 PG_DATABASE=comments
 
 postgres_packages() { echo postgresql; }
@@ -16,7 +17,13 @@ postgres_ready() {
   pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -d "$PG_DATABASE" -U postgres 2>/dev/null
 }
 
-postgres_dir() { if ((EUID == 0)); then echo /var/tmp/ekskit-postgres; else echo "$STATE_DIR/postgres"; fi; }
+postgres_dir() {
+  if ((EUID == 0)); then
+    echo "/var/tmp/ekskit-postgres-$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-12)"
+  else
+    echo "$STATE_DIR/postgres"
+  fi
+}
 
 # as_pg CMD...: run CMD as the user PostgreSQL runs as (setpriv execs, so pid files stay true).
 as_pg() { "${AS_PG[@]}" "$@"; }
@@ -29,7 +36,10 @@ postgres_up() {
   [[ -x $bin/postgres ]] || die "postgres: no server binaries under /usr/lib/postgresql"
   dir=$(postgres_dir)
   mkdir -p "$dir"
-  ((EUID != 0)) || chown postgres:postgres "$dir"
+  if ((EUID == 0)); then
+    chown postgres:postgres "$dir"
+    ln -sfn "$dir" "$STATE_DIR/postgres"
+  fi
   if [[ ! -s $dir/data/PG_VERSION ]]; then
     log "postgres: initdb in $dir/data"
     as_pg "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null

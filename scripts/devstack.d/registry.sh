@@ -10,7 +10,7 @@
 #     and passed on. User `ekskit` has a random password in REGISTRY_AUTH_PASSWORD_FILE, for
 #     private registries with a password file or the Docker config.
 
-REGISTRY_AUTH_PORT=${EKSKIT_REGISTRY_AUTH_PORT:-5002}
+REGISTRY_AUTH_PORT=${EKSKIT_REGISTRY_AUTH_PORT:-$((5002 + PORT_SHIFT))}
 REGISTRY_AUTH_DIR=$STATE_DIR/registry-auth
 REGISTRY_AUTH_PASSWORD_FILE=$REGISTRY_AUTH_DIR/ekskit.password
 
