@@ -10,6 +10,9 @@ BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
 APP_PORT ?= 18080
+# `make up` runs on stack 0, the tests on stack 1 (own ports, state, cluster, registry): a test
+# run leaves the demo alone (scripts/devstack, EKSKIT_STACK_INDEX).
+TEST_STACK := 1
 SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas completions render stack test unit bench up down
@@ -41,15 +44,15 @@ render: ## re-render deploy/base/comments.yaml from the chart (helm from the loc
 	scripts/devstack up gitops
 	source <(scripts/devstack env) && scripts/render-base
 
-stack: bootstrap ## start the local stack (moto, dockerd, registry, git daemon, base image, Kubernetes, PostgreSQL)
-	scripts/devstack up
+stack: bootstrap ## start the tests' local stack (stack 1: moto, dockerd, registry, git daemon, images, Kubernetes and its node, PostgreSQL)
+	EKSKIT_STACK_INDEX=$(TEST_STACK) scripts/devstack up
 
 unit: build ## unit tests only, no local stack
 	$(CARGO) test --workspace --locked --lib --bins
 
-test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the local stack, the app's suite
-	$(CARGO) test --workspace --locked
-	scripts/app-test
+test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the tests' own local stack, the app's suite
+	EKSKIT_STACK_INDEX=$(TEST_STACK) $(CARGO) test --workspace --locked
+	EKSKIT_STACK_INDEX=$(TEST_STACK) scripts/app-test
 	git diff --exit-code -- schemas/
 
 bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait; imgpush vs docker push; the app under wrk
@@ -66,3 +69,4 @@ up: build ## the whole system on the local stack, offline: up (VPC, EKS, Argo CD
 down: build ## delete what `make up` created (checked), then stop the local stack
 	if [ -f $(DOC) ]; then source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/down; fi
 	scripts/devstack down
+	EKSKIT_STACK_INDEX=$(TEST_STACK) scripts/devstack down

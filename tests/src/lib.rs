@@ -16,14 +16,26 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
+/// The devstack the tests use: stack 1 unless EKSKIT_STACK_INDEX says otherwise, so that a test run
+/// never touches what `make up` made on stack 0 (its ports, state, cluster and registry).
+pub fn devstack() -> Command {
+    let mut cmd = Command::new(repo_root().join("scripts/devstack"));
+    if std::env::var_os("EKSKIT_STACK_INDEX").is_none() {
+        cmd.env("EKSKIT_STACK_INDEX", TEST_STACK_INDEX);
+    }
+    cmd
+}
+
+/// The stack index tests run on when none is given.
+pub const TEST_STACK_INDEX: &str = "1";
+
 /// Starts the given devstack components once per test binary and returns the stack's environment.
 pub fn stack_env(components: &[&str]) -> &'static BTreeMap<String, String> {
     static ENV: OnceLock<BTreeMap<String, String>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let devstack = repo_root().join("scripts/devstack");
-        let status = Command::new(&devstack).arg("up").args(components).status().expect("running scripts/devstack");
+        let status = devstack().arg("up").args(components).status().expect("running scripts/devstack");
         assert!(status.success(), "scripts/devstack up {components:?} failed");
-        let out = Command::new(&devstack).arg("env").output().expect("running scripts/devstack env");
+        let out = devstack().arg("env").output().expect("running scripts/devstack env");
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout)
             .lines()
