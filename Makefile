@@ -55,11 +55,13 @@ test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on
 	EKSKIT_STACK_INDEX=$(TEST_STACK) scripts/app-test
 	git diff --exit-code -- schemas/
 
-bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait; imgpush vs docker push; the app under wrk
+bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait; imgpush vs docker push; the app under wrk; release latency (push to Pods serving) vs Argo CD's polling
 	$(CARGO) build --release --locked -p kapply -p imgpush
 	KAPPLY=$(CARGO_TARGET_DIR)/release/kapply scripts/bench/kapply
 	IMGPUSH=$(CARGO_TARGET_DIR)/release/imgpush scripts/bench/imgpush
 	scripts/bench/app
+	$(CARGO) build --workspace --locked
+	scripts/bench/release
 
 up: build ## the whole system on the local stack, offline: up (VPC, EKS, Argo CD, monitoring) then deploy (build, push, bump, roll out)
 	scripts/devstack up
