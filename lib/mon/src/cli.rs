@@ -7,18 +7,22 @@ use clap::Parser;
 use ekskit_core::cli::{GlobalArgs, parse_duration};
 use ekskit_kube::cli::ClusterArgs;
 
+use crate::stack::Component;
+
 const EXAMPLES: &str = "\
 Examples:
   mkvpc --name demo | mkeks | monstack                 # onto the cluster mkeks made
   monstack --kubeconfig ~/.kube/config --context dev   # onto any cluster
   monstack --render gitops/monitoring                  # the manifests, for kapply or a GitOps repo
+  monstack --without grafana < demo.json               # all but Grafana (removed if it was there)
   monstack --dry-run | jq .monitoring                  # what it would apply; changes nothing
   monstack --delete < demo.json                        # everything it made
 
-Output: the stdin document (kept whole) plus the `monitoring` key; see
-schemas/monitoring.schema.json. The Grafana admin password is generated into the Secret
-grafana-admin and never printed; the output says how to read it.
-Exit codes: 0 done, 1 failure, 2 bad usage or input (nothing applied).";
+Output: the stdin document (kept whole) plus the `monitoring` key, with a state per component
+(`monitoring.components`); see schemas/monitoring.schema.json. The Grafana admin password is
+generated into the Secret grafana-admin and never printed; the output says how to read it.
+Exit codes: 0 done (every component asked for ready), 1 failure (e.g. a component that cannot
+become ready, named with why), 2 bad usage or input (nothing applied).";
 
 /// Prometheus, Alertmanager, kube-state-metrics, node exporter and Grafana for a cluster.
 ///
@@ -56,6 +60,11 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub cluster_name: Option<String>,
 
+    /// Leave a component out: its objects are not applied, and are deleted if an earlier run
+    /// applied them (repeatable; prometheus, which the others hang off, cannot be left out)
+    #[arg(long, value_enum, value_name = "COMPONENT", conflicts_with = "delete")]
+    pub without: Vec<Component>,
+
     /// Longest wait for the stack to become ready
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -85,5 +94,10 @@ mod tests {
         Args::command().debug_assert();
         assert!(Args::try_parse_from(["monstack", "--render", "d", "--delete"]).is_err());
         assert!(Args::try_parse_from(["monstack", "--storage-class", "gp3", "--no-persistence"]).is_err());
+        let a = Args::try_parse_from(["monstack", "--without", "grafana", "--without", "kube-state-metrics"]).unwrap();
+        assert_eq!(a.without, [Component::Grafana, Component::KubeStateMetrics]);
+        let unknown = Args::try_parse_from(["monstack", "--without", "loki"]).unwrap_err().to_string();
+        assert!(unknown.contains("alertmanager, kube-state-metrics, node-exporter, grafana"), "{unknown}");
+        assert!(Args::try_parse_from(["monstack", "--delete", "--without", "grafana"]).is_err());
     }
 }

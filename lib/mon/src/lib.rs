@@ -8,29 +8,37 @@ pub mod cli;
 pub mod model;
 pub mod stack;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
+use std::time::Duration;
 
 use base64::Engine;
 use ekskit_core::document::Stdin;
 use ekskit_core::output::emit;
-use ekskit_core::{Document, InputError};
+use ekskit_core::wait::human;
+use ekskit_core::{Document, Hinted, InputError};
+use ekskit_kube::cluster::Cluster;
 use ekskit_kube::manifests::Manifest;
 use ekskit_kube::model::ApplyDoc;
+use ekskit_kube::resolve::{Kinds, Object};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 use kube::api::ListParams;
+use kube::discovery::Discovery;
 use tracing::info;
 
 use crate::cli::Args;
-use crate::model::{DeletedDoc, GrafanaAdminDoc, MonitoringDoc, PersistenceDoc, ServiceDoc};
-use crate::stack::Settings;
+use crate::model::{
+    ComponentDoc, ComponentState, DeletedDoc, GrafanaAdminDoc, MonitoringDoc, PersistenceDoc, ServiceDoc,
+};
+use crate::stack::{Component, Settings};
 
 /// The ApplySet monstack's objects belong to.
 pub const APP: &str = "monstack";
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    let left_out = left_out(&args.without)?;
     let mut doc = Document::from_stdin(Stdin::WhenPiped)?;
     check_namespace(&args.namespace)?;
     check_retention(&args.retention)?;
@@ -48,6 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         runbooks: args.runbooks.clone(),
         storage_class: if args.no_persistence { None } else { args.storage_class.clone() },
         admin_password: None,
+        left_out,
     };
 
     if let Some(dir) = &args.render {
@@ -56,7 +65,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             None => "no --storage-class given to --render".into(),
         };
         let path = render(dir, &settings)?;
-        let mut out = report(&settings, reason, &BTreeMap::new(), false, false);
+        let asked = not_ready(ComponentState::Rendered, format!("--render: written to {path}; nothing applied"));
+        let mut out = report(&settings, reason, &BTreeMap::new(), asked, false);
         out.rendered = Some(path);
         doc.set("monitoring", &out)?;
         return emit(&doc);
@@ -75,19 +85,120 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return emit(&doc);
     }
     let reason = persistence(&cluster.client, &args, &mut settings).await?;
-    settings.admin_password = Some(admin_password(&cluster.client, &args.namespace).await?);
+    if settings.runs(Component::Grafana) {
+        settings.admin_password = Some(admin_password(&cluster.client, &args.namespace).await?);
+    }
     let applied = ekskit_kube::execute(&kapply, &cluster, manifests(&settings)?).await?;
-    let ready = !args.dry_run && applied.objects.iter().all(|o| o.ready != Some(false));
-    let out = report(&settings, reason, &counts(&applied), ready, args.dry_run);
-    info!(
-        "monitoring stack in {}: Grafana on svc/grafana:3000 (user admin, password in Secret grafana-admin)",
-        args.namespace
-    );
+    let asked = if args.dry_run {
+        not_ready(ComponentState::DryRun, "--dry-run: the server checked its objects; nothing applied".into())
+    } else {
+        wait_components(&cluster, &settings, args.timeout).await?;
+        ComponentDoc { state: ComponentState::Running, ready: true, reason: None }
+    };
+    let out = report(&settings, reason, &counts(&applied), asked, args.dry_run);
+    let ns = &args.namespace;
+    if settings.runs(Component::Grafana) {
+        info!("monitoring stack in {ns}: Grafana on svc/grafana:3000 (user admin, password in Secret grafana-admin)");
+    } else {
+        info!("monitoring stack in {ns}: Prometheus on svc/prometheus:9090 (no Grafana: left out)");
+    }
     doc.set("monitoring", &out)?;
     emit(&doc)
 }
 
-/// kapply's settings for the stack: one ApplySet, pruned, waited for.
+/// The components `--without` leaves out: any but Prometheus, which every other one hangs off.
+fn left_out(without: &[Component]) -> Result<BTreeSet<Component>, InputError> {
+    if without.contains(&Component::Prometheus) {
+        let others: Vec<&str> = Component::ALL[1..].iter().map(|c| c.name()).collect();
+        return Err(InputError::new(
+            "--without prometheus: the rest of the stack hangs off Prometheus (it scrapes the exporters, fires the alerts, and is Grafana's datasource)",
+        )
+        .hint(format!(
+            "leave out only {}; to remove the whole stack, use --delete",
+            others.join(", ")
+        )));
+    }
+    Ok(without.iter().copied().collect())
+}
+
+fn not_ready(state: ComponentState, reason: String) -> ComponentDoc {
+    ComponentDoc { state, ready: false, reason: Some(reason) }
+}
+
+/// Waits, side by side, for each component that runs to be ready by kapply's rules; every
+/// component that cannot be within `timeout` is named in the error, with why and what to do.
+async fn wait_components(cluster: &Cluster, settings: &Settings, timeout: Duration) -> anyhow::Result<()> {
+    let manifests = manifests(settings)?;
+    let discovery = Discovery::new(cluster.client.clone())
+        .run_aggregated()
+        .await
+        .map_err(|e| ekskit_kube::errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
+    let kinds = Kinds::new(discovery, &manifests);
+    let objects = ekskit_kube::resolve::resolve(manifests, &kinds, &settings.namespace, true)?;
+    let components = settings.components();
+    let names: Vec<&str> = components.iter().map(|c| c.name()).collect();
+    info!("waiting up to {} for {} to be ready", human(timeout), names.join(", "));
+    let waits = components.iter().map(|&component| {
+        let own: Vec<&Object> = objects.iter().filter(|o| Component::of(&o.body) == Some(component)).collect();
+        async move { (component, ekskit_kube::waiting::wait_ready(&cluster.client, &own, timeout).await) }
+    });
+    let mut stuck = Vec::new();
+    for (component, outcome) in futures::future::join_all(waits).await {
+        match outcome {
+            Ok(()) => {}
+            // kapply's readiness: the objects not ready and why (`container x ImagePullBackOff`).
+            Err(e) if e.downcast_ref::<Hinted>().is_some() => stuck.push((component, e.to_string())),
+            Err(e) => return Err(e.context(format!("waiting for {component} to be ready"))),
+        }
+    }
+    if stuck.is_empty() { Ok(()) } else { Err(not_running(settings, &stuck).into()) }
+}
+
+/// The error for components asked for that did not become ready: each with why, what is
+/// ready, and what to do (make the image pullable, fix what is named, or leave it out).
+fn not_running(settings: &Settings, stuck: &[(Component, String)]) -> Hinted {
+    let names: Vec<&str> = stuck.iter().map(|(c, _)| c.name()).collect();
+    let ready: Vec<&str> =
+        settings.components().into_iter().map(Component::name).filter(|c| !names.contains(c)).collect();
+    let ready = if ready.is_empty() { String::new() } else { format!(" (ready: {})", ready.join(", ")) };
+    let message = match stuck {
+        [(one, why)] => format!("{one} is not ready{ready}: {why}"),
+        _ => {
+            let why: Vec<String> = stuck.iter().map(|(c, why)| format!("{c}: {why}")).collect();
+            format!("{} are not ready{ready}: {}", and_list(&names), why.join("; "))
+        }
+    };
+    let images: Vec<&str> = stuck.iter().map(|(c, _)| c.image()).collect();
+    // Prometheus cannot be left out: the others hang off it.
+    let optional: Vec<String> =
+        names.iter().filter(|n| **n != Component::Prometheus.name()).map(|n| format!("--without {n}")).collect();
+    let leave_out = if optional.is_empty() {
+        String::new()
+    } else {
+        format!("; or leave {} out: {}", if optional.len() == 1 { "it" } else { "them" }, optional.join(" "))
+    };
+    Hinted::new(
+        message,
+        format!(
+            "a Pod that cannot pull its image ({}) needs it built and pushed where the nodes pull from; `kubectl -n {} describe pods -l 'app.kubernetes.io/name in ({})'` says more{leave_out}; then re-run monstack",
+            images.join(", "),
+            settings.namespace,
+            names.join(","),
+        ),
+    )
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// kapply's settings for the stack: one ApplySet, pruned (which removes the objects of
+/// components left out), not waited for.
 fn kapply_args(args: &Args) -> ekskit_kube::cli::Args {
     ekskit_kube::cli::Args {
         files: Vec::new(),
@@ -100,7 +211,8 @@ fn kapply_args(args: &Args) -> ekskit_kube::cli::Args {
         diff: false,
         delete: args.delete,
         timeout: args.timeout,
-        no_wait: false,
+        // monstack waits itself, component by component (wait_components).
+        no_wait: true,
         wait_only: false,
         concurrency: 16,
         cluster: args.cluster.clone(),
@@ -188,29 +300,46 @@ fn counts(applied: &ApplyDoc) -> BTreeMap<String, usize> {
     counts
 }
 
+/// The `monitoring` key: `asked` is what became of every component asked for; the others are
+/// left out, and nothing that points at them (Services, volumes, versions, the Grafana admin) is
+/// reported.
 fn report(
     settings: &Settings,
     reason: String,
     objects: &BTreeMap<String, usize>,
-    ready: bool,
+    asked: ComponentDoc,
     dry_run: bool,
 ) -> MonitoringDoc {
     let ns = &settings.namespace;
-    let services = [("grafana", 3000), ("prometheus", 9090), ("alertmanager", 9093)]
+    let components: BTreeMap<Component, ComponentDoc> = Component::ALL
         .into_iter()
-        .map(|(name, port)| ServiceDoc {
-            name: name.into(),
+        .map(|c| match settings.runs(c) {
+            true => (c, asked.clone()),
+            false => (c, not_ready(ComponentState::LeftOut, format!("--without {c}"))),
+        })
+        .collect();
+    let services = [(Component::Grafana, 3000), (Component::Prometheus, 9090), (Component::Alertmanager, 9093)]
+        .into_iter()
+        .filter(|(c, _)| settings.runs(*c))
+        .map(|(c, port)| ServiceDoc {
+            name: c.name().into(),
             port,
-            port_forward: format!("kubectl -n {ns} port-forward svc/{name} {port}:{port}"),
+            port_forward: format!("kubectl -n {ns} port-forward svc/{c} {port}:{port}"),
         })
         .collect();
     let volumes = match &settings.storage_class {
-        Some(_) => stack::VOLUMES.iter().map(|(d, size)| (format!("{d}-data"), (*size).to_owned())).collect(),
+        Some(_) => stack::VOLUMES
+            .iter()
+            .filter(|(d, _)| Component::ALL.into_iter().any(|c| c.name() == *d && settings.runs(c)))
+            .map(|(d, size)| (format!("{d}-data"), (*size).to_owned()))
+            .collect(),
         None => BTreeMap::new(),
     };
     MonitoringDoc {
         namespace: ns.clone(),
         cluster: settings.cluster.clone(),
+        ready: components.values().all(|c| c.ready || c.state == ComponentState::LeftOut),
+        components,
         services,
         persistence: PersistenceDoc {
             enabled: settings.storage_class.is_some(),
@@ -218,16 +347,19 @@ fn report(
             reason,
             volumes,
         },
-        versions: stack::IMAGES.iter().map(|(c, i)| ((*c).to_owned(), (*i).to_owned())).collect(),
-        grafana_admin: GrafanaAdminDoc {
+        versions: settings
+            .components()
+            .into_iter()
+            .map(|c| (c.version_key().to_owned(), c.image().to_owned()))
+            .collect(),
+        grafana_admin: settings.runs(Component::Grafana).then(|| GrafanaAdminDoc {
             user: "admin".into(),
             secret: format!("{ns}/grafana-admin"),
             read_with: format!(
                 "kubectl -n {ns} get secret grafana-admin -o jsonpath='{{.data.admin-password}}' | base64 -d"
             ),
-        },
+        }),
         objects: objects.clone(),
-        ready,
         dry_run,
         rendered: None,
     }
@@ -270,5 +402,108 @@ mod tests {
         assert!(check_retention("15d").is_ok());
         assert!(check_retention("15").is_err());
         assert!(check_retention("d").is_err());
+    }
+
+    fn settings(left_out: &[Component]) -> Settings {
+        Settings {
+            namespace: "monitoring".into(),
+            cluster: "demo".into(),
+            retention: "15d".into(),
+            runbooks: "https://example.invalid/runbooks".into(),
+            storage_class: Some("gp3".into()),
+            admin_password: None,
+            left_out: left_out.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn prometheus_cannot_be_left_out() {
+        let err = left_out(&[Component::Grafana, Component::Prometheus]).unwrap_err();
+        assert_eq!(ekskit_core::errors::exit_code(&err.clone().into()), ekskit_core::errors::exit::USAGE);
+        assert!(err.message.contains("--without prometheus"), "{}", err.message);
+        assert!(err.hint.unwrap().contains("alertmanager, kube-state-metrics, node-exporter, grafana"));
+        let set = left_out(&[Component::Grafana, Component::Grafana]).unwrap();
+        assert_eq!(set.into_iter().collect::<Vec<_>>(), [Component::Grafana]);
+    }
+
+    #[test]
+    fn the_report_says_per_component_what_runs() {
+        let running = ComponentDoc { state: ComponentState::Running, ready: true, reason: None };
+        let out = report(&settings(&[Component::Grafana]), "r".into(), &BTreeMap::new(), running, false);
+        assert!(out.ready);
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(json["components"]["prometheus"], serde_json::json!({"state": "running", "ready": true}));
+        assert_eq!(
+            json["components"]["grafana"],
+            serde_json::json!({"state": "left out", "ready": false, "reason": "--without grafana"})
+        );
+        assert_eq!(
+            json["components"].as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["prometheus", "alertmanager", "kube-state-metrics", "node-exporter", "grafana"]
+        );
+        assert!(json["grafana_admin"].is_null());
+        let services: Vec<&str> = out.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(services, ["prometheus", "alertmanager"]);
+        assert!(!out.versions.contains_key("grafana") && out.versions.contains_key("kube_state_metrics"));
+        assert!(
+            !out.persistence.volumes.contains_key("grafana-data")
+                && out.persistence.volumes.contains_key("prometheus-data")
+        );
+        assert_eq!(serde_json::from_value::<MonitoringDoc>(json).unwrap(), out, "the document reads back");
+
+        let whole = report(&settings(&[]), "r".into(), &BTreeMap::new(), running_doc(), false);
+        assert!(whole.grafana_admin.is_some() && whole.services.len() == 3 && whole.versions.len() == 5);
+    }
+
+    fn running_doc() -> ComponentDoc {
+        ComponentDoc { state: ComponentState::Running, ready: true, reason: None }
+    }
+
+    #[test]
+    fn a_dry_run_is_never_ready() {
+        let asked = not_ready(ComponentState::DryRun, "--dry-run: nothing applied".into());
+        let out = report(&settings(&[Component::NodeExporter]), "r".into(), &BTreeMap::new(), asked, true);
+        assert!(!out.ready && out.dry_run);
+        assert_eq!(out.components[&Component::Prometheus].state, ComponentState::DryRun);
+        assert!(!out.components[&Component::Prometheus].ready);
+        assert_eq!(out.components[&Component::NodeExporter].state, ComponentState::LeftOut);
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(json["components"]["grafana"]["state"], "dry run");
+    }
+
+    #[test]
+    fn a_stuck_component_is_named_with_why_and_what_to_do() {
+        let why = "timed out after 10m waiting for 1 object to be ready: Deployment monitoring/grafana: 0 of 1 available; \
+                   pod grafana-7d4 Pending: container grafana ImagePullBackOff: Back-off pulling image";
+        let err = not_running(&settings(&[Component::NodeExporter]), &[(Component::Grafana, why.into())]);
+        assert!(
+            err.message.starts_with(
+                "grafana is not ready (ready: prometheus, alertmanager, kube-state-metrics): timed out after 10m"
+            ),
+            "{}",
+            err.message
+        );
+        assert!(err.message.ends_with("container grafana ImagePullBackOff: Back-off pulling image"), "{}", err.message);
+        assert!(err.hint.contains("docker.io/grafana/grafana:12.1.0"), "{}", err.hint);
+        assert!(err.hint.contains("--without grafana"), "{}", err.hint);
+        let two =
+            not_running(&settings(&[]), &[(Component::Alertmanager, "a".into()), (Component::Grafana, "g".into())]);
+        assert_eq!(
+            two.message,
+            "alertmanager and grafana are not ready (ready: prometheus, kube-state-metrics, node-exporter): alertmanager: a; grafana: g"
+        );
+        assert!(two.hint.contains("--without alertmanager --without grafana"), "{}", two.hint);
+        let all: Vec<(Component, String)> = Component::ALL.iter().map(|c| (*c, "x".to_owned())).collect();
+        let none = not_running(&settings(&[]), &all);
+        assert!(
+            none.message.starts_with(
+                "prometheus, alertmanager, kube-state-metrics, node-exporter and grafana are not ready: prometheus: x;"
+            ),
+            "{}",
+            none.message
+        );
+        assert!(!none.hint.contains("--without prometheus"), "{}", none.hint);
+        let prometheus = not_running(&settings(&[]), &all[..1]);
+        assert!(!prometheus.hint.contains("--without"), "{}", prometheus.hint);
     }
 }

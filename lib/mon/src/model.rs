@@ -5,23 +5,62 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::stack::Component;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MonitoringDoc {
     pub namespace: String,
     /// The `cluster` label on every series.
     pub cluster: String,
+    /// Every component (prometheus, alertmanager, kube-state-metrics, node-exporter, grafana):
+    /// what became of it in this run.
+    #[schemars(schema_with = "components_schema")]
+    pub components: BTreeMap<Component, ComponentDoc>,
+    /// The Services of the components that run (no grafana when it is left out).
     pub services: Vec<ServiceDoc>,
     pub persistence: PersistenceDoc,
-    /// Component → pinned image.
+    /// Pinned image of each component that runs (keys `prometheus`, `alertmanager`,
+    /// `kube_state_metrics`, `node_exporter`, `grafana`).
     pub versions: BTreeMap<String, String>,
-    pub grafana_admin: GrafanaAdminDoc,
-    /// Objects by what happened to them (`created`, `configured`, `unchanged`, `pruned`).
+    /// Where the Grafana admin password is; null when grafana is left out (no Secret is made).
+    pub grafana_admin: Option<GrafanaAdminDoc>,
+    /// Objects by what happened to them (`created`, `configured`, `unchanged`, `pruned`); the
+    /// objects of a component left out are pruned if an earlier run made them.
     pub objects: BTreeMap<String, usize>,
-    /// Every object answered ready (false on a dry run, which waits for nothing).
+    /// Every component asked for (all but those left out) is ready (false on a dry run, which
+    /// waits for nothing, and with --render).
     pub ready: bool,
     pub dry_run: bool,
     /// With --render: the file written; nothing was applied.
     pub rendered: Option<String>,
+}
+
+/// One component in a run. A component asked for that does not become ready fails the run
+/// (exit 1, naming it and why), so a document never holds one stuck.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ComponentDoc {
+    pub state: ComponentState,
+    /// Applied and every object of it ready (only in state `running`).
+    pub ready: bool,
+    /// Why it is not running: `--without grafana`, `--dry-run: …`, `--render: …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ComponentState {
+    /// Applied, and every object of it ready.
+    #[serde(rename = "running")]
+    Running,
+    /// `--without`: not applied; its objects were pruned if an earlier run made them.
+    #[serde(rename = "left out")]
+    LeftOut,
+    /// `--dry-run`: the server checked its objects; nothing was applied or waited for.
+    #[serde(rename = "dry run")]
+    DryRun,
+    /// `--render`: written to the file; nothing was applied.
+    #[serde(rename = "rendered")]
+    Rendered,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -55,6 +94,20 @@ pub struct DeletedDoc {
     pub namespace: String,
     /// Objects by what happened to them (`deleted`, `absent`).
     pub objects: BTreeMap<String, usize>,
+}
+
+/// `components`: an object with every component's name as a key, and no other key.
+fn components_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let component = generator.subschema_for::<ComponentDoc>().to_value();
+    let names: Vec<&str> = Component::ALL.iter().map(|c| c.name()).collect();
+    let properties: serde_json::Map<String, serde_json::Value> =
+        names.iter().map(|n| ((*n).to_owned(), component.clone())).collect();
+    schemars::json_schema!({
+        "type": "object",
+        "properties": properties,
+        "required": names,
+        "additionalProperties": false,
+    })
 }
 
 pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {

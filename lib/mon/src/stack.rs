@@ -1,7 +1,14 @@
 //! The stack's objects: the manifests in assets/ with their placeholders filled, the
 //! ConfigMaps made from the Prometheus, Alertmanager and Grafana files, volumes claimed when
-//! there is a StorageClass, and the Grafana admin Secret.
+//! there is a StorageClass, and the Grafana admin Secret; each object belongs to a
+//! [`Component`] (its `app.kubernetes.io/name` label), and components left out take their
+//! objects, and what points at them, along.
 
+use std::collections::BTreeSet;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const MANIFESTS: &str = include_str!("../assets/manifests.yaml");
@@ -28,6 +35,83 @@ pub const IMAGES: &[(&str, &str)] = &[
 /// The volumes claimed when there is a StorageClass: (Deployment, size).
 pub const VOLUMES: &[(&str, &str)] = &[("prometheus", "20Gi"), ("alertmanager", "1Gi"), ("grafana", "5Gi")];
 
+/// A part of the stack: its Deployment or DaemonSet and everything only it uses.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Component {
+    /// Scrapes and stores the metrics, evaluates the alerts; everything else hangs off it
+    Prometheus,
+    /// Receives the alerts Prometheus fires
+    Alertmanager,
+    /// Metrics about the Kubernetes objects (Pods, nodes, volumes)
+    KubeStateMetrics,
+    /// Metrics about each node (a DaemonSet)
+    NodeExporter,
+    /// Dashboards over Prometheus
+    Grafana,
+}
+
+impl Component {
+    pub const ALL: [Component; 5] = [
+        Component::Prometheus,
+        Component::Alertmanager,
+        Component::KubeStateMetrics,
+        Component::NodeExporter,
+        Component::Grafana,
+    ];
+
+    /// The name used by `--without`, the document and the `app.kubernetes.io/name` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Prometheus => "prometheus",
+            Component::Alertmanager => "alertmanager",
+            Component::KubeStateMetrics => "kube-state-metrics",
+            Component::NodeExporter => "node-exporter",
+            Component::Grafana => "grafana",
+        }
+    }
+
+    /// Its key in [`IMAGES`] (and `monitoring.versions`).
+    pub fn version_key(self) -> &'static str {
+        match self {
+            Component::KubeStateMetrics => "kube_state_metrics",
+            Component::NodeExporter => "node_exporter",
+            other => other.name(),
+        }
+    }
+
+    /// The pinned image it runs.
+    pub fn image(self) -> &'static str {
+        IMAGES.iter().find(|(c, _)| *c == self.version_key()).map(|(_, i)| *i).unwrap_or_default()
+    }
+
+    /// The component an object belongs to, by its `app.kubernetes.io/name` label; `None` for
+    /// what the whole stack shares (the Namespace).
+    pub fn of(object: &Value) -> Option<Component> {
+        let label = object["metadata"]["labels"]["app.kubernetes.io/name"].as_str()?;
+        Component::ALL.into_iter().find(|c| c.name() == label)
+    }
+
+    /// The paragraphs of prometheus.yml that point at it (by their first line that is not a
+    /// comment), dropped when it is left out.
+    fn prometheus_paragraphs(self) -> &'static [&'static str] {
+        match self {
+            Component::Alertmanager => &["alerting:", "  - job_name: alertmanager"],
+            Component::KubeStateMetrics => &["  - job_name: kube-state-metrics"],
+            Component::NodeExporter => &["  - job_name: node-exporter"],
+            Component::Prometheus | Component::Grafana => &[],
+        }
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub namespace: String,
@@ -38,16 +122,42 @@ pub struct Settings {
     pub storage_class: Option<String>,
     /// Include the Grafana admin Secret with this password (never in rendered files).
     pub admin_password: Option<String>,
+    /// Components not applied (`--without`); never Prometheus.
+    pub left_out: BTreeSet<Component>,
+}
+
+impl Settings {
+    /// Whether `component` is part of the stack this run makes.
+    pub fn runs(&self, component: Component) -> bool {
+        !self.left_out.contains(&component)
+    }
+
+    /// The components this run makes, in [`Component::ALL`] order.
+    pub fn components(&self) -> Vec<Component> {
+        Component::ALL.into_iter().filter(|c| self.runs(*c)).collect()
+    }
 }
 
 fn fill(text: &str, pairs: &[(&str, &str)]) -> String {
     pairs.iter().fold(text.to_owned(), |t, (k, v)| t.replace(&format!("${{{k}}}"), v))
 }
 
-/// prometheus.yml for `settings`.
+/// prometheus.yml for `settings`: without the scrape jobs (and, for Alertmanager, the alerting
+/// section) of the components left out, so nothing points at a Service that is not there.
 pub fn prometheus_config(settings: &Settings) -> String {
     let cluster = serde_json::to_string(&settings.cluster).unwrap_or_default();
-    fill(PROMETHEUS, &[("namespace", &settings.namespace), ("cluster", &cluster)])
+    let text = fill(PROMETHEUS, &[("namespace", &settings.namespace), ("cluster", &cluster)]);
+    let dropped: Vec<&str> = settings.left_out.iter().flat_map(|c| c.prometheus_paragraphs()).copied().collect();
+    if dropped.is_empty() {
+        return text;
+    }
+    text.split("\n\n")
+        .filter(|paragraph| {
+            let first = paragraph.lines().find(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty());
+            !first.is_some_and(|l| dropped.contains(&l.trim_end()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// The alert and recording rules, linking the runbooks.
@@ -60,7 +170,8 @@ pub fn rules_tests(settings: &Settings) -> String {
     fill(RULES_TESTS, &[("runbooks", settings.runbooks.trim_end_matches('/'))])
 }
 
-/// Every object of the stack, in no particular order (kapply's phases order them).
+/// Every object of the stack but those of the components left out, in no particular order
+/// (kapply's phases order them).
 pub fn objects(settings: &Settings) -> anyhow::Result<Vec<Value>> {
     let mut pairs: Vec<(String, String)> =
         vec![("namespace".into(), settings.namespace.clone()), ("retention".into(), settings.retention.clone())];
@@ -75,16 +186,18 @@ pub fn objects(settings: &Settings) -> anyhow::Result<Vec<Value>> {
         }
     }
     let ns = settings.namespace.as_str();
-    objects.push(config_map(ns, "prometheus-config", &[("prometheus.yml", &prometheus_config(settings))]));
-    objects.push(config_map(ns, "prometheus-rules", &[("rules.yml", &rules(settings))]));
-    objects.push(config_map(ns, "alertmanager-config", &[("alertmanager.yml", ALERTMANAGER)]));
+    let (prometheus, alertmanager, grafana) = (Component::Prometheus, Component::Alertmanager, Component::Grafana);
+    objects.push(config_map(ns, "prometheus-config", prometheus, &[("prometheus.yml", &prometheus_config(settings))]));
+    objects.push(config_map(ns, "prometheus-rules", prometheus, &[("rules.yml", &rules(settings))]));
+    objects.push(config_map(ns, "alertmanager-config", alertmanager, &[("alertmanager.yml", ALERTMANAGER)]));
     objects.push(config_map(
         ns,
         "grafana-datasources",
+        grafana,
         &[("datasources.yml", &fill(DATASOURCES, &[("namespace", ns)]))],
     ));
-    objects.push(config_map(ns, "grafana-dashboard-providers", &[("dashboards.yml", DASHBOARD_PROVIDERS)]));
-    objects.push(config_map(ns, "grafana-dashboards", DASHBOARDS));
+    objects.push(config_map(ns, "grafana-dashboard-providers", grafana, &[("dashboards.yml", DASHBOARD_PROVIDERS)]));
+    objects.push(config_map(ns, "grafana-dashboards", grafana, DASHBOARDS));
     if let Some(class) = &settings.storage_class {
         for (deployment, size) in VOLUMES {
             claim_volume(&mut objects, ns, deployment, size, class);
@@ -94,21 +207,32 @@ pub fn objects(settings: &Settings) -> anyhow::Result<Vec<Value>> {
         objects.push(json!({
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "grafana-admin", "namespace": ns},
+            "metadata": {"name": "grafana-admin", "namespace": ns, "labels": label(grafana.name())},
             "type": "Opaque",
             "stringData": {"admin-user": "admin", "admin-password": password},
         }));
     }
+    objects.retain(|o| Component::of(o).is_none_or(|c| settings.runs(c)));
     Ok(objects)
 }
 
-fn config_map(namespace: &str, name: &str, data: &[(&str, &str)]) -> Value {
-    let data: serde_json::Map<String, Value> =
-        data.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect();
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data})
+fn label(component: &str) -> Value {
+    json!({"app.kubernetes.io/name": component})
 }
 
-/// Adds `<deployment>-data` and mounts it where the Deployment had its emptyDir `data`.
+fn config_map(namespace: &str, name: &str, component: Component, data: &[(&str, &str)]) -> Value {
+    let data: serde_json::Map<String, Value> =
+        data.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": label(component.name())},
+        "data": data,
+    })
+}
+
+/// Adds `<deployment>-data` (the Deployment's component) and mounts it where the Deployment had
+/// its emptyDir `data`.
 fn claim_volume(objects: &mut Vec<Value>, namespace: &str, deployment: &str, size: &str, class: &str) {
     let claim = format!("{deployment}-data");
     for o in objects.iter_mut().filter(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == deployment) {
@@ -121,16 +245,20 @@ fn claim_volume(objects: &mut Vec<Value>, namespace: &str, deployment: &str, siz
     objects.push(json!({
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": claim, "namespace": namespace},
+        "metadata": {"name": claim, "namespace": namespace, "labels": label(deployment)},
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class, "resources": {"requests": {"storage": size}}},
     }));
 }
 
 /// The objects as one multi-document YAML, for --render.
 pub fn to_yaml(objects: &[Value]) -> anyhow::Result<String> {
-    let mut out = String::from(
-        "# Written by monstack --render. The Grafana admin password is not here: create the Secret\n# grafana-admin (key admin-password) in the namespace before applying.\n",
-    );
+    let mut out = String::from("# Written by monstack --render.");
+    if objects.iter().any(|o| Component::of(o) == Some(Component::Grafana)) {
+        out.push_str(
+            " The Grafana admin password is not here: create the Secret\n# grafana-admin (key admin-password) in the namespace before applying.",
+        );
+    }
+    out.push('\n');
     for o in objects {
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(o)?);
@@ -150,7 +278,27 @@ mod tests {
             runbooks: "https://example.invalid/runbooks/".into(),
             storage_class: storage.map(str::to_owned),
             admin_password: Some("pw".into()),
+            left_out: BTreeSet::new(),
         }
+    }
+
+    fn without(components: &[Component]) -> Settings {
+        Settings { left_out: components.iter().copied().collect(), ..settings(Some("gp3")) }
+    }
+
+    fn names(objects: &[Value]) -> BTreeSet<String> {
+        objects
+            .iter()
+            .map(|o| format!("{} {}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()))
+            .collect()
+    }
+
+    /// Every subset of the components that may be left out (all but Prometheus).
+    fn every_selection() -> Vec<Vec<Component>> {
+        let optional = &Component::ALL[1..];
+        (0..1u32 << optional.len())
+            .map(|bits| optional.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, c)| *c).collect())
+            .collect()
     }
 
     fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -182,6 +330,86 @@ mod tests {
         assert_eq!(claim["spec"]["storageClassName"], "gp3");
         let volumes = &find(&with, "Deployment", "grafana")["spec"]["template"]["spec"]["volumes"];
         assert!(volumes.as_array().unwrap().iter().any(|v| v["persistentVolumeClaim"]["claimName"] == "grafana-data"));
+    }
+
+    #[test]
+    fn every_object_but_the_namespace_belongs_to_a_component() {
+        for o in objects(&settings(Some("gp3"))).unwrap() {
+            match Component::of(&o) {
+                Some(_) => {}
+                None => assert_eq!(o["kind"], "Namespace", "{} has no component label", o["metadata"]["name"]),
+            }
+        }
+        assert_eq!(Component::KubeStateMetrics.image(), IMAGES[2].1);
+        assert!(Component::ALL.iter().all(|c| !c.image().is_empty()));
+    }
+
+    #[test]
+    fn a_component_left_out_takes_its_objects_and_nothing_else() {
+        let all = objects(&settings(Some("gp3"))).unwrap();
+        for gone in &Component::ALL[1..] {
+            let kept = objects(&without(&[*gone])).unwrap();
+            assert!(kept.iter().all(|o| Component::of(o) != Some(*gone)), "{gone} left something");
+            let expected: BTreeSet<String> =
+                names(&all.iter().filter(|o| Component::of(o) != Some(*gone)).cloned().collect::<Vec<_>>());
+            assert_eq!(names(&kept), expected, "without {gone}");
+        }
+        let kept = names(&objects(&without(&[Component::Grafana])).unwrap());
+        for name in ["Secret grafana-admin", "ConfigMap grafana-dashboards", "PersistentVolumeClaim grafana-data"] {
+            assert!(names(&all).contains(name) && !kept.contains(name), "{name}");
+        }
+        assert!(!to_yaml(&objects(&without(&[Component::Grafana])).unwrap()).unwrap().contains("grafana-admin"));
+    }
+
+    /// Pruning what is left out never takes what is kept: every Secret, ConfigMap, volume claim,
+    /// service account and role a kept object uses is kept, the Namespace always stays, and
+    /// Prometheus scrapes and alerts nothing that is left out.
+    #[test]
+    fn what_is_kept_uses_only_what_is_kept() {
+        for left_out in every_selection() {
+            let kept = objects(&without(&left_out)).unwrap();
+            let have = names(&kept);
+            assert!(have.contains("Namespace monitoring"), "{left_out:?}");
+            let mut uses = Vec::new();
+            for o in &kept {
+                let pod = &o["spec"]["template"]["spec"];
+                for v in pod["volumes"].as_array().into_iter().flatten() {
+                    uses.extend(v["configMap"]["name"].as_str().map(|n| format!("ConfigMap {n}")));
+                    uses.extend(
+                        v["persistentVolumeClaim"]["claimName"].as_str().map(|n| format!("PersistentVolumeClaim {n}")),
+                    );
+                }
+                for e in pod["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|c| c["env"].as_array().into_iter().flatten())
+                {
+                    uses.extend(e["valueFrom"]["secretKeyRef"]["name"].as_str().map(|n| format!("Secret {n}")));
+                }
+                uses.extend(pod["serviceAccountName"].as_str().map(|n| format!("ServiceAccount {n}")));
+                uses.extend(o["roleRef"]["name"].as_str().map(|n| format!("ClusterRole {n}")));
+                for s in o["subjects"].as_array().into_iter().flatten() {
+                    uses.extend(s["name"].as_str().map(|n| format!("ServiceAccount {n}")));
+                }
+            }
+            assert!(uses.len() > 5);
+            for used in uses {
+                assert!(have.contains(&used), "without {left_out:?}: {used} is used but not kept");
+            }
+            let config: Value = serde_yaml::from_str(&prometheus_config(&without(&left_out))).unwrap();
+            let jobs: Vec<&str> =
+                config["scrape_configs"].as_array().unwrap().iter().map(|j| j["job_name"].as_str().unwrap()).collect();
+            for c in &Component::ALL[1..4] {
+                assert_eq!(jobs.contains(&c.name()), !left_out.contains(c), "without {left_out:?}: jobs {jobs:?}");
+            }
+            assert!(jobs.contains(&"kubernetes-pods") && jobs.contains(&"prometheus"), "{jobs:?}");
+            assert_eq!(config["alerting"].is_null(), left_out.contains(&Component::Alertmanager), "{left_out:?}");
+            assert_eq!(config["rule_files"].as_array().map(Vec::len), Some(1), "the rules stay");
+        }
+        // Nothing left out: the file as written, comments and all.
+        let whole = prometheus_config(&settings(None));
+        assert_eq!(whole, fill(PROMETHEUS, &[("namespace", "monitoring"), ("cluster", "\"demo\"")]));
     }
 
     #[test]
