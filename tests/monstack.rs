@@ -1,8 +1,10 @@
 //! monstack: the generated Prometheus configuration and rules pass promtool (built with
 //! Kubernetes service discovery; unit tests of every alert), Debian's Prometheus scrapes the
 //! comments API through the generated pod job's relabelling, the Grafana provisioning and dashboards are well-formed and every panel query is
-//! valid PromQL, and on the local control plane the stack applies, is ready, re-applies
-//! unchanged and is deleted.
+//! valid PromQL, and on the local control plane (a real node, images built here: no Grafana,
+//! which cannot be built here) the stack without Grafana applies, reports each component, is
+//! ready, re-applies unchanged, fails naming Grafana and why when asked to run it, prunes it
+//! when left out again, and is deleted.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +17,9 @@ use serde_json::{Value, json};
 const RUNBOOKS: &str = "https://example.invalid/ekskit/blob/main/docs/runbooks";
 
 fn env() -> &'static BTreeMap<String, String> {
-    stack_env(&["kube", "prometheus"])
+    // The node pulls the images the `images` component builds (from base, with gitops' helm)
+    // and pushes to the stack's registry.
+    stack_env(&["registry", "base", "gitops", "prometheus", "images", "kube", "node"])
 }
 
 /// `monstack --render` into a fresh directory: the objects, by kind and name.
@@ -311,46 +315,120 @@ fn monstack(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     run(cmd, stdin)
 }
 
+/// Components that run locally: every one but Grafana (AGPL: its image is not built here).
+const LOCAL: [&str; 4] = ["prometheus", "alertmanager", "kube-state-metrics", "node-exporter"];
+
+fn kubectl(args: &[&str]) -> std::process::Output {
+    Command::new(format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"])).envs(env()).args(args).output().unwrap()
+}
+
 #[test]
 fn on_the_control_plane_it_applies_is_ready_reapplies_unchanged_and_deletes() {
     let namespace = unique_stack("mon");
-    let first = monstack(&["--namespace", &namespace, "--timeout", "5m"], Some("{\"cluster\": {\"name\": \"demo\"}}"));
+    let ns = namespace.as_str();
+    let input = Some("{\"cluster\": {\"name\": \"demo\"}, \"kept\": 1}");
+
+    // A dry run reports every component and makes nothing.
+    let dry = monstack(&["--namespace", ns, "--without", "grafana", "--dry-run"], input);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let doc = stdout_json(&dry);
+    let mon = &doc["monitoring"];
+    assert_schema("monitoring.schema.json", mon);
+    assert_eq!(
+        (doc["kept"].as_u64(), mon["dry_run"].as_bool(), mon["ready"].as_bool()),
+        (Some(1), Some(true), Some(false))
+    );
+    for c in LOCAL {
+        assert_eq!(mon["components"][c]["state"], "dry run", "{c}: {}", mon["components"]);
+        assert_eq!(mon["components"][c]["ready"], false);
+    }
+    assert_eq!(mon["components"]["grafana"]["state"], "left out");
+    assert!(!kubectl(&["get", "namespace", ns]).status.success(), "a dry run makes nothing");
+
+    // Without Grafana: everything else runs, and the report says so.
+    let first = monstack(&["--namespace", ns, "--without", "grafana", "--timeout", "5m"], input);
     assert!(first.status.success(), "{}", stderr(&first));
     let doc = stdout_json(&first);
     let mon = &doc["monitoring"];
     assert_schema("monitoring.schema.json", mon);
     assert_eq!((mon["ready"].as_bool(), mon["cluster"].as_str()), (Some(true), Some("demo")));
+    for c in LOCAL {
+        assert_eq!(mon["components"][c], json!({"state": "running", "ready": true}), "{c}");
+    }
+    assert_eq!(
+        mon["components"]["grafana"],
+        json!({"state": "left out", "ready": false, "reason": "--without grafana"})
+    );
+    let services: Vec<&str> = mon["services"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(services, ["prometheus", "alertmanager"]);
+    assert!(mon["grafana_admin"].is_null() && mon["versions"].get("grafana").is_none(), "{mon}");
     assert_eq!(mon["persistence"]["enabled"], false, "the local control plane has no StorageClass");
     assert!(mon["persistence"]["reason"].as_str().unwrap().contains("no StorageClass"));
-    assert!(mon["objects"]["created"].as_u64().unwrap() >= 20, "{}", mon["objects"]);
-    let all = format!("{}{}", String::from_utf8_lossy(&first.stdout), stderr(&first));
-    let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
-    let secret = Command::new(&kubectl)
-        .envs(env())
-        .args(["-n", &namespace, "get", "secret", "grafana-admin", "-o", "jsonpath={.data.admin-password}"])
-        .output()
-        .unwrap();
-    let encoded = String::from_utf8(secret.stdout).unwrap();
-    use base64::Engine;
-    let password =
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).unwrap()).unwrap();
-    assert!(password.len() >= 24 && !all.contains(&password), "the password is generated and never printed");
+    assert!(mon["objects"]["created"].as_u64().unwrap() >= 15, "{}", mon["objects"]);
+    let grafana =
+        ["get", "deployment,service,configmap,secret", "-n", ns, "-l", "app.kubernetes.io/name=grafana", "-o", "name"];
+    assert_eq!(String::from_utf8_lossy(&kubectl(&grafana).stdout).trim(), "", "nothing of Grafana is applied");
 
-    let second = monstack(&["--namespace", &namespace, "--timeout", "5m"], Some("{\"cluster\": {\"name\": \"demo\"}}"));
+    let second = monstack(&["--namespace", ns, "--without", "grafana", "--timeout", "5m"], input);
+    assert!(second.status.success(), "{}", stderr(&second));
     let again = stdout_json(&second);
     let counts = again["monitoring"]["objects"].as_object().unwrap();
     assert_eq!(counts.keys().collect::<Vec<_>>(), ["unchanged"], "{counts:?}");
 
-    let deleted = monstack(&["--namespace", &namespace, "--delete"], None);
+    // Asked to run Grafana, whose image does not exist here: exit 1 naming it, why, and what to do.
+    let stuck = monstack(&["--namespace", ns, "--timeout", "60s"], input);
+    let text = stderr(&stuck);
+    assert_eq!(stuck.status.code(), Some(1), "{text}");
+    assert!(stuck.stdout.is_empty(), "no document from a failed run");
+    assert!(
+        text.contains("grafana is not ready (ready: prometheus, alertmanager, kube-state-metrics, node-exporter)"),
+        "{text}"
+    );
+    assert!(text.contains("container grafana") && text.contains("ImagePull"), "the stuck reason: {text}");
+    assert!(text.contains("docker.io/grafana/grafana:12.1.0") && text.contains("--without grafana"), "{text}");
+    let secret = kubectl(&["-n", ns, "get", "secret", "grafana-admin", "-o", "jsonpath={.data.admin-password}"]);
+    let encoded = String::from_utf8(secret.stdout).unwrap();
+    use base64::Engine;
+    let password =
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).unwrap()).unwrap();
+    assert!(password.len() >= 24 && !text.contains(&password), "the password is generated and never printed");
+
+    // Left out again: pruned, and the rest still ready.
+    let pruned = monstack(&["--namespace", ns, "--without", "grafana", "--timeout", "5m"], input);
+    assert!(pruned.status.success(), "{}", stderr(&pruned));
+    let mon = &stdout_json(&pruned)["monitoring"];
+    assert_eq!(mon["ready"], true);
+    assert!(
+        mon["objects"]["pruned"].as_u64().unwrap() >= 6,
+        "Deployment, Service, ConfigMaps, Secret: {}",
+        mon["objects"]
+    );
+    assert_eq!(String::from_utf8_lossy(&kubectl(&grafana).stdout).trim(), "", "Grafana is pruned");
+
+    let deleted = monstack(&["--namespace", ns, "--delete"], None);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
     let gone = stdout_json(&deleted);
     assert_schema("deleted.monitoring.schema.json", &gone["deleted"]["monitoring"]);
-    let out = Command::new(&kubectl).envs(env()).args(["get", "namespace", &namespace]).output().unwrap();
-    assert!(!out.status.success(), "the namespace is gone");
-    let out = Command::new(&kubectl)
-        .envs(env())
-        .args(["get", "clusterrole", &format!("{namespace}-prometheus")])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "cluster-wide RBAC is gone too");
+    assert!(!kubectl(&["get", "namespace", ns]).status.success(), "the namespace is gone");
+    let role = format!("{namespace}-prometheus");
+    assert!(!kubectl(&["get", "clusterrole", &role]).status.success(), "cluster-wide RBAC is gone too");
+}
+
+#[test]
+fn prometheus_cannot_be_left_out_and_unknown_components_are_named() {
+    let out = without_stack(&["--without", "prometheus", "--render", "/nonexistent"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--without prometheus") && stderr(&out).contains("--delete"), "{}", stderr(&out));
+    let out = without_stack(&["--without", "loki"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("prometheus, alertmanager, kube-state-metrics, node-exporter, grafana"), "{text}");
+    assert!(out.stdout.is_empty());
+}
+
+/// monstack with no stack at all: what it refuses, it refuses before reaching anything.
+fn without_stack(args: &[&str]) -> std::process::Output {
+    let mut cmd = tool("monstack", &BTreeMap::new());
+    cmd.args(args);
+    run(cmd, None)
 }
