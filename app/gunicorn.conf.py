@@ -23,6 +23,16 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="comments-metrics-")
 
 
+def on_starting(server):
+    # Once per master start (after the preloaded app, before any worker): the directory exists and
+    # holds no file of a previous run. Not on a USR2 re-exec (GUNICORN_PID set), whose old
+    # master's workers still write there.
+    if "GUNICORN_PID" not in os.environ:
+        from comments import observability
+
+        observability.multiprocess_dir(clear=True)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use ekskit_tests::{assert_schema, run, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::Value;
@@ -135,24 +136,234 @@ fn bad_input_and_an_unreachable_engine_get_one_line_reasons() {
     std::fs::remove_dir_all(&outside).unwrap();
 }
 
-/// The real app image from the local Python base, offline (wheels from scripts/app-wheels): it
-/// answers /readyz and runs as a non-root user.
-#[test]
-fn the_comments_app_image_builds_offline_runs_as_non_root_and_is_ready() {
-    let root = ekskit_tests::repo_root();
-    let wheels = Command::new(root.join("scripts/app-wheels")).status().unwrap();
-    assert!(wheels.success());
+/// The app's wheels, downloaded once per test binary (scripts/app-wheels; tests run in parallel).
+fn app_wheels() {
+    static WHEELS: OnceLock<()> = OnceLock::new();
+    WHEELS.get_or_init(|| {
+        let wheels = Command::new(ekskit_tests::repo_root().join("scripts/app-wheels")).status().unwrap();
+        assert!(wheels.success(), "scripts/app-wheels failed");
+    });
+}
+
+/// imgbuild's document for the real app image from the local Python base, offline (wheels from
+/// scripts/app-wheels), tagged `<name>:<revision>`; the caller removes the tag. Each test builds
+/// its own tag; the engine's cache makes the builds after the first quick.
+fn build_app(prefix: &str) -> Value {
+    app_wheels();
     let base = format!("BASE_IMAGE={}", env()["EKSKIT_PYTHON_IMAGE"]);
-    let name = format!("comments-test-{}", std::process::id());
-    let app = root.join("app");
-    let doc = ok(&imgbuild(
+    let name = format!("{prefix}-{}", std::process::id());
+    let app = ekskit_tests::repo_root().join("app");
+    ok(&imgbuild(
         &["--name", &name, "--build-arg", &base, "--build-arg", "PIP_NO_INDEX=1", app.to_str().unwrap()],
         None,
-    ));
+    ))
+}
+
+/// The real app image answers /readyz and runs as a non-root user.
+#[test]
+fn the_comments_app_image_builds_offline_runs_as_non_root_and_is_ready() {
+    let doc = build_app("comments-test");
     let tag = doc["image"]["tags"][0].as_str().unwrap();
     assert_eq!(docker(&["inspect", "-f", "{{.Config.User}}", tag]).trim(), "10001:10001");
     let (ready, uid) = ekskit_tests::run_app_until_ready(env(), tag);
     docker(&["rmi", tag]);
     assert_eq!(ready, "{\"status\":\"ok\"}");
     assert_eq!(uid, "10001");
+}
+
+/// How the rendered chart (deploy/base/comments.yaml, which tests/deploy.rs keeps equal to
+/// `helm template`) runs the app's container, as `docker run` flags: its environment, the Pod's
+/// and the container's securityContext, and its emptyDir volumes as tmpfs mounts.
+struct ChartContainer {
+    run_args: Vec<String>,
+    port: u64,
+    uid: u64,
+    liveness: String,
+    readiness: String,
+}
+
+/// Values the chart takes from Secrets (`valueFrom`), which are not in git: the database is
+/// SQLite on the Pod's /tmp volume here.
+const SECRET_ENV: [(&str, &str); 1] = [("DATABASE_URL", "sqlite:////tmp/comments.db")];
+
+fn chart_container() -> ChartContainer {
+    let path = ekskit_tests::repo_root().join("deploy/base/comments.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let deployment = text
+        .split("\n---\n")
+        .map(|doc| serde_yaml::from_str::<Value>(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .find(|o| o["kind"] == "Deployment")
+        .expect("the rendered chart has a Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_array().unwrap();
+    let c = containers.iter().find(|c| c["name"] == "comments").expect("a container named comments");
+    assert!(c.get("command").is_none() && c.get("args").is_none(), "the test runs the image's own CMD");
+    let mut run_args: Vec<String> = Vec::new();
+    let mut arg = |a: &str| run_args.push(a.to_owned());
+
+    for e in c["env"].as_array().unwrap() {
+        let name = e["name"].as_str().unwrap();
+        let value = match e.get("value") {
+            Some(v) => v.as_str().expect("env values are strings").to_owned(),
+            None => {
+                let (_, v) = SECRET_ENV.iter().find(|(n, _)| *n == name).unwrap_or_else(|| {
+                    panic!("the chart takes {name} from {}: give this test a value for it", e["valueFrom"])
+                });
+                (*v).to_owned()
+            }
+        };
+        arg("-e");
+        arg(&format!("{name}={value}"));
+    }
+
+    let psc = &pod["securityContext"];
+    let uid = psc["runAsUser"].as_u64().expect("the Pod sets runAsUser");
+    assert!(uid != 0 && psc["runAsNonRoot"] == true);
+    let gid = psc["runAsGroup"].as_u64().unwrap_or(uid);
+    arg("--user");
+    arg(&format!("{uid}:{gid}"));
+    if let Some(fs_group) = psc["fsGroup"].as_u64() {
+        arg("--group-add");
+        arg(&fs_group.to_string());
+    }
+    for (key, value) in c["securityContext"].as_object().cloned().unwrap_or_default() {
+        match (key.as_str(), &value) {
+            ("readOnlyRootFilesystem", Value::Bool(true)) => arg("--read-only"),
+            ("allowPrivilegeEscalation", Value::Bool(false)) => {
+                arg("--security-opt");
+                arg("no-new-privileges");
+            }
+            ("capabilities", caps) => {
+                for cap in caps["drop"].as_array().into_iter().flatten() {
+                    arg("--cap-drop");
+                    arg(cap.as_str().unwrap());
+                }
+                assert!(caps.get("add").is_none(), "teach this test capabilities.add");
+            }
+            _ => panic!("teach this test the container's securityContext.{key}: {value}"),
+        }
+    }
+
+    let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
+    for m in c["volumeMounts"].as_array().into_iter().flatten() {
+        let volume = volumes.iter().find(|v| v["name"] == m["name"]).expect("the mount's volume");
+        let empty_dir = volume.get("emptyDir").unwrap_or_else(|| panic!("teach this test the volume {volume}"));
+        // A fresh emptyDir is an empty directory, like a fresh tmpfs.
+        let mut tmpfs = m["mountPath"].as_str().unwrap().to_owned();
+        if let Some(size) = empty_dir["sizeLimit"].as_str() {
+            let size = size.replace("Mi", "m").replace("Gi", "g");
+            tmpfs.push_str(&format!(":size={size}"));
+        }
+        arg("--tmpfs");
+        arg(&tmpfs);
+    }
+
+    let port =
+        c["ports"].as_array().unwrap().iter().find(|p| p["name"] == "http").unwrap()["containerPort"].as_u64().unwrap();
+    arg("-p");
+    arg(&format!("127.0.0.1::{port}"));
+    let probe = |kind: &str| {
+        let get = &c[kind]["httpGet"];
+        assert_eq!(get["port"], "http", "{kind} on the http port");
+        get["path"].as_str().unwrap_or_else(|| panic!("the chart's {kind} is an httpGet")).to_owned()
+    };
+    ChartContainer { port, uid, liveness: probe("livenessProbe"), readiness: probe("readinessProbe"), run_args }
+}
+
+/// `curl` against the app: the status and the body.
+fn http(port: &str, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-m", "5", "-X", method, "-w", "\n%{http_code}", &url]);
+    if let Some(body) = json {
+        cmd.args(["-H", "Content-Type: application/json", "--data", body]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "000"));
+    (code.parse().unwrap_or(0), body.to_owned())
+}
+
+/// An image tag removed when the test ends, whatever happens.
+struct Tag(String);
+
+impl Drop for Tag {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").env("DOCKER_HOST", &env()["DOCKER_HOST"]).args(["rmi", &self.0]).output();
+    }
+}
+
+/// A container removed when the test ends, whatever happens.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").env("DOCKER_HOST", &env()["DOCKER_HOST"]).args(["rm", "-f", &self.0]).output();
+    }
+}
+
+impl Container {
+    fn logs(&self) -> String {
+        let out = Command::new("docker")
+            .env("DOCKER_HOST", &env()["DOCKER_HOST"])
+            .args(["logs", "--tail", "40", &self.0])
+            .output()
+            .expect("docker logs");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }
+}
+
+/// Runs `image` as the rendered chart does and waits for its readiness probe's path to answer
+/// 200 (at most 20 s); returns the container and its published port.
+fn run_as_the_chart(image: &str, chart: &ChartContainer) -> (Container, String) {
+    let mut args = vec!["run", "-d"];
+    args.extend(chart.run_args.iter().map(String::as_str));
+    args.push(image);
+    let container = Container(docker(&args).trim().to_owned());
+    let port = docker(&["port", &container.0, &format!("{}/tcp", chart.port)]);
+    let port = port.lines().next().and_then(|l| l.rsplit(':').next()).unwrap().trim().to_owned();
+    for _ in 0..100 {
+        if http(&port, "GET", &chart.readiness, None).0 == 200 {
+            return (container, port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{} never answered 200 on {}:\n{}", image, chart.readiness, container.logs());
+}
+
+/// The release blocker: the chart's PROMETHEUS_MULTIPROC_DIR points into an empty emptyDir at
+/// /tmp, and every request answered 500. The image runs here with what the rendered chart says:
+/// its environment, uid and gid, read-only root, dropped capabilities, a fresh tmpfs at /tmp.
+#[test]
+fn the_app_image_serves_under_the_rendered_charts_environment_user_and_read_only_root() {
+    let chart = chart_container();
+    assert!(chart.run_args.iter().any(|a| a.starts_with("PROMETHEUS_MULTIPROC_DIR=")), "{:?}", chart.run_args);
+    let doc = build_app("comments-chart");
+    let tag = Tag(doc["image"]["tags"][0].as_str().unwrap().to_owned());
+    let (container, port) = run_as_the_chart(&tag.0, &chart);
+
+    let checks = [
+        ("GET", chart.liveness.as_str(), None),
+        ("GET", chart.readiness.as_str(), None),
+        ("POST", "/api/comment/new", Some(r#"{"email": "a@example.com", "comment": "hi", "content_id": 7}"#)),
+        ("GET", "/api/comment/list/7", None),
+    ];
+    for (method, path, body) in checks {
+        let (status, text) = http(&port, method, path, body);
+        assert_eq!(status, 200, "{method} {path}: {text}\n{}", container.logs());
+    }
+    let (status, metrics) = http(&port, "GET", "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"http_requests_total{method="POST",route="/api/comment/new",status="200"} 1.0"#),
+        "{metrics}"
+    );
+    assert_eq!(docker(&["exec", &container.0, "id", "-u"]).trim(), chart.uid.to_string());
+    let root_write = Command::new("docker")
+        .env("DOCKER_HOST", &env()["DOCKER_HOST"])
+        .args(["exec", &container.0, "touch", "/app/x"])
+        .output()
+        .unwrap();
+    assert!(!root_write.status.success(), "the root filesystem is read-only");
+    drop(container);
 }

@@ -1,7 +1,9 @@
 """Request ids, JSON access logs and Prometheus metrics.
 
 Metrics work across Gunicorn workers through prometheus_client's multiprocess mode when
-PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py sets it), and in-process otherwise.
+PROMETHEUS_MULTIPROC_DIR is set (gunicorn.conf.py sets it), and in-process otherwise. The directory
+is made ready by multiprocess_dir(): created when missing (the chart points it into an emptyDir,
+which starts empty) and emptied of a previous run's files when Gunicorn's master starts.
 """
 
 import json
@@ -25,7 +27,34 @@ LATENCY = Histogram(
 access_log = logging.getLogger("comments.access")
 
 
+def multiprocess_dir(clear=False):
+    """PROMETHEUS_MULTIPROC_DIR ready for the workers' metric files, or None when it is not set.
+
+    Created when missing: prometheus_client opens its files in it on the first metric write and
+    does not make it, so a missing directory turned every request into a 500. `clear` (Gunicorn's
+    master, before any worker runs) removes the files of a previous run, as prometheus_client's
+    multiprocess documentation asks: a restarted container keeps its emptyDir, and old counters
+    would be summed into /metrics. A directory that cannot be written stops the app at start
+    instead of failing each request.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        return None
+    try:
+        os.makedirs(path, exist_ok=True)
+        if clear:
+            for name in os.listdir(path):
+                if name.endswith(".db"):
+                    os.remove(os.path.join(path, name))
+    except OSError as e:
+        raise RuntimeError(f"PROMETHEUS_MULTIPROC_DIR={path} cannot be made ready for the metrics: {e}") from e
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RuntimeError(f"PROMETHEUS_MULTIPROC_DIR={path} is not writable by uid {os.getuid()}")
+    return path
+
+
 def setup(app):
+    multiprocess_dir()
     if not access_log.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(message)s"))

@@ -1,0 +1,157 @@
+"""The app as the image runs it: Gunicorn with gunicorn.conf.py, several workers, and
+PROMETHEUS_MULTIPROC_DIR where the chart puts it, a directory that does not exist yet in a fresh,
+empty /tmp (an emptyDir). The in-process tests cannot see this: prometheus_client picks its
+multiprocess mode once, at import."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn_env(tmp, port):
+    """What the chart sets (PORT, WEB_CONCURRENCY, GRACEFUL_TIMEOUT, PROMETHEUS_MULTIPROC_DIR,
+    DATABASE_URL), with `tmp` standing for the Pod's /tmp."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "GRACEFUL_TIMEOUT": "5",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
+        "DATABASE_URL": f"sqlite:///{tmp / 'comments.db'}",
+        "TMPDIR": str(tmp),
+    }
+
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "comments:create_app()"]
+
+
+class Gunicorn:
+    """`gunicorn -c gunicorn.conf.py comments:create_app()` from app/, as the image's CMD."""
+
+    def __init__(self, tmp, log):
+        self.port = free_port()
+        self.log = log
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                GUNICORN, cwd=APP, env=gunicorn_env(tmp, self.port), stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.get("/healthz")
+                return
+            except (ConnectionError, urllib.error.URLError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail(f"gunicorn did not answer /healthz:\n{self.output()}")
+                time.sleep(0.1)
+
+    def request(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def get(self, path):
+        return self.request(path)
+
+    def output(self):
+        return Path(self.log).read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def metric(text, line_start):
+    """The value of the sample whose line starts with `line_start`, or None."""
+    for line in text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_a_fresh_empty_tmp_serves_200_and_metrics_from_every_worker(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    assert not (tmp / "metrics").exists()
+    app = Gunicorn(tmp, tmp_path / "gunicorn.log")
+    try:
+        assert app.get("/healthz") == (200, '{"status":"ok"}\n'), app.output()
+        assert app.get("/readyz")[0] == 200, app.output()
+        assert app.request("/api/comment/new", {"email": "a@example.com", "comment": "hi", "content_id": 7})[0] == 200
+        # Enough requests that both workers, each with its own metric files, take some.
+        for _ in range(20):
+            assert app.get("/api/comment/list/7")[0] == 200, app.output()
+        status, text = app.get("/metrics")
+        assert status == 200
+        listed = metric(text, 'http_requests_total{method="GET",route="/api/comment/list/<content_id>",status="200"}')
+        assert listed == 20, text
+        assert len(list((tmp / "metrics").glob("counter_*.db"))) >= 1
+    finally:
+        app.stop()
+    assert "Traceback" not in app.output(), app.output()
+
+
+def test_a_restart_on_the_same_tmp_starts_the_metrics_from_zero(tmp_path):
+    """A container restarted by its kubelet keeps its emptyDir: the previous run's files (other
+    pids) must not be summed into the new run's /metrics."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    first = Gunicorn(tmp, tmp_path / "first.log")
+    try:
+        for _ in range(5):
+            assert first.get("/healthz")[0] == 200
+        # Read the metrics, so the worker that answers has written its files for sure.
+        assert metric(first.get("/metrics")[1], 'http_requests_total{method="GET",route="/healthz",status="200"}') >= 5
+    finally:
+        first.stop()
+    stale = list((tmp / "metrics").glob("*.db"))
+    assert stale, "the first run left its files, as a killed container would"
+
+    second = Gunicorn(tmp, tmp_path / "second.log")
+    try:
+        text = second.get("/metrics")[1]
+        # The readiness poll of the constructor made one /healthz request in this run.
+        assert metric(text, 'http_requests_total{method="GET",route="/healthz",status="200"}') == 1, text
+    finally:
+        second.stop()
+
+
+def test_a_metrics_dir_that_cannot_be_made_stops_the_app_at_start(tmp_path):
+    """Better a Pod that does not start, and says why, than one whose every request is a 500."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp / "metrics").write_text("a file where the directory should be")
+    env = gunicorn_env(tmp, free_port())
+    out = subprocess.run(GUNICORN, cwd=APP, env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert f"PROMETHEUS_MULTIPROC_DIR={tmp / 'metrics'} cannot be made ready for the metrics" in out.stderr, out.stderr
