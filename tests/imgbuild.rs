@@ -23,7 +23,7 @@ fn repo(prefix: &str) -> PathBuf {
     let files = [
         (
             "web/Dockerfile",
-            "ARG BASE=local/debian:bookworm\nFROM ${BASE}\nCOPY . /ctx/\nUSER 65534\nCMD [\"ls\", \"-R\", \"/ctx\"]\n",
+            "ARG BASE=local/debian:bookworm\nFROM ${BASE}\nCOPY . /ctx/\nARG REVISION\nRUN echo \"$REVISION\" > /revision\nUSER 65534\nCMD [\"ls\", \"-R\", \"/ctx\"]\n",
         ),
         ("web/.dockerignore", "secret.env\n**/*.tmp\n"),
         ("web/app.txt", "app"),
@@ -82,6 +82,8 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
     assert!(!listing.contains("secret.env") && !listing.contains("cache.tmp"), "{listing}");
     let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", image["id"].as_str().unwrap()]);
     assert!(labels.contains(&commit), "{labels}");
+    let built_from = docker(&["run", "--rm", image["id"].as_str().unwrap(), "cat", "/revision"]);
+    assert_eq!(built_from.trim(), commit, "imgbuild passes the commit as the REVISION build arg");
 
     let again = ok(&imgbuild(&args, None));
     assert_eq!(again["image"]["id"], image["id"], "same context and tag: the same image");
@@ -89,6 +91,8 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
     assert_eq!(classic["image"]["builder"], "classic");
     let listing = docker(&["run", "--rm", classic["image"]["id"].as_str().unwrap()]);
     assert!(listing.contains("app.txt") && !listing.contains("secret.env"), "{listing}");
+    let built_from = docker(&["run", "--rm", classic["image"]["id"].as_str().unwrap(), "cat", "/revision"]);
+    assert_eq!(built_from.trim(), commit, "the classic builder gets the build args too");
 
     // Uncommitted changes are marked in the tag.
     std::fs::write(context.join("app.txt"), "changed").unwrap();
@@ -293,6 +297,17 @@ impl Drop for Tag {
     }
 }
 
+/// The response headers of a GET, lowercased names.
+fn headers(port: &str, path: &str) -> BTreeMap<String, String> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let out = Command::new("curl").args(["-s", "-m", "5", "-o", "/dev/null", "-D", "-", &url]).output().expect("curl");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
 /// A container removed when the test ends, whatever happens.
 struct Container(String);
 
@@ -365,5 +380,35 @@ fn the_app_image_serves_under_the_rendered_charts_environment_user_and_read_only
         .output()
         .unwrap();
     assert!(!root_write.status.success(), "the root filesystem is read-only");
+    drop(container);
+}
+
+/// The image knows what it was built from: imgbuild passes the commit (and the version it labels
+/// with) as build args, the Dockerfile makes them APP_REVISION/APP_VERSION, and the app answers
+/// them at /version and in the X-Revision header of every response.
+#[test]
+fn the_app_image_answers_version_with_the_commit_imgbuild_reported() {
+    let doc = build_app("comments-version");
+    let image = &doc["image"];
+    let commit = image["revision"].as_str().unwrap();
+    assert_eq!(commit.len(), 40);
+    let tag = Tag(image["tags"][0].as_str().unwrap().to_owned());
+    let (container, port) = run_as_the_chart(&tag.0, &chart_container());
+
+    let (status, body) = http(&port, "GET", "/version", None);
+    assert_eq!(status, 200, "{body}\n{}", container.logs());
+    let version: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        version,
+        serde_json::json!({
+            "revision": commit,
+            "version": image["labels"]["org.opencontainers.image.version"],
+        })
+    );
+    for path in ["/healthz", "/api/comment/list/none", "/metrics"] {
+        assert_eq!(headers(&port, path).get("x-revision").map(String::as_str), Some(commit), "{path}");
+    }
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &tag.0]);
+    assert!(env.contains(&format!("APP_REVISION={commit}")), "{env}");
     drop(container);
 }

@@ -3,7 +3,8 @@
 Contract kept from the original service:
   POST /api/comment/new            {"email", "comment", "content_id"} -> 200 {"status": "SUCCESS", ...}
   GET  /api/comment/list/<id>      -> 200 [{"email", "comment"}, ...] or 404 {"status": "NOT-FOUND", ...}
-Plus /healthz (alive), /readyz (database reachable) and /metrics (Prometheus).
+Plus /healthz (alive), /readyz (database reachable), /metrics (Prometheus) and /version (the
+revision and version the image was built from, also in the X-Revision header of every response).
 """
 
 from flask import Flask, jsonify, request
@@ -26,6 +27,11 @@ def create_app(config=None, store=None):
     app.extensions["store"] = store
     observability.setup(app)
 
+    @app.after_request
+    def revision_header(response):
+        response.headers["X-Revision"] = config.revision
+        return response
+
     @app.post("/api/comment/new")
     def create():
         if not request.is_json:
@@ -47,6 +53,10 @@ def create_app(config=None, store=None):
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
+
+    @app.get("/version")
+    def version():
+        return jsonify(revision=config.revision, version=config.version)
 
     @app.get("/readyz")
     def readyz():

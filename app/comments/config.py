@@ -18,6 +18,10 @@ class Config:
     pool_pre_ping: bool = False
     # Apply the schema when the app starts (off: run `python -m comments migrate` instead).
     migrate_on_start: bool = True
+    # What the image was built from: the Dockerfile sets them from the REVISION and VERSION build
+    # args, which imgbuild fills from git (the commit, and `git describe --tags` or the short one).
+    revision: str = "unknown"
+    version: str = "dev"
 
     @staticmethod
     def from_env(env=os.environ):
@@ -34,6 +38,8 @@ class Config:
             pool_max_overflow=int(env.get("DB_POOL_MAX_OVERFLOW", Config.pool_max_overflow)),
             pool_pre_ping=_flag(env.get("DB_POOL_PRE_PING", "false")),
             migrate_on_start=_flag(env.get("MIGRATE_ON_START", "true")),
+            revision=env.get("APP_REVISION") or Config.revision,
+            version=env.get("APP_VERSION") or Config.version,
         )
 
 

@@ -79,6 +79,35 @@ def test_health_readiness_request_ids_and_metrics(client):
     assert "http_request_duration_seconds_bucket" in text
 
 
+def test_version_and_the_revision_header_on_every_response(database_url):
+    from comments.config import Config
+
+    config = Config.from_env({"DATABASE_URL": database_url, "APP_REVISION": "0123abcd" * 5, "APP_VERSION": "v1.2.0"})
+    app = create_app(config)
+    client = app.test_client()
+    r = client.get("/version")
+    assert r.status_code == 200
+    assert r.get_json() == {"revision": "0123abcd" * 5, "version": "v1.2.0"}
+    answers = [
+        client.get("/healthz"),
+        client.get("/readyz"),
+        client.get("/metrics"),
+        post(client, email="a@example.com", comment="c", content_id=1),
+        client.get("/api/comment/list/1"),
+        client.get("/api/comment/list/none"),  # 404
+        post(client, email="nope", comment="c", content_id=1),  # 400
+        client.get(NEW),  # 405
+    ]
+    for r in answers:
+        assert r.headers["X-Revision"] == "0123abcd" * 5, (r.request.path, r.status_code)
+    app.extensions["store"].dispose()
+
+
+def test_a_build_without_revision_says_so(client):
+    assert client.get("/version").get_json() == {"revision": "unknown", "version": "dev"}
+    assert client.get("/healthz").headers["X-Revision"] == "unknown"
+
+
 def test_readyz_is_503_when_the_database_is_gone(tmp_path):
     from comments.config import Config
 

@@ -18,7 +18,8 @@ Exit codes: 0 built, 1 failure, 2 bad usage or input (nothing built), 130 interr
 ///
 /// Tars the context with `.dockerignore` applied, builds it with the engine's builder, tags it
 /// `<name>:<first 8 characters of the commit>` (plus `-dirty` when the work tree has changes) and
-/// labels it with the OCI revision, source, created and version from git.
+/// labels it with the OCI revision, source, created and version from git, which it also passes as
+/// the build args REVISION, SOURCE, CREATED and VERSION (--build-arg overrides them).
 #[derive(Debug, Parser)]
 #[command(name = "imgbuild", version, after_help = EXAMPLES)]
 pub struct Args {

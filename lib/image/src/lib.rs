@@ -52,7 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let request = build::Request {
         dockerfile: args.dockerfile.clone(),
         tags: tags.clone(),
-        build_args: args.build_args.iter().cloned().collect(),
+        build_args: build_args(&args, revision.as_ref()),
         labels: labels.clone().into_iter().collect::<HashMap<_, _>>(),
         target: args.target.clone(),
         platform: args.platform.clone(),
@@ -75,17 +75,73 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     emit(&doc)
 }
 
+/// What git says about the build: (OCI label, build arg, value). The same values go into the
+/// labels and into the build args a Dockerfile can declare to use them (`ARG REVISION`, e.g. to
+/// let the app tell which commit it runs); a Dockerfile that declares none ignores them.
+fn from_git(r: &revision::Revision) -> Vec<(&'static str, &'static str, String)> {
+    let mut found = vec![
+        ("org.opencontainers.image.revision", "REVISION", r.commit.clone()),
+        ("org.opencontainers.image.created", "CREATED", r.created.clone()),
+        ("org.opencontainers.image.version", "VERSION", r.version.clone().unwrap_or_else(|| r.tag())),
+    ];
+    if let Some(source) = &r.source {
+        found.push(("org.opencontainers.image.source", "SOURCE", source.clone()));
+    }
+    found
+}
+
 /// The OCI labels from git, then --label extras (which win).
 fn labels(args: &Args, revision: Option<&revision::Revision>) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
-    if let Some(r) = revision {
-        labels.insert("org.opencontainers.image.revision".into(), r.commit.clone());
-        labels.insert("org.opencontainers.image.created".into(), r.created.clone());
-        labels.insert("org.opencontainers.image.version".into(), r.version.clone().unwrap_or_else(|| r.tag()));
-        if let Some(source) = &r.source {
-            labels.insert("org.opencontainers.image.source".into(), source.clone());
-        }
-    }
+    let mut labels: BTreeMap<String, String> =
+        revision.map(from_git).unwrap_or_default().into_iter().map(|(label, _, v)| (label.into(), v)).collect();
     labels.extend(args.labels.iter().cloned());
     labels
+}
+
+/// REVISION, CREATED, VERSION and SOURCE from git, then --build-arg (which wins).
+fn build_args(args: &Args, revision: Option<&revision::Revision>) -> HashMap<String, String> {
+    let mut build_args: HashMap<String, String> =
+        revision.map(from_git).unwrap_or_default().into_iter().map(|(_, arg, v)| (arg.into(), v)).collect();
+    build_args.extend(args.build_args.iter().cloned());
+    build_args
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn revision() -> revision::Revision {
+        revision::Revision {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            short: "01234567".into(),
+            dirty: false,
+            source: Some("https://example.com/o/r.git".into()),
+            created: "2025-01-02T03:04:05Z".into(),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn the_build_args_carry_what_the_labels_say_and_build_arg_wins() {
+        let args = Args::parse_from(["imgbuild", "--build-arg", "VERSION=v9", "--build-arg", "BASE_IMAGE=b"]);
+        let r = revision();
+        let built = build_args(&args, Some(&r));
+        assert_eq!(built["REVISION"], r.commit);
+        assert_eq!(built["CREATED"], "2025-01-02T03:04:05Z");
+        assert_eq!(built["SOURCE"], "https://example.com/o/r.git");
+        assert_eq!(built["VERSION"], "v9", "--build-arg wins");
+        assert_eq!(built["BASE_IMAGE"], "b");
+        let labels = labels(&args, Some(&r));
+        assert_eq!(labels["org.opencontainers.image.revision"], r.commit);
+        assert_eq!(labels["org.opencontainers.image.version"], "01234567");
+    }
+
+    #[test]
+    fn without_git_only_the_given_build_args() {
+        let args = Args::parse_from(["imgbuild", "--no-git", "--tag", "x:1", "--build-arg", "A=1"]);
+        assert_eq!(build_args(&args, None), HashMap::from([("A".to_owned(), "1".to_owned())]));
+        assert!(labels(&args, None).is_empty());
+    }
 }
