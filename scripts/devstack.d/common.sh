@@ -163,7 +163,7 @@ up_component() {
   local c=$1 pid
   if declare -F "${c}_prepare" >/dev/null; then "${c}_prepare"; fi
   if "${c}_ready"; then
-    if [[ " base gitops prometheus " == *" $c "* ]]; then log "$c: already there ($("${c}_where"))"; else log "$c: already running ($("${c}_where"))"; fi
+    if [[ " base gitops prometheus images " == *" $c "* ]]; then log "$c: already there ($("${c}_where"))"; else log "$c: already running ($("${c}_where"))"; fi
     return 0
   fi
   if declare -F "${c}_proc" >/dev/null && pid=$(live_pid "$c" "$("${c}_proc")"); then
