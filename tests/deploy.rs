@@ -69,6 +69,76 @@ fn the_chart_lints_and_its_schema_keeps_the_tag_a_string() {
     std::fs::remove_file(values).unwrap();
 }
 
+/// The chart rendered with `--set` pairs: its objects by kind.
+fn chart_objects(sets: &[&str]) -> BTreeMap<String, Value> {
+    let chart = deploy().join("base/charts/comments");
+    let mut args = vec!["template", "comments", chart.to_str().unwrap()];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let out = helm(&args);
+    assert!(out.status.success(), "helm template {sets:?}: {}", stderr(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split("\n---\n")
+        .filter_map(|doc| serde_yaml::from_str::<Value>(doc).ok())
+        .filter(|o| o.is_object())
+        .map(|o| (o["kind"].as_str().unwrap().to_owned(), o))
+        .collect()
+}
+
+/// A rollout under load drops no request: new Pods take traffic once /readyz answers, none is
+/// taken down before its replacement is ready, a Pod being replaced keeps serving through the
+/// native preStop sleep while the endpoint removal propagates, then Gunicorn drains for its
+/// graceful timeout, all inside the termination grace period; a PDB guards drains only when more
+/// than one replica runs (with one it would block every drain).
+#[test]
+fn the_chart_rolls_out_and_drains_without_dropping_a_request() {
+    for (sets, pdb) in [
+        (&[][..], true),
+        (&["preStopSleepSeconds=20", "gracefulTimeoutSeconds=60"][..], true),
+        (&["autoscaling.enabled=false"][..], true),
+        (&["autoscaling.enabled=false", "replicaCount=1"][..], false),
+        (&["autoscaling.minReplicas=1"][..], false),
+        (&["podDisruptionBudget.enabled=false"][..], false),
+    ] {
+        let objects = chart_objects(sets);
+        let deployment = &objects["Deployment"];
+        let strategy = &deployment["spec"]["strategy"];
+        assert_eq!(strategy["type"], "RollingUpdate");
+        assert_eq!(strategy["rollingUpdate"]["maxUnavailable"], 0, "{sets:?}");
+        assert_eq!(strategy["rollingUpdate"]["maxSurge"], 1, "{sets:?}");
+        let pod = &deployment["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+        let pre_stop = &container["lifecycle"]["preStop"];
+        assert!(pre_stop.get("exec").is_none(), "the kubelet's own sleep, no binary needed in the image");
+        let sleep = pre_stop["sleep"]["seconds"].as_u64().expect("a preStop sleep");
+        let graceful: u64 = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "GRACEFUL_TIMEOUT")
+            .and_then(|e| e["value"].as_str())
+            .expect("GRACEFUL_TIMEOUT, which gunicorn.conf.py reads")
+            .parse()
+            .unwrap();
+        let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+        assert!(sleep >= 10, "{sets:?}: {sleep} s is short for kube-proxy and the ALB to let go of the Pod");
+        assert!(grace > sleep + graceful, "{sets:?}: grace {grace} s, preStop {sleep} s + Gunicorn {graceful} s");
+        if sets.contains(&"gracefulTimeoutSeconds=60") {
+            assert_eq!((sleep, graceful, grace), (20, 60, 85));
+        }
+        assert_eq!(objects.contains_key("PodDisruptionBudget"), pdb, "{sets:?}");
+        if pdb {
+            let spec = &objects["PodDisruptionBudget"]["spec"];
+            assert_eq!(spec["minAvailable"], 1);
+            assert_eq!(spec["unhealthyPodEvictionPolicy"], "AlwaysAllow");
+            assert_eq!(spec["selector"], deployment["spec"]["selector"]);
+        }
+    }
+}
+
 #[test]
 fn each_environment_renders_and_the_api_server_takes_it() {
     for (environment, min_replicas) in [("dev", 1), ("prod", 3)] {

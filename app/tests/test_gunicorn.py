@@ -155,3 +155,35 @@ def test_a_metrics_dir_that_cannot_be_made_stops_the_app_at_start(tmp_path):
     out = subprocess.run(GUNICORN, cwd=APP, env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
     assert f"PROMETHEUS_MULTIPROC_DIR={tmp / 'metrics'} cannot be made ready for the metrics" in out.stderr, out.stderr
+
+
+def test_sigterm_lets_an_in_flight_request_finish_then_exits(tmp_path):
+    """What a rollout does to a Pod after its preStop sleep: SIGTERM while a request is being
+    served. The request still gets its answer and the server exits cleanly, well within
+    GRACEFUL_TIMEOUT (the chart's gracefulTimeoutSeconds). A connection opened after SIGTERM is
+    not served but reset (the kernel queues it on a socket no worker accepts on any more), which
+    is why the chart's preStop sleep keeps the Pod serving until no new connection comes."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    app = Gunicorn(tmp, tmp_path / "gunicorn.log")
+    body = json.dumps({"email": "a@example.com", "comment": "in flight", "content_id": "term"}).encode()
+    head = (
+        f"POST /api/comment/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    try:
+        conn = socket.create_connection(("127.0.0.1", app.port), timeout=10)
+        # Half the body: a worker has the request and waits for the rest of it.
+        conn.sendall(head + body[:10])
+        time.sleep(0.5)
+        app.proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        conn.sendall(body[10:])
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        conn.close()
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert app.proc.wait(timeout=5) == 0, app.output()
+    finally:
+        app.stop()
