@@ -71,7 +71,7 @@ kube_up() {
     --authorization-mode Node,RBAC --authentication-token-webhook-config-file "$KUBE_DIR/authn.kubeconfig" \
     --authentication-token-webhook-cache-ttl 10s --allow-privileged --enable-admission-plugins NodeRestriction \
     --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" --kubelet-client-key "$p/apiserver-kubelet-client.key" \
-    --profiling=false --max-requests-inflight 1000 --max-mutating-requests-inflight 500
+    --kubelet-preferred-address-types InternalIP --profiling=false --max-requests-inflight 1000 --max-mutating-requests-inflight 500
   wait_ready kube_apiserver 90 kube_api_ready
   spawn kube_controller_manager "$KUBE_BIN/kube-controller-manager" --kubeconfig "$KUBE_DIR/controller-manager.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false --use-service-account-credentials \

@@ -68,6 +68,7 @@ in_node() { nsenter --net="/run/netns/$NODE_NETNS" -- "$@"; }
 
 node_up() {
   node_down 2>/dev/null
+  node_mounts
   node_network
   node_pki
   node_containerd
@@ -125,6 +126,16 @@ node_unmount() {
   done
   pkill -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" 2>/dev/null || true
   rm -rf "$NODE_DIR/cni-ipam"
+}
+
+# node_mounts: / as a shared mount, as systemd makes it on every host it boots: kubelet's
+# mountPropagation (node exporter's HostToContainer view of /, CSI drivers' Bidirectional
+# mounts) needs it, and a host started without systemd leaves it private.
+node_mounts() {
+  if [[ $(findmnt -no PROPAGATION /) == private ]]; then
+    log "node: making / a shared mount (as systemd does) for kubelet's mount propagation"
+    mount --make-rshared /
+  fi
 }
 
 # node_network: the namespace, the veth pair, the routes and the forwarders on the host end.
