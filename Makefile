@@ -13,7 +13,7 @@ APP_PORT ?= 18080
 # `make up` runs on stack 0, the tests on stack 1 (own ports, state, cluster, registry): a test
 # run leaves the demo alone (scripts/devstack, EKSKIT_STACK_INDEX).
 TEST_STACK := 1
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas completions render stack test unit bench up down
 
@@ -66,7 +66,7 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 up: build ## the whole system on the local stack, offline: up (VPC, EKS, Argo CD, monitoring) then deploy (build, push, bump, roll out)
 	scripts/devstack up
 	source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/up && EKSKIT_BIN=$(BIN) STACK=$(STACK) APP_PORT=$(APP_PORT) scripts/deploy
-	@python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["monitoring"]; print("document: %s (keys: %s)\napp: http://127.0.0.1:$(APP_PORT)/api/comment/list/<content_id> (image %s)\nmonitoring: %s; Grafana admin password: %s" % (sys.argv[1], ", ".join(d), d["push"]["reference"], "; ".join(s["port_forward"] for s in m["services"]), m["grafana_admin"]["read_with"]))' $(DOC) >&2
+	source <(scripts/devstack env) && STACK=$(STACK) APP_PORT=$(APP_PORT) scripts/summary
 
 down: build ## delete what `make up` created (checked), then stop the local stack
 	if [ -f $(DOC) ]; then source <(scripts/devstack env) && EKSKIT_BIN=$(BIN) STACK=$(STACK) scripts/down; fi
