@@ -30,8 +30,11 @@
 #   - pause is a 30-line Go stand-in for kubernetes' build/pause/linux/pause.c.
 #   - Debian bookworm instead of ubuntu, alpine, busybox or distroless: a shell and coreutils are
 #     there.
-# Cold: about 20 minutes on 2 cores, most of it Go builds (one at a time per machine, with
-# kube-build.sh's lock).
+# Cold on 2 cores, each Go build timed from an empty build cache (modules already downloaded):
+# argocd 5.1 min (kustomize 0.3 more), prometheus 4.7, kube-state-metrics 2.0, coredns 2.0,
+# alertmanager 1.0, node exporter 0.4, pause 0.1; about 16 minutes of Go builds, one at a time
+# per machine (kube-build.sh's lock), plus under 2 minutes of image builds and pushes. Programs
+# cached, registry empty: about 30 s.
 
 IMAGES_DIR=$CACHE_DIR/images
 IMAGES_REGISTRY=127.0.0.1:$REGISTRY_PORT
