@@ -98,6 +98,23 @@ fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>
     }
 }
 
+/// Runs scripts/down for the stack if the test ends before its own down (a failed assertion), so a
+/// failure leaves no Argo CD, app or AWS resources behind on the tests' stack.
+struct Teardown<'a> {
+    tree: &'a Path,
+    stack: &'a str,
+    port: u16,
+    armed: bool,
+}
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = script(self.tree, "down", self.stack, self.port);
+        }
+    }
+}
+
 /// A load loop against the app's endpoint: every request that is not a 200 counts as failed.
 struct Load {
     stop: Arc<AtomicBool>,
@@ -172,6 +189,7 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
     let app = format!("http://127.0.0.1:{port}");
     let ns = "comments-dev";
 
+    let mut teardown = Teardown { tree: &tree, stack: &stack, port, armed: true };
     ok("up", &script(&tree, "up", &stack, port));
     let argocd = kubectl_json(&["-n", "argocd", "get", "pods"]);
     for pod in argocd["items"].as_array().unwrap() {
@@ -225,11 +243,15 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
     assert!(sent > 50, "the load loop ran: {sent} requests");
     assert_eq!(failed, 0, "requests failed during the rollout: {failures:?}");
 
-    // Argo CD synced the commit tagbump pushed; the old ReplicaSet is scaled down.
-    let application = kubectl_json(&["-n", "argocd", "get", "application", ns]);
-    assert_eq!(application["status"]["sync"]["status"], "Synced", "{}", application["status"]);
-    assert_eq!(application["status"]["health"]["status"], "Healthy", "{}", application["status"]);
-    assert_eq!(application["status"]["sync"]["revision"], doc["bump"]["commit"]);
+    // Argo CD synced the commit tagbump pushed (its status follows the rollout by a few
+    // seconds); the old ReplicaSet is scaled down.
+    wait_for("Argo CD to report the bump commit Synced and Healthy", Duration::from_secs(60), || {
+        let status = kubectl_json(&["-n", "argocd", "get", "application", ns])["status"].clone();
+        (status["sync"]["status"] == "Synced"
+            && status["health"]["status"] == "Healthy"
+            && status["sync"]["revision"] == doc["bump"]["commit"])
+            .then_some(())
+    });
     let sets = replica_sets(ns);
     assert!(sets.iter().any(|(image, n)| image.ends_with(&format!(":{tag}")) && *n >= 1), "{sets:?}");
     assert!(sets.iter().filter(|(image, _)| !image.ends_with(&format!(":{tag}"))).all(|(_, n)| *n == 0), "{sets:?}");
@@ -261,6 +283,7 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
     let after = kubectl(&["-n", ns, "get", "deployment", "comments", "-o", "jsonpath={.metadata.generation}"]);
     assert_eq!(generation, after, "no rollout");
 
+    teardown.armed = false;
     ok("down", &script(&tree, "down", &stack, port));
     assert!(!document.exists());
     let ec2 = aws_sdk_ec2::Client::new(&ekskit_tests::aws_config(env(), "us-east-1"));
