@@ -8,7 +8,9 @@
 #         its go.mod points the k8s.io/* staging modules at ./staging, which a module download
 #         does not carry, so they are replaced by their published v0.<minor>.<patch> versions
 #   etcd  go.etcd.io/etcd/server/v3 (Debian's etcd 3.4 is too old for Kubernetes 1.34)
-#   kwok  sigs.k8s.io/kwok: simulated nodes that run and report Pods without a kubelet
+#   kwok  sigs.k8s.io/kwok: simulated nodes that run and report Pods without a kubelet (only
+#         with EKSKIT_KWOK_NODES=1)
+#   node  kubelet and kube-proxy from k8s.io/kubernetes, like k8s (node.sh runs them)
 # Cold on 2 cores: 9 to 13 minutes for k8s, 1 for etcd, 2 to 3 for kwok, ~2 GB RAM; warm: nothing.
 
 KUBE_VERSION=1.34.4
@@ -95,6 +97,7 @@ kube_build() {
   [[ -x $NODE_BIN/kubelet ]] ||
     go_build k8s-node "$NODE_BIN" "k8s.io/kubernetes@v$KUBE_VERSION" \
       k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy -- "$k8s_ldflags"
-  [[ -x $KWOK_BIN/kwok ]] ||
+  # kwok only when asked for (EKSKIT_KWOK_NODES): the real node runs the Pods.
+  [[ -z ${EKSKIT_KWOK_NODES:-} || -x $KWOK_BIN/kwok ]] ||
     go_build kwok "$KWOK_BIN" "sigs.k8s.io/kwok@v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 }
