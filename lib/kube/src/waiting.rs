@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ekskit_core::Hinted;
 use ekskit_core::wait::{Check, human};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Event, Pod};
 use kube::Client;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
@@ -149,12 +149,29 @@ async fn stuck_pod(client: &Client, key: &Key, live: &Value) -> Option<String> {
     }
     let labels = live["spec"]["selector"]["matchLabels"].as_object()?;
     let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
-    let pods: Api<Pod> = Api::namespaced(client.clone(), key.namespace.as_deref()?);
+    let ns = key.namespace.as_deref()?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let list = pods.list(&ListParams::default().labels(&selector.join(","))).await.ok()?;
-    list.items.iter().find_map(pod_problem)
+    let (pod, problem) = list.items.iter().find_map(|p| pod_problem(p).map(|problem| (p, problem)))?;
+    if !problem.in_events {
+        return Some(problem.text);
+    }
+    match last_warning(client, ns, pod).await {
+        Some(event) => Some(format!("{}: {event}", problem.text)),
+        None => Some(problem.text),
+    }
 }
 
-fn pod_problem(pod: &Pod) -> Option<String> {
+/// Why a Pod is not ready, as its status says; `in_events` when the status cannot say (a
+/// container that runs but fails its readiness probe, one still being created while its volume
+/// cannot be mounted): kubelet tells that only in the Pod's events.
+#[derive(Debug, PartialEq)]
+struct Problem {
+    text: String,
+    in_events: bool,
+}
+
+fn pod_problem(pod: &Pod) -> Option<Problem> {
     let name = pod.metadata.name.as_deref().unwrap_or("?");
     let status = pod.status.as_ref()?;
     let conditions = status.conditions.as_deref().unwrap_or_default();
@@ -164,22 +181,75 @@ fn pod_problem(pod: &Pod) -> Option<String> {
     let phase = status.phase.as_deref().unwrap_or("Pending");
     if let Some(c) = conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
         let why = [c.reason.as_deref(), c.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
-        return Some(format!("pod {name} {phase}: {why}"));
+        return Some(Problem { text: format!("pod {name} {phase}: {why}"), in_events: false });
     }
-    let container = status.container_statuses.as_deref().unwrap_or_default().iter().find_map(|c| {
-        let state = c.state.as_ref()?;
-        let (reason, message) = match (&state.waiting, &state.terminated) {
-            (Some(w), _) => (w.reason.clone(), w.message.clone()),
-            (None, Some(t)) => (t.reason.clone(), t.message.clone()),
-            _ => return None,
-        };
-        let why = [reason, message].into_iter().flatten().collect::<Vec<_>>().join(": ");
-        Some(format!("container {} {why}", c.name))
+    // An init container not done holds every container back: it comes first.
+    let init = status.init_container_statuses.as_deref().unwrap_or_default().iter().filter(|c| {
+        let done = c.state.as_ref().and_then(|s| s.terminated.as_ref()).is_some_and(|t| t.exit_code == 0);
+        !done && !c.ready
     });
+    let main = status.container_statuses.as_deref().unwrap_or_default().iter().filter(|c| !c.ready);
+    let init = init.map(|c| ("init container", c));
+    let container = init.chain(main.map(|c| ("container", c))).find_map(|(what, c)| container_problem(what, c));
     Some(match container {
-        Some(c) => format!("pod {name} {phase}: {c}"),
-        None => format!("pod {name} {phase}, not Ready"),
+        Some((c, in_events)) => Problem { text: format!("pod {name} {phase}: {c}"), in_events },
+        None => Problem { text: format!("pod {name} {phase}, not Ready"), in_events: true },
     })
+}
+
+/// `container app CrashLoopBackOff: back-off 20s …, last exit code 3 (Error), 2 restarts`, and
+/// whether the Pod's events say more.
+fn container_problem(what: &str, c: &ContainerStatus) -> Option<(String, bool)> {
+    let state = c.state.as_ref()?;
+    let (text, in_events) = if let Some(w) = &state.waiting {
+        let reason = w.reason.as_deref().unwrap_or("waiting");
+        let why = [Some(reason), w.message.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        (why, w.message.is_none() && matches!(reason, "ContainerCreating" | "PodInitializing"))
+    } else if let Some(t) = &state.terminated {
+        (format!("terminated: {}", exit(t)), false)
+    } else if state.running.is_some() {
+        ("running, not ready".to_owned(), true)
+    } else {
+        return None;
+    };
+    let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref()).filter(|_| state.terminated.is_none());
+    let last = last.map(|t| format!(", last {}", exit(t))).unwrap_or_default();
+    // After a crash kubelet shows the container terminated for a while, then CrashLoopBackOff
+    // until the back-off ends, then running again: the count says which it is whatever the moment.
+    let restarts = match c.restart_count {
+        0 => String::new(),
+        1 => ", 1 restart".to_owned(),
+        n => format!(", {n} restarts"),
+    };
+    Some((format!("{what} {} {text}{last}{restarts}", c.name), in_events))
+}
+
+/// `exit code 3 (Error)`, with the termination message when there is one.
+fn exit(t: &ContainerStateTerminated) -> String {
+    let reason = t.reason.as_deref().unwrap_or("Terminated");
+    match t.message.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        Some(message) => format!("exit code {} ({reason}: {message})", t.exit_code),
+        None => format!("exit code {} ({reason})", t.exit_code),
+    }
+}
+
+/// The message of the Pod's newest Warning event (a failing probe, a volume that cannot be
+/// mounted), if it can be read.
+async fn last_warning(client: &Client, ns: &str, pod: &Pod) -> Option<String> {
+    let name = pod.metadata.name.as_deref()?;
+    let events: Api<Event> = Api::namespaced(client.clone(), ns);
+    let fields = format!("involvedObject.kind=Pod,involvedObject.name={name},type=Warning");
+    let list = events.list(&ListParams::default().fields(&fields)).await.ok()?;
+    let uid = pod.metadata.uid.as_deref();
+    let newest =
+        list.items.into_iter().filter(|e| uid.is_none() || e.involved_object.uid.as_deref() == uid).max_by_key(
+            |e| {
+                let last = e.last_timestamp.as_ref().map(|t| t.0);
+                last.or_else(|| e.event_time.as_ref().map(|t| t.0))
+                    .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            },
+        )?;
+    Some(newest.message?.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -191,17 +261,80 @@ mod tests {
         serde_json::from_value(json!({"metadata": {"name": "web-1"}, "status": status})).unwrap()
     }
 
+    fn problem(pod: &Pod) -> (String, bool) {
+        pod_problem(pod).map(|p| (p.text, p.in_events)).unwrap()
+    }
+
+    fn app(ready: bool, state: Value, last: Value) -> Value {
+        let restarts = if last.as_object().is_some_and(|l| !l.is_empty()) { 2 } else { 0 };
+        json!({"name": "app", "image": "x", "imageID": "", "ready": ready, "restartCount": restarts, "state": state,
+            "lastState": last})
+    }
+
     #[test]
     fn stuck_pods_say_why() {
         let unschedulable = pod(json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
             "reason": "Unschedulable", "message": "0/1 nodes are available"}]}));
-        assert_eq!(pod_problem(&unschedulable).unwrap(), "pod web-1 Pending: Unschedulable: 0/1 nodes are available");
-        let pulling = pod(
-            json!({"phase": "Pending", "containerStatuses": [{"name": "app", "image": "x", "imageID": "",
-            "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off"}}}]}),
-        );
-        assert_eq!(pod_problem(&pulling).unwrap(), "pod web-1 Pending: container app ImagePullBackOff: Back-off");
+        assert_eq!(problem(&unschedulable).0, "pod web-1 Pending: Unschedulable: 0/1 nodes are available");
+        let pulling = pod(json!({"phase": "Pending", "containerStatuses": [app(false,
+            json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off"}}), json!({}))]}));
+        assert_eq!(problem(&pulling), ("pod web-1 Pending: container app ImagePullBackOff: Back-off".into(), false));
         let ready = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
         assert_eq!(pod_problem(&ready), None);
+    }
+
+    /// What a real kubelet reports: a crash loop with the last exit, a finished container's exit
+    /// code, a running container its readiness probe fails (said by the events only), an init
+    /// container that holds the Pod back.
+    #[test]
+    fn kubelets_states_name_the_container_and_its_exit() {
+        let exited = json!({"terminated": {"reason": "Error", "exitCode": 3}});
+        let crashing = pod(json!({"phase": "Running", "containerStatuses": [app(false,
+            json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed container=app"}}),
+            exited.clone())]}));
+        assert_eq!(
+            problem(&crashing),
+            (
+                "pod web-1 Running: container app CrashLoopBackOff: back-off 20s restarting failed container=app, \
+                 last exit code 3 (Error), 2 restarts"
+                    .into(),
+                false
+            )
+        );
+        let failed = pod(json!({"phase": "Failed", "containerStatuses": [app(false, exited.clone(), json!({}))]}));
+        assert_eq!(problem(&failed), ("pod web-1 Failed: container app terminated: exit code 3 (Error)".into(), false));
+        let between =
+            pod(json!({"phase": "Running", "containerStatuses": [app(false, exited.clone(), exited.clone())]}));
+        assert_eq!(
+            problem(&between),
+            ("pod web-1 Running: container app terminated: exit code 3 (Error), 2 restarts".into(), false)
+        );
+        let oom = json!({"terminated": {"reason": "OOMKilled", "exitCode": 137, "message": " out of memory\n"}});
+        let running = pod(json!({"phase": "Running", "containerStatuses": [
+            {"name": "sidecar", "image": "x", "imageID": "", "ready": true, "restartCount": 0, "state": {"running": {}}},
+            app(false, json!({"running": {}}), oom)]}));
+        assert_eq!(
+            problem(&running),
+            (
+                "pod web-1 Running: container app running, not ready, last exit code 137 (OOMKilled: out of memory), \
+                 2 restarts"
+                    .into(),
+                true
+            )
+        );
+        let mounting = pod(json!({"phase": "Pending", "containerStatuses": [app(false,
+            json!({"waiting": {"reason": "ContainerCreating"}}), json!({}))]}));
+        assert_eq!(problem(&mounting), ("pod web-1 Pending: container app ContainerCreating".into(), true));
+        let init = pod(json!({"phase": "Pending",
+            "initContainerStatuses": [
+                {"name": "done", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+                 "state": {"terminated": {"reason": "Completed", "exitCode": 0}}},
+                {"name": "migrate", "image": "x", "imageID": "", "ready": false, "restartCount": 2,
+                 "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}, "lastState": exited}],
+            "containerStatuses": [app(false, json!({"waiting": {"reason": "PodInitializing"}}), json!({}))]}));
+        assert_eq!(
+            problem(&init).0,
+            "pod web-1 Pending: init container migrate CrashLoopBackOff: back-off 40s, last exit code 3 (Error), 2 restarts"
+        );
     }
 }
