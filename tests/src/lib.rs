@@ -270,3 +270,23 @@ pub fn renderable_chart(chart: &Path) -> PathBuf {
     }
     work
 }
+
+/// `<EKSKIT_REGISTRY>/<name>:1` and `:2`: the stack's base image (local/debian:bookworm, with a
+/// shell and coreutils) pushed to the stack's own registry under two tags, once per test binary,
+/// for Pods that really run on the stack's node (`command: [sleep, infinity]` and the like). The
+/// node pulls it under that very name: containerd maps the registry's 127.0.0.1 name to the host
+/// end of its link. Two tags give a rollout a new image to roll to. Needs the `registry` and
+/// `base` components.
+pub fn runnable_image(env: &BTreeMap<String, String>, name: &str) -> [String; 2] {
+    static PUSHED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let refs = ["1", "2"].map(|tag| format!("{}/{name}:{tag}", env["EKSKIT_REGISTRY"]));
+    let mut pushed = PUSHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !pushed.iter().any(|n| n == name) {
+        for image in &refs {
+            docker(env, &["tag", &env["EKSKIT_BASE_IMAGE"], image]);
+            docker(env, &["push", "--quiet", image]);
+        }
+        pushed.push(name.to_owned());
+    }
+    refs
+}
