@@ -1,17 +1,34 @@
-//! kapply against the real control plane of the local stack (etcd, kube-apiserver,
-//! controller-manager, scheduler and kwok nodes, from `scripts/devstack up kube`).
+//! kapply against the real Kubernetes of the local stack (`scripts/devstack up kube node`): etcd,
+//! kube-apiserver, controller-manager and scheduler, and a real node (containerd, runc, kubelet,
+//! kube-proxy) that pulls from the stack's registry. Pods run the base image pushed there
+//! ([`runnable_image`]), so readiness is kubelet's own, and so are the stuck reasons kapply names:
+//! a pull that really fails, a container that really crashes, a probe that really fails.
 //! Every test works in namespaces (and CRD groups) of its own, so they run in parallel.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ekskit_tests::{assert_schema, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{assert_schema, run, runnable_image, stack_env, stderr, stdout_json, tool, unique_stack};
 use serde_json::{Value, json};
 
 fn env() -> &'static BTreeMap<String, String> {
-    stack_env(&["aws", "kube"])
+    stack_env(&["aws", "docker", "registry", "base", "images", "kube", "node"])
 }
+
+/// The image the tests' Pods run, `:1` (or `:2`, to roll out a change), in the stack's registry.
+fn image(tag: usize) -> String {
+    runnable_image(env(), "kapply-test")[tag - 1].clone()
+}
+
+/// A tag the stack's registry does not have: the node's pull really fails.
+fn missing_image() -> String {
+    format!("{}/kapply-test:absent", env()["EKSKIT_REGISTRY"])
+}
+
+/// Runs until stopped, and stops at once on SIGTERM (`sleep` as PID 1 would ignore it and hold
+/// every namespace deletion for the grace period).
+const RUNS: &str = r#"[sh, -c, "trap 'exit 0' TERM; sleep infinity & wait"]"#;
 
 /// A fresh directory for a test's manifests, and a name to use for its namespace.
 fn workspace(prefix: &str) -> (PathBuf, String) {
@@ -82,12 +99,61 @@ fn configmap(ns: &str, name: &str, value: &str) -> String {
     )
 }
 
+/// A Deployment of one Pod whose container `app` runs [`image`] `:1` until stopped.
 fn deployment(ns: &str, name: &str, extra_pod_spec: &str) -> String {
+    deployment_of(ns, name, &container(&image(1), RUNS, ""), extra_pod_spec)
+}
+
+/// The container `app` of `image` running `command` (a YAML flow list), with `extra` fields
+/// (indented by 8).
+fn container(image: &str, command: &str, extra: &str) -> String {
+    format!("      - name: app\n        image: {image}\n        command: {command}\n{extra}")
+}
+
+fn deployment_of(ns: &str, name: &str, container: &str, extra_pod_spec: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  replicas: 1\n  \
          selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    \
-         spec:\n      containers:\n      - {{name: app, image: 127.0.0.1:5001/{name}:1}}\n{extra_pod_spec}---\n"
+         spec:\n      containers:\n{container}{extra_pod_spec}---\n"
     )
+}
+
+/// The status of container `app` in a Pod labelled `app=<app>` in `ns`, once `seen` accepts it
+/// (polled; kubelet's states take their own time to appear). Gives up after five minutes: by then
+/// the stack is broken, not slow.
+fn container_status(ns: &str, app: &str, seen: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let out = kubectl(&["get", "pods", "-n", ns, "-l", &format!("app={app}"), "-o", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let pods: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let statuses =
+            pods["items"].as_array().unwrap().iter().filter_map(|p| p["status"]["containerStatuses"].as_array());
+        if let Some(found) = statuses.flatten().find(|c| c["name"] == "app" && seen(c)) {
+            return found.clone();
+        }
+        last = pods["items"].clone();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("no Pod app={app} in {ns} got there: {last:#}")
+}
+
+/// The message of the newest event of `reason` about a Pod labelled `app=<app>` in `ns`, once
+/// there is one.
+fn pod_event(ns: &str, app: &str, reason: &str) -> String {
+    let prefix = format!("{app}-");
+    for _ in 0..600 {
+        let selector = format!("involvedObject.kind=Pod,reason={reason}");
+        let out = kubectl(&["get", "events", "-n", ns, "--field-selector", &selector, "-o", "json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let about = |e: &&Value| e["involvedObject"]["name"].as_str().is_some_and(|n| n.starts_with(&prefix));
+        if let Some(e) = events["items"].as_array().unwrap().iter().rfind(about) {
+            return e["message"].as_str().unwrap_or_default().to_owned();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("no {reason} event for a Pod app={app} in {ns}")
 }
 
 #[test]
@@ -157,42 +223,154 @@ fn reapplying_reports_unchanged_and_one_edit_reports_one_configured() {
 #[test]
 fn a_deployment_whose_image_never_pulls_times_out_naming_it_and_its_state() {
     let (dir, ns) = workspace("stuck");
-    // kwok (the local kubelet) reports ImagePullBackOff for images under registry.invalid/.
-    let stuck = deployment(&ns, "stuck", "").replace("127.0.0.1:5001/stuck:1", "registry.invalid/stuck:1");
+    // A tag the registry does not have: the node's pull fails for real.
+    let stuck = deployment_of(&ns, "stuck", &container(&missing_image(), RUNS, ""), "");
     write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "fine", "1") + &stuck));
-    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "6s"], None);
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let err = error_lines(&out);
-    assert!(err.contains("timed out after 6s waiting for 1 object to be ready"), "{err}");
+    assert!(err.contains("timed out after 4s waiting for 1 object to be ready"), "{err}");
     assert!(err.contains(&format!("Deployment {ns}/stuck: 0 of 1 available")), "{err}");
-    assert!(err.contains("container app ImagePullBackOff: Back-off pulling image"), "the Pod's reason is named: {err}");
     assert!(!err.contains("ConfigMap"), "ready objects are not blamed: {err}");
+
+    // Once kubelet has tried the pull, the timeout names the Pod's reason and kubelet's words for it.
+    container_status(&ns, "stuck", |c| {
+        matches!(c["state"]["waiting"]["reason"].as_str(), Some("ErrImagePull" | "ImagePullBackOff"))
+    });
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "3s"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = error_lines(&out);
+    assert!(err.contains(&format!("Deployment {ns}/stuck: 0 of 1 available")), "{err}");
+    assert!(
+        err.contains("container app ImagePullBackOff: Back-off pulling image")
+            || err.contains("container app ErrImagePull: "),
+        "the Pod's reason is named: {err}"
+    );
+    assert!(err.contains(&format!("\"{}\"", missing_image())) && err.contains("not found"), "kubelet's message: {err}");
 
     // An unschedulable one says why the scheduler refuses it.
     let nowhere = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
     write(&dir, "all.yaml", &(namespace(&ns) + &deployment(&ns, "homeless", nowhere)));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(error_lines(&out).contains("Unschedulable"), "{}", stderr(&out));
+    let err = error_lines(&out);
+    assert!(err.contains("Pending: Unschedulable: 0/1 nodes are available"), "{err}");
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
+}
+
+/// A container that exits 3 again and again is named with its exit code and restarts, and with
+/// CrashLoopBackOff while kubelet says so. After each crash kubelet shows the container
+/// terminated for a while, then CrashLoopBackOff until the back-off ends, then running for a
+/// moment: every run names whichever state it meets, and the runs go on until one meets
+/// CrashLoopBackOff (no run has to fall in a given window).
+#[test]
+fn a_crash_looping_container_is_named_with_its_exit_code_and_crash_loop_back_off() {
+    let (dir, ns) = workspace("crash");
+    // The probe never passes, so the moments the container runs between crashes never make the
+    // Pod Ready (without one it would be, and the Deployment available, for a moment).
+    let never_ready = "        readinessProbe: {exec: {command: [\"false\"]}, periodSeconds: 1}\n";
+    let crash = deployment_of(&ns, "crash", &container(&image(1), r#"[sh, -c, "exit 3"]"#, never_ready), "");
+    write(&dir, "all.yaml", &(namespace(&ns) + &crash));
+    let d = dir.to_str().unwrap();
+    ok(&kapply(&["-f", d, "--no-wait"], None));
+    let crashed = container_status(&ns, "crash", |c| c["restartCount"].as_i64() >= Some(1));
+    assert_eq!(crashed["lastState"]["terminated"]["exitCode"], 3, "{crashed:#}");
+
+    let mut seen = Vec::new();
+    while seen.len() < 100 {
+        let out = kapply(&["-f", d, "--timeout", "2s"], None);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = error_lines(&out);
+        assert!(err.contains(&format!("Deployment {ns}/crash: 0 of 1 available")), "{err}");
+        assert!(err.contains("exit code 3 (Error), ") && err.contains(" restart"), "{err}");
+        if err.contains("container app CrashLoopBackOff: back-off ") {
+            assert!(err.contains("s restarting failed container=app pod=crash-"), "{err}");
+            assert!(err.contains("last exit code 3 (Error)"), "{err}");
+            kubectl(&["delete", "ns", &ns, "--wait=false"]);
+            return;
+        }
+        let state = ["container app terminated: exit code 3", "container app running, not ready"];
+        assert!(state.iter().any(|s| err.contains(s)), "{err}");
+        seen.push(err);
+    }
+    panic!("no run met CrashLoopBackOff: {seen:#?}");
+}
+
+/// Containers a readiness probe keeps out of service and one whose volume cannot be mounted are
+/// named with what kubelet says of them, which only the Pod's events tell: the probe's failure,
+/// the mount's failure.
+#[test]
+fn failing_readiness_probes_and_missing_volumes_are_named_with_kubelets_reasons() {
+    let (dir, ns) = workspace("unready");
+    let probe = |name: &str, probe: &str| {
+        let extra = format!("        readinessProbe: {{{probe}, periodSeconds: 1}}\n");
+        deployment_of(&ns, name, &container(&image(1), RUNS, &extra), "")
+    };
+    // `false` exits 1; nothing listens on 8080 in that Pod.
+    let exec = probe("exec-probe", "exec: {command: [\"false\"]}");
+    let http = probe("http-probe", "httpGet: {path: /ready, port: 8080}");
+    let mount = "        volumeMounts: [{name: settings, mountPath: /settings}]\n";
+    let absent = "      volumes: [{name: settings, configMap: {name: absent}}]\n";
+    let volume = deployment_of(&ns, "volume", &container(&image(1), RUNS, mount), absent);
+    write(&dir, "all.yaml", &(namespace(&ns) + &exec + &http + &volume));
+    let d = dir.to_str().unwrap();
+    ok(&kapply(&["-f", d, "--no-wait"], None));
+    for app in ["exec-probe", "http-probe"] {
+        container_status(&ns, app, |c| c["state"]["running"].is_object() && c["ready"] == false);
+        pod_event(&ns, app, "Unhealthy");
+    }
+    pod_event(&ns, "volume", "FailedMount");
+
+    let out = kapply(&["-f", d, "--timeout", "3s"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = error_lines(&out);
+    assert!(err.contains("timed out after 3s waiting for 3 objects to be ready"), "{err}");
+    let line = |name: &str| {
+        let start = err.find(&format!("Deployment {ns}/{name}: ")).unwrap_or_else(|| panic!("{name} is named: {err}"));
+        let rest = &err[start..];
+        rest[..rest.find("; Deployment ").or_else(|| rest.find('\n')).unwrap_or(rest.len())].to_owned()
+    };
+    let exec = line("exec-probe");
+    assert!(exec.contains("0 of 1 available"), "{exec}");
+    assert!(exec.contains("container app running, not ready: Readiness probe failed"), "{exec}");
+    let http = line("http-probe");
+    assert!(http.contains("container app running, not ready: Readiness probe failed: Get \"http://"), "{http}");
+    assert!(http.contains(":8080/ready\": dial tcp ") && http.contains("connect: connection refused"), "{http}");
+    let volume = line("volume");
+    let why = "MountVolume.SetUp failed for volume \"settings\" : configmap \"absent\" not found";
+    assert!(volume.contains(&format!("container app ContainerCreating: {why}")), "{volume}");
     kubectl(&["delete", "ns", &ns, "--wait=false"]);
 }
 
 #[test]
 fn a_failing_job_and_a_deployment_past_its_deadline_fail_fast() {
     let (dir, ns) = workspace("fail");
-    let job = format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: migrate, namespace: {ns}}}\nspec:\n  activeDeadlineSeconds: 2\n  \
-         backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      nodeSelector: {{ekskit.io/nowhere: \"true\"}}\n      \
-         containers: [{{name: m, image: registry.invalid/migrate:1}}]\n"
-    );
-    write(&dir, "job.yaml", &(namespace(&ns) + &job));
-    // A 10-minute timeout: only failing fast makes this test end with the Job's own reason.
+    let job = |name: &str, command: &str, extra: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{extra}  backoffLimit: 0\n  \
+             template:\n    spec:\n      restartPolicy: Never\n      terminationGracePeriodSeconds: 1\n      containers:\n{}---\n",
+            container(&image(1), command, "").replace("name: app", "name: m"),
+        )
+    };
+    // Past its deadline without ever being scheduled.
+    let unscheduled = job("migrate", RUNS, "  activeDeadlineSeconds: 2\n")
+        .replace("      containers:\n", "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n      containers:\n");
+    write(&dir, "job.yaml", &(namespace(&ns) + &unscheduled));
+    // A 10-minute timeout: only failing fast makes these runs end with the Job's own reason.
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "10m"], None);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains(&format!("Job {ns}/migrate: Job failed: DeadlineExceeded")), "{err}");
     assert!(err.contains("can never become ready"), "{err}");
+
+    // Its one Pod crashed on the node: the Job's reason and the container's exit code.
+    write(&dir, "job.yaml", &(namespace(&ns) + &job("crash", r#"[sh, -c, "exit 3"]"#, "")));
+    let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "10m"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = error_lines(&out);
+    assert!(err.contains(&format!("Job {ns}/crash: Job failed: BackoffLimitExceeded")), "{err}");
+    assert!(err.contains("Failed: container m terminated: exit code 3 (Error)"), "{err}");
 
     let (dir2, ns2) = workspace("deadline");
     let slow = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
@@ -464,15 +642,16 @@ fn wait_only_waits_for_a_rollout_made_by_someone_else() {
     let (dir, ns) = workspace("waitonly");
     let old = format!("{}{}", namespace(&ns), deployment(&ns, "web", ""));
     ok(&kapply(&["-f", "-"], Some(&old)));
+    let (one, two) = (image(1), image(2));
     let want = format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  template:\n    spec:\n      containers: [{{name: app, image: 127.0.0.1:5001/web:2}}]\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  template:\n    spec:\n      containers: [{{name: app, image: {two}}}]\n"
     );
     write(&dir, "want.yaml", &want);
 
     let out = kapply(&["--wait-only", "-f", dir.join("want.yaml").to_str().unwrap(), "--timeout", "3s"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("containers[app].image: want \"127.0.0.1:5001/web:2\", live \"127.0.0.1:5001/web:1\""),
+        stderr(&out).contains(&format!("containers[app].image: want \"{two}\", live \"{one}\"")),
         "{}",
         stderr(&out)
     );
@@ -482,12 +661,13 @@ fn wait_only_waits_for_a_rollout_made_by_someone_else() {
     waiter.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = waiter.spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let new = old.replace("127.0.0.1:5001/web:1", "127.0.0.1:5001/web:2");
+    let new = old.replace(&one, &two);
     ok(&kapply(&["-f", "-"], Some(&new)));
     let doc = ok(&child.wait_with_output().unwrap());
     assert_eq!(actions(&doc), [("Deployment/web".to_owned(), "unchanged".to_owned())]);
     assert_eq!(doc["apply"]["objects"][0]["ready"], true);
     std::fs::remove_dir_all(&dir).unwrap();
+    kubectl(&["delete", "ns", &ns, "--wait=false"]);
 }
 
 /// A namespaced CRD `<plural>.<group>` of `kind`, whose objects take any `spec`.
@@ -709,7 +889,7 @@ fn an_unchanged_reapply_sends_nothing_and_a_removed_field_is_still_removed() {
 #[test]
 fn an_unchanged_object_that_is_not_ready_is_still_waited_for() {
     let (dir, ns) = workspace("stuck-again");
-    let stuck = deployment(&ns, "stuck", "").replace("127.0.0.1:5001/stuck:1", "registry.invalid/stuck:1");
+    let stuck = deployment_of(&ns, "stuck", &container(&missing_image(), RUNS, ""), "");
     write(&dir, "all.yaml", &(namespace(&ns) + &stuck));
     ok(&kapply(&["-f", dir.to_str().unwrap(), "--no-wait"], None));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "3s"], None);
