@@ -280,7 +280,7 @@ imageGCHighThresholdPercent: 98
 imageGCLowThresholdPercent: 95
 YAML
   log "node: starting kubelet as $NODE_NAME ($NODE_IP)"
-  spawn node_kubelet nsenter --net="/run/netns/$NODE_NETNS" -- "$NODE_BIN/kubelet" \
+  supervise node_kubelet nsenter --net="/run/netns/$NODE_NETNS" -- "$NODE_BIN/kubelet" \
     --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$NODE_DIR/kubelet.kubeconfig" --root-dir "$d" \
     --cert-dir "$d/pki" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
     --node-labels "kubernetes.io/os=linux,node.kubernetes.io/instance-type=local"
@@ -302,7 +302,23 @@ healthzBindAddress: 127.0.0.1:10256
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML
   log "node: starting kube-proxy"
-  spawn node_proxy nsenter --net="/run/netns/$NODE_NETNS" -- "$NODE_BIN/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml"
+  supervise node_proxy nsenter --net="/run/netns/$NODE_NETNS" -- "$NODE_BIN/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml"
+}
+
+# supervise NAME CMD...: spawn CMD restarted 2 s after it exits, as a node's systemd unit does
+# (Restart=always): kubelet exits when containerd's CRI is not initialized yet, which comes a
+# moment after containerd answers. TERM stops the command and the loop.
+supervise() {
+  local name=$1
+  shift
+  # shellcheck disable=SC2016 # expanded by the supervising shell
+  spawn "$name" bash -c 'trap '\''kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0'\'' TERM
+    while :; do
+      "$@" & child=$!
+      wait "$child" && rc=0 || rc=$?
+      echo "supervise: $0 exited with status $rc; restarting it in 2 s" >&2
+      sleep 2
+    done' "$name" "$@"
 }
 
 # node_coredns: cluster DNS as kubeadm installs it, answering cluster.local only: no `forward`
