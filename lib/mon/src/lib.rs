@@ -198,7 +198,8 @@ fn and_list(names: &[&str]) -> String {
 }
 
 /// kapply's settings for the stack: one ApplySet, pruned (which removes the objects of
-/// components left out), not waited for.
+/// components left out), not waited for when applying (monstack waits per component), waited
+/// for until gone when deleting (a namespace on a real node takes its Pods' grace to go).
 fn kapply_args(args: &Args) -> ekskit_kube::cli::Args {
     ekskit_kube::cli::Args {
         files: Vec::new(),
@@ -211,8 +212,9 @@ fn kapply_args(args: &Args) -> ekskit_kube::cli::Args {
         diff: false,
         delete: args.delete,
         timeout: args.timeout,
-        // monstack waits itself, component by component (wait_components).
-        no_wait: true,
+        // monstack waits itself, component by component (wait_components); a delete waits in
+        // kapply until everything is gone.
+        no_wait: !args.delete,
         wait_only: false,
         concurrency: 16,
         cluster: args.cluster.clone(),
@@ -394,6 +396,15 @@ fn check_retention(text: &str) -> Result<(), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_apply_is_waited_for_per_component_and_a_delete_until_everything_is_gone() {
+        use clap::Parser;
+        let apply = kapply_args(&crate::cli::Args::try_parse_from(["monstack"]).unwrap());
+        assert!(apply.no_wait && apply.prune && !apply.delete);
+        let delete = kapply_args(&crate::cli::Args::try_parse_from(["monstack", "--delete"]).unwrap());
+        assert!(!delete.no_wait && delete.delete, "a delete returns once the objects are gone");
+    }
 
     #[test]
     fn names_and_durations() {
