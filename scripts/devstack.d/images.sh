@@ -411,10 +411,13 @@ RUN printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin
 DOCKERFILE
 }
 
-# images_labels VERSION REVISION SOURCE [KEY=VALUE...]: the LABEL line (values without quotes).
+# images_labels VERSION REVISION SOURCE [KEY=VALUE...]: the LABEL line; a SOURCE given as a module
+# path (github.com/owner/repo) becomes its https URL.
 images_labels() {
+  local source=$3
+  [[ $source != github.com/* ]] || source=https://$source
   printf 'LABEL org.opencontainers.image.version="%s" org.opencontainers.image.revision="%s"' "$1" "$2"
-  printf ' org.opencontainers.image.source="%s"' "$3"
+  printf ' org.opencontainers.image.source="%s"' "$source"
   printf ' org.opencontainers.image.vendor="ekskit devstack (built locally, not the upstream image)"'
   shift 3
   local kv
@@ -462,7 +465,7 @@ USER 999
 WORKDIR /home/argocd
 ENTRYPOINT ["/usr/bin/tini", "--"]
 DOCKERFILE
-    images_labels "v$ARGOCD_VERSION" "$IMG_ARGOCD_COMMIT" https://github.com/argoproj/argo-cd \
+    images_labels "v$ARGOCD_VERSION" "$IMG_ARGOCD_COMMIT" github.com/argoproj/argo-cd \
       "io.ekskit.helm.version=v$HELM_VERSION" "io.ekskit.kustomize.version=v$IMG_KUSTOMIZE_VERSION"
   } >"$ctx/Dockerfile"
 }
@@ -514,7 +517,7 @@ WORKDIR /
 EXPOSE 53 53/udp
 ENTRYPOINT ["/coredns"]
 DOCKERFILE
-    images_labels "v$IMG_COREDNS_VERSION" "$IMG_COREDNS_COMMIT" https://github.com/coredns/coredns
+    images_labels "v$IMG_COREDNS_VERSION" "$IMG_COREDNS_COMMIT" github.com/coredns/coredns
   } >"$ctx/Dockerfile"
 }
 
@@ -541,7 +544,7 @@ VOLUME ["/prometheus"]
 ENTRYPOINT ["/bin/prometheus"]
 CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
 DOCKERFILE
-    images_labels "v$IMG_PROMETHEUS_VERSION" "$IMG_PROMETHEUS_COMMIT" https://github.com/prometheus/prometheus
+    images_labels "v$IMG_PROMETHEUS_VERSION" "$IMG_PROMETHEUS_COMMIT" github.com/prometheus/prometheus
   } >"$ctx/Dockerfile"
 }
 
@@ -564,7 +567,7 @@ WORKDIR /alertmanager
 ENTRYPOINT ["/bin/alertmanager"]
 CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]
 DOCKERFILE
-    images_labels "v$IMG_ALERTMANAGER_VERSION" "$IMG_ALERTMANAGER_COMMIT" https://github.com/prometheus/alertmanager
+    images_labels "v$IMG_ALERTMANAGER_VERSION" "$IMG_ALERTMANAGER_COMMIT" github.com/prometheus/alertmanager
   } >"$ctx/Dockerfile"
 }
 
@@ -578,7 +581,7 @@ EXPOSE 9100
 USER nobody
 ENTRYPOINT ["/bin/node_exporter"]
 DOCKERFILE
-    images_labels "v$IMG_NODE_EXPORTER_VERSION" "$IMG_NODE_EXPORTER_COMMIT" https://github.com/prometheus/node_exporter
+    images_labels "v$IMG_NODE_EXPORTER_VERSION" "$IMG_NODE_EXPORTER_COMMIT" github.com/prometheus/node_exporter
   } >"$1/Dockerfile"
 }
 
@@ -593,7 +596,7 @@ USER nobody
 ENTRYPOINT ["/kube-state-metrics", "--port=8080", "--telemetry-port=8081"]
 EXPOSE 8080 8081
 DOCKERFILE
-    images_labels "v$IMG_KSM_VERSION" "$IMG_KSM_COMMIT" https://github.com/kubernetes/kube-state-metrics
+    images_labels "v$IMG_KSM_VERSION" "$IMG_KSM_COMMIT" github.com/kubernetes/kube-state-metrics
   } >"$1/Dockerfile"
 }
 
@@ -607,6 +610,6 @@ COPY pause /pause
 USER 65535:65535
 ENTRYPOINT ["/pause"]
 DOCKERFILE
-    images_labels "$IMG_PAUSE_VERSION" "" "scripts/devstack.d/images.sh of ekskit (stands in for https://github.com/kubernetes/kubernetes/tree/master/build/pause)"
+    images_labels "$IMG_PAUSE_VERSION" "" "scripts/devstack.d/images.sh of ekskit (stands in for build/pause of k8s.io/kubernetes)"
   } >"$1/Dockerfile"
 }
