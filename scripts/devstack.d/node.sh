@@ -55,7 +55,7 @@ node_fwd_git_proc() { echo socat; }
 node_fwd_postgres_proc() { echo socat; }
 node_grace() { echo 20; }
 
-# Ready: the node reports Ready and CoreDNS answers through its Service.
+# Ready: kubelet, kube-proxy and the forwarders run, the node reports Ready and CoreDNS is available.
 node_ready() {
   live_pid node_kubelet kubelet >/dev/null && live_pid node_proxy kube-proxy >/dev/null || return 1
   local f
