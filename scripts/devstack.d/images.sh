@@ -172,77 +172,6 @@ images_label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1";
 
 # --- Go programs --------------------------------------------------------------------------------
 
-# images_go_lock / images_go_unlock: the machine-wide lock kube-build.sh's go_build holds, so
-# that only one Go build runs at a time on this machine.
-images_go_lock() {
-  mkdir -p "$CACHE_DIR"
-  exec 8>"$CACHE_DIR/go-build.lock"
-  flock 8
-}
-images_go_unlock() { exec 8>&-; }
-
-# images_go_build NAME OUTDIR MODULE@VERSION [--env K=V]... [--tags TAGS] BINARY=PACKAGE...
-#   [-- LDFLAGS]: build each PACKAGE of MODULE as OUTDIR/BINARY, atomically (a failed or
-# interrupted build leaves no OUTDIR). The throwaway module copies the upstream go.mod's go line,
-# and its replace, exclude and godebug directives (local-path replaces excepted): they only
-# apply in the main module, and without them the build would use other versions than upstream's.
-# The go line also sets the binary's GODEBUG defaults. The upstream go.sum seeds this one, so
-# downloads are checked against the hashes upstream's build checked, and the checksum database
-# is only asked for the others (the one reached here lacks some, e.g. k8s.io/sample-controller
-# v0.32.6 for kube-state-metrics). kube-build.sh's go_build does none of this and sets no
-# environment, hence this function.
-images_go_build() {
-  local name=$1 out=$2 require=$3 ldflags="-s -w" tags='' envs=() bins=()
-  shift 3
-  while (($#)); do
-    case $1 in
-      --env) envs+=("$2") && shift 2 ;;
-      --tags) tags=$2 && shift 2 ;;
-      --) ldflags+=" $2" && break ;;
-      *) bins+=("$1") && shift ;;
-    esac
-  done
-  command -v go >/dev/null || die "go: building $name needs Go (https://go.dev/dl); none is on PATH"
-  images_go_lock
-  # Another run may have built it while this one waited for the lock.
-  if [[ -d $out ]]; then images_go_unlock && return 0; fi
-  local work=$out.build info gomod zip started=$SECONDS b
-  rm -rf "$work"
-  mkdir -p "$work/src" "$work/bin"
-  log "go: building $name ($require) through the Go module proxy; the first time takes minutes"
-  info=$(env "${envs[@]}" go mod download -json "$require")
-  gomod=$(sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p' <<<"$info")
-  zip=$(sed -n 's/^\t"Zip": "\(.*\)",$/\1/p' <<<"$info")
-  [[ -s $gomod && -s $zip ]] || die "go: cannot download $require from the Go module proxy"
-  unzip -p "$zip" "$require/go.sum" >"$work/src/go.sum" 2>/dev/null || true
-  {
-    printf 'module ekskit.local/build-%s\n\ngo %s\n\nrequire %s\n\n' "$name" \
-      "$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod")" "${require/@/ }"
-    awk '/^(replace|exclude|godebug)[ \t]*\($/ { block = 1; print; next }
-      block { print; if ($0 ~ /^\)/) block = 0; next }
-      /^(replace|exclude|godebug)[ \t]/ { print }' "$gomod" | grep -Ev '=>[[:space:]]*\.\.?/' || true
-  } >"$work/src/go.mod"
-  {
-    printf '//go:build tools\n\npackage tools\n\nimport (\n'
-    for b in "${bins[@]}"; do printf '\t_ "%s"\n' "${b#*=}"; done
-    printf ')\n'
-  } >"$work/src/tools.go"
-  (
-    cd "$work/src"
-    export GOFLAGS=-mod=mod CGO_ENABLED=0
-    ((${#envs[@]} == 0)) || export "${envs[@]?}"
-    go mod tidy >&2
-    for b in "${bins[@]}"; do
-      go build -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$work/bin/${b%%=*}" "${b#*=}" >&2
-    done
-  ) || die "go: building $name failed (log above); re-run to retry"
-  rm -rf "$out"
-  mv "$work/bin" "$out"
-  rm -rf "$work"
-  images_go_unlock
-  log "go: built $name in $((SECONDS - started))s into $out"
-}
-
 # images_promu_ldflags VERSION REVISION: the version variables Prometheus' promu sets (also used
 # by kube-state-metrics' Makefile), so that --version tells the truth.
 images_promu_ldflags() {
@@ -275,11 +204,11 @@ images_programs_argocd() {
     local module=github.com/argoproj/argo-cd/v3 p=github.com/argoproj/argo-cd/v3/common gomod
     gomod=$(go mod download -json "$module@v$ARGOCD_VERSION" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
     [[ -s $gomod ]] || die "images: cannot download $module@v$ARGOCD_VERSION from the Go module proxy"
-    images_go_build argocd "$IMG_ARGOCD_BIN" "$module@v$ARGOCD_VERSION" "argocd=$module/cmd" -- \
+    go_build argocd "$IMG_ARGOCD_BIN" "$module@v$ARGOCD_VERSION" "argocd=$module/cmd" -- \
       "-X $p.version=$ARGOCD_VERSION -X $p.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ) -X $p.gitCommit=$IMG_ARGOCD_COMMIT -X $p.gitTag=v$ARGOCD_VERSION -X $p.gitTreeState=clean -X $p.kubectlVersion=$(images_gomod_version "$gomod" k8s.io/client-go)"
   fi
   [[ -x $IMG_KUSTOMIZE_BIN/kustomize ]] ||
-    images_go_build kustomize "$IMG_KUSTOMIZE_BIN" "sigs.k8s.io/kustomize/kustomize/v5@v$IMG_KUSTOMIZE_VERSION" \
+    go_build kustomize "$IMG_KUSTOMIZE_BIN" "sigs.k8s.io/kustomize/kustomize/v5@v$IMG_KUSTOMIZE_VERSION" \
       "kustomize=sigs.k8s.io/kustomize/kustomize/v5" -- \
       "-X sigs.k8s.io/kustomize/api/provenance.version=v$IMG_KUSTOMIZE_VERSION -X sigs.k8s.io/kustomize/api/provenance.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
@@ -288,28 +217,28 @@ images_programs_coredns() {
   # Upstream's Makefile sets the short commit (`coredns -version` prints it); the version is in
   # the source (coremain.CoreVersion).
   [[ -x $IMG_COREDNS_BIN/coredns ]] ||
-    images_go_build coredns "$IMG_COREDNS_BIN" "github.com/coredns/coredns@v$IMG_COREDNS_VERSION" \
+    go_build coredns "$IMG_COREDNS_BIN" "github.com/coredns/coredns@v$IMG_COREDNS_VERSION" \
       "coredns=github.com/coredns/coredns" -- "-X github.com/coredns/coredns/coremain.GitCommit=${IMG_COREDNS_COMMIT:0:7}"
 }
 images_programs_prometheus() {
   # promu's tags are netgo and builtinassets. builtinassets embeds web/ui/static, which is npm
   # output not in the module, so it is left out: no web UI, the API works.
   [[ -x $IMG_PROMETHEUS_BIN/prometheus ]] ||
-    images_go_build prometheus "$IMG_PROMETHEUS_BIN" "github.com/prometheus/prometheus@v$IMG_PROMETHEUS_MODULE_VERSION" \
+    go_build prometheus "$IMG_PROMETHEUS_BIN" "github.com/prometheus/prometheus@v$IMG_PROMETHEUS_MODULE_VERSION" \
       --tags netgo prometheus=github.com/prometheus/prometheus/cmd/prometheus \
       promtool=github.com/prometheus/prometheus/cmd/promtool -- \
       "$(images_promu_ldflags "$IMG_PROMETHEUS_VERSION" "$IMG_PROMETHEUS_COMMIT")"
 }
 images_programs_alertmanager() {
   [[ -x $IMG_ALERTMANAGER_BIN/alertmanager ]] ||
-    images_go_build alertmanager "$IMG_ALERTMANAGER_BIN" "github.com/prometheus/alertmanager@v$IMG_ALERTMANAGER_VERSION" \
+    go_build alertmanager "$IMG_ALERTMANAGER_BIN" "github.com/prometheus/alertmanager@v$IMG_ALERTMANAGER_VERSION" \
       --tags netgo alertmanager=github.com/prometheus/alertmanager/cmd/alertmanager \
       amtool=github.com/prometheus/alertmanager/cmd/amtool -- \
       "$(images_promu_ldflags "$IMG_ALERTMANAGER_VERSION" "$IMG_ALERTMANAGER_COMMIT")"
 }
 images_programs_node_exporter() {
   [[ -x $IMG_NODE_EXPORTER_BIN/node_exporter ]] ||
-    images_go_build node_exporter "$IMG_NODE_EXPORTER_BIN" "github.com/prometheus/node_exporter@v$IMG_NODE_EXPORTER_VERSION" \
+    go_build node_exporter "$IMG_NODE_EXPORTER_BIN" "github.com/prometheus/node_exporter@v$IMG_NODE_EXPORTER_VERSION" \
       node_exporter=github.com/prometheus/node_exporter -- \
       "$(images_promu_ldflags "$IMG_NODE_EXPORTER_VERSION" "$IMG_NODE_EXPORTER_COMMIT")"
 }
@@ -317,7 +246,7 @@ images_programs_kube_state_metrics() {
   # The proxy serves k8s.io/kube-state-metrics/v2 v2.16.0, but the checksum database answers 404
   # for it, so that one module is not checked there. Its dependencies are, or against its go.sum.
   [[ -x $IMG_KSM_BIN/kube-state-metrics ]] ||
-    images_go_build kube-state-metrics "$IMG_KSM_BIN" "k8s.io/kube-state-metrics/v2@v$IMG_KSM_VERSION" \
+    go_build kube-state-metrics "$IMG_KSM_BIN" "k8s.io/kube-state-metrics/v2@v$IMG_KSM_VERSION" \
       --env GONOSUMDB=k8s.io/kube-state-metrics kube-state-metrics=k8s.io/kube-state-metrics/v2 -- \
       "$(images_promu_ldflags "v$IMG_KSM_VERSION" "${IMG_KSM_COMMIT:0:7}")"
 }
@@ -327,9 +256,8 @@ images_programs_kube_state_metrics() {
 # process namespace). A static Go program needs no C toolchain, and no module is downloaded.
 images_programs_pause() {
   [[ -x $IMG_PAUSE_BIN/pause ]] && return 0
-  command -v go >/dev/null || die "go: building pause needs Go (https://go.dev/dl); none is on PATH"
-  images_go_lock
-  if [[ -x $IMG_PAUSE_BIN/pause ]]; then images_go_unlock && return 0; fi
+  go_lock
+  if [[ -x $IMG_PAUSE_BIN/pause ]]; then go_unlock && return 0; fi
   local work=$IMG_PAUSE_BIN.build
   rm -rf "$work"
   mkdir -p "$work/src" "$work/bin"
@@ -380,7 +308,7 @@ GO
   rm -rf "$IMG_PAUSE_BIN"
   mv "$work/bin" "$IMG_PAUSE_BIN"
   rm -rf "$work"
-  images_go_unlock
+  go_unlock
 }
 
 # --- Dockerfiles --------------------------------------------------------------------------------

@@ -23,47 +23,75 @@ KWOK_BIN=$CACHE_DIR/kube/kwok-v$KWOK_VERSION
 # not invalidate the control plane's cache.
 NODE_BIN=$CACHE_DIR/kube/node-v$KUBE_VERSION
 
-# go_build NAME OUTDIR MODULE@VERSION PACKAGE... [-- LDFLAGS]: build PACKAGEs of MODULE into
-# OUTDIR (atomically: a failed or interrupted build leaves no OUTDIR behind).
-go_build() {
-  local name=$1 out=$2 require=$3 ldflags="-s -w" pkgs=()
-  shift 3
-  while (($#)); do
-    if [[ $1 == -- ]]; then ldflags+=" $2"; break; fi
-    pkgs+=("$1")
-    shift
-  done
-  command -v go >/dev/null || die "go: building $name needs Go (https://go.dev/dl); none is on PATH"
-  # One Go build at a time on this machine (two stacks, or a stack and a test, starting together
-  # would otherwise build the same thing twice on the same cores); another run may have built it.
+# go_lock / go_unlock: one Go build at a time on this machine (two stacks, or a stack and a
+# test, starting together would otherwise build the same thing twice on the same cores).
+go_lock() {
+  command -v go >/dev/null || die "go: building needs Go (https://go.dev/dl); none is on PATH"
   mkdir -p "$CACHE_DIR"
   exec 8>"$CACHE_DIR/go-build.lock"
   flock 8
-  if [[ -d $out ]]; then exec 8>&-; return 0; fi
-  local work=$out.build
+}
+go_unlock() { exec 8>&-; }
+
+# go_build NAME OUTDIR MODULE@VERSION [--env K=V]... [--tags TAGS] [BINARY=]PACKAGE...
+#   [-- LDFLAGS]: build each PACKAGE of MODULE as OUTDIR/BINARY (default: the package's last path
+# element), atomically (a failed or interrupted build leaves no OUTDIR). The throwaway module
+# copies the upstream go.mod's go line, and its replace, exclude and godebug directives
+# (local-path replaces excepted): they only apply in the main module, and without them the build
+# would use other versions than upstream's. The go line also sets the binary's GODEBUG defaults.
+# The upstream go.sum seeds this one, so downloads are checked against the hashes upstream's
+# build checked, and the checksum database is only asked for the others (the one reached here
+# lacks some, e.g. k8s.io/sample-controller v0.32.6 for kube-state-metrics).
+go_build() {
+  local name=$1 out=$2 require=$3 ldflags="-s -w" tags='' envs=() bins=()
+  shift 3
+  while (($#)); do
+    case $1 in
+      --env) envs+=("$2") && shift 2 ;;
+      --tags) tags=$2 && shift 2 ;;
+      --) ldflags+=" $2" && break ;;
+      *=*) bins+=("$1") && shift ;;
+      *) bins+=("${1##*/}=$1") && shift ;;
+    esac
+  done
+  go_lock
+  # Another run may have built it while this one waited for the lock.
+  if [[ -d $out ]]; then go_unlock && return 0; fi
+  local work=$out.build info gomod zip started=$SECONDS b
   rm -rf "$work"
   mkdir -p "$work/src" "$work/bin"
   log "go: building $name ($require) through the Go module proxy; the first time takes minutes"
+  info=$(env "${envs[@]}" go mod download -json "$require")
+  gomod=$(sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p' <<<"$info")
+  zip=$(sed -n 's/^\t"Zip": "\(.*\)",$/\1/p' <<<"$info")
+  [[ -s $gomod && -s $zip ]] || die "go: cannot download $require from the Go module proxy"
+  unzip -p "$zip" "$require/go.sum" >"$work/src/go.sum" 2>/dev/null || true
   {
-    printf 'module ekskit.local/build-%s\n\ngo 1.24.0\n\nrequire %s\n' "$name" "${require/@/ }"
+    printf 'module ekskit.local/build-%s\n\ngo %s\n\nrequire %s\n\n' "$name" \
+      "$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod")" "${require/@/ }"
+    awk '/^(replace|exclude|godebug)[ \t]*\($/ { block = 1; print; next }
+      block { print; if ($0 ~ /^\)/) block = 0; next }
+      /^(replace|exclude|godebug)[ \t]/ { print }' "$gomod" | grep -Ev '=>[[:space:]]*\.\.?/' || true
     [[ $name != k8s* ]] || k8s_replaces "${require#*@}"
   } >"$work/src/go.mod"
   {
     printf '//go:build tools\n\npackage tools\n\nimport (\n'
-    printf '\t_ "%s"\n' "${pkgs[@]}"
+    for b in "${bins[@]}"; do printf '\t_ "%s"\n' "${b#*=}"; done
     printf ')\n'
   } >"$work/src/tools.go"
-  local started=$SECONDS
   (
     cd "$work/src"
     export GOFLAGS=-mod=mod CGO_ENABLED=0
+    ((${#envs[@]} == 0)) || export "${envs[@]?}"
     go mod tidy >&2
-    go build -trimpath -ldflags "$ldflags" -o "$work/bin/" "${pkgs[@]}" >&2
+    for b in "${bins[@]}"; do
+      go build -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$work/bin/${b%%=*}" "${b#*=}" >&2
+    done
   ) || die "go: building $name failed (log above); re-run to retry"
   rm -rf "$out"
   mv "$work/bin" "$out"
   rm -rf "$work"
-  exec 8>&-
+  go_unlock
   log "go: built $name in $((SECONDS - started))s into $out"
 }
 
@@ -90,10 +118,8 @@ kube_build() {
     go_build k8s "$KUBE_BIN" "k8s.io/kubernetes@v$KUBE_VERSION" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl -- "$k8s_ldflags"
-  if [[ ! -x $ETCD_BIN/etcd ]]; then
-    go_build etcd "$ETCD_BIN" "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" go.etcd.io/etcd/server/v3
-    mv "$ETCD_BIN/v3" "$ETCD_BIN/etcd" 2>/dev/null || mv "$ETCD_BIN/server" "$ETCD_BIN/etcd"
-  fi
+  [[ -x $ETCD_BIN/etcd ]] ||
+    go_build etcd "$ETCD_BIN" "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" etcd=go.etcd.io/etcd/server/v3
   [[ -x $NODE_BIN/kubelet ]] ||
     go_build k8s-node "$NODE_BIN" "k8s.io/kubernetes@v$KUBE_VERSION" \
       k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy -- "$k8s_ldflags"

@@ -21,7 +21,7 @@ KUBE_CLUSTER_NAME=ekskit-local
 KUBE_SERVICES=(kube_etcd kube_authn kube_apiserver kube_controller_manager kube_scheduler kube_kwok)
 KWOK_NODES=${EKSKIT_KWOK_NODES:-}
 
-kube_packages() { echo openssl curl python3-venv; }
+kube_packages() { echo openssl curl python3-venv unzip; }
 kube_where() { echo "https://127.0.0.1:$KUBE_PORT (kubeconfig $KUBECONFIG_FILE)"; }
 # Ready: the API server answers and the controllers run (and kwok's node is Ready, when asked for).
 kube_ready() {
