@@ -134,29 +134,27 @@ YAML
 # restarts (regenerated if the CA is missing).
 kube_pki() {
   local p=$KUBE_PKI
-  # A serving certificate from before the node existed lacks the addresses Pods and kubelet use.
-  if [[ -s $p/apiserver.crt ]] && ! openssl x509 -in "$p/apiserver.crt" -noout -ext subjectAltName 2>/dev/null |
-    grep -q "IP Address:$HOST_IP,.*IP Address:$KUBERNETES_SERVICE_IP\b"; then
-    rm -f "$p/apiserver.crt"
-  fi
-  if [[ -s $p/ca.crt && ! -s $p/apiserver.crt ]]; then kube_apiserver_cert; fi
-  if [[ -s $p/ca.crt && ! -s $p/apiserver-kubelet-client.crt ]]; then
-    kube_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
-  fi
   if [[ ! -s $p/ca.crt ]]; then
     log "kube: creating certificates in $p"
     rm -rf "$p"
     mkdir -p "$p"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ekskit-local-ca" \
       -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
-    kube_apiserver_cert
-    kube_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
     kube_cert admin "/O=system:masters/CN=kubernetes-admin"
     kube_cert controller-manager "/CN=system:kube-controller-manager"
     kube_cert scheduler "/CN=system:kube-scheduler"
     openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
     openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
   fi
+  # A serving certificate from before the node existed lacks the addresses Pods and kubelet use;
+  # a CA from then has no certificate for the API server's calls to kubelet.
+  if [[ -s $p/apiserver.crt ]] && ! openssl x509 -in "$p/apiserver.crt" -noout -ext subjectAltName 2>/dev/null |
+    grep -q "IP Address:$HOST_IP,.*IP Address:$KUBERNETES_SERVICE_IP\b"; then
+    rm -f "$p/apiserver.crt"
+  fi
+  [[ -s $p/apiserver.crt ]] || kube_apiserver_cert
+  [[ -s $p/apiserver-kubelet-client.crt ]] ||
+    kube_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
   kube_kubeconfig admin "$KUBECONFIG_FILE"
   kube_kubeconfig controller-manager "$KUBE_DIR/controller-manager.kubeconfig"
   kube_kubeconfig scheduler "$KUBE_DIR/scheduler.kubeconfig"
