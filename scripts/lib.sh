@@ -30,6 +30,19 @@ tool() {
 # local_stack: true when the cluster side is the local control plane.
 local_stack() { [[ -n ${EKSKIT_KUBECONFIG:-} ]]; }
 
+# The forwarder scripts/deploy keeps from 127.0.0.1:$APP_PORT to the app's Service (local stack).
+APP_FORWARDER_PID=$ROOT/.ekskit/$STACK-app.pid
+# shellcheck disable=SC2034 # used by deploy and down
+APP_FORWARDER_LOG=$ROOT/.ekskit/$STACK-app.log
+
+# app_forwarder_pid TARGET: the forwarder's pid when it runs (a socat to TARGET; '': to anything).
+app_forwarder_pid() {
+  local pid
+  pid=$(cat "$APP_FORWARDER_PID" 2>/dev/null) && [[ -n $pid ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep '^socat ' | grep -qF "${1:-}" || return 1
+  echo "$pid"
+}
+
 # kube_flags: kapply/monstack flags that pick the cluster.
 kube_flags() {
   if local_stack; then printf '%s\n' --kubeconfig "$EKSKIT_KUBECONFIG"; fi
