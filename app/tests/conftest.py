@@ -4,8 +4,8 @@
 import os
 import uuid
 
+import psycopg
 import pytest
-import sqlalchemy as sa
 
 from comments import create_app
 from comments.config import Config
@@ -28,18 +28,17 @@ def database_url(request, tmp_path):
         pytest.skip("no TEST_DATABASE_URL: PostgreSQL tests need scripts/app-test")
     # A schema of its own per test, so tests never see each other's comments.
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(Config.from_env({"DATABASE_URL": url}).database_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in url else "?"
     yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
 def config(database_url):
+
     return Config.from_env({"DATABASE_URL": database_url})
 
 

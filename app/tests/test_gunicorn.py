@@ -46,12 +46,12 @@ GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "comment
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py comments:create_app()` from app/, as the image's CMD."""
 
-    def __init__(self, tmp, log):
+    def __init__(self, tmp, log, env=None):
         self.port = free_port()
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                GUNICORN, cwd=APP, env=gunicorn_env(tmp, self.port), stdout=out, stderr=subprocess.STDOUT
+                GUNICORN, cwd=APP, env={**gunicorn_env(tmp, self.port), **(env or {})}, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 20
         while True:
