@@ -1,16 +1,40 @@
 """Gunicorn settings, all from the environment: `gunicorn -c gunicorn.conf.py 'comments:create_app()'`."""
 
-import multiprocessing
+import math
 import os
 import tempfile
 
+
+def cpus():
+    """The CPUs this container may use: its cgroup's quota (cpu.max, a Pod's CPU limit) when it
+    has one, else the CPUs it may be scheduled on; not the node's count, which on a 64-core node
+    would start 64 workers in a Pod limited to one CPU."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()
+        if quota != "max":
+            return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return len(os.sched_getaffinity(0))
+
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("THREADS", "1"))
+# Threaded workers, one process per CPU (at least 2, so one crash or restart never leaves the Pod
+# without a worker), THREADS threads each. A request spends part of its time waiting on
+# PostgreSQL; another thread serves meanwhile. Threads also keep /healthz answering while the
+# database hangs (each wait on it is bounded, but a single-threaded worker would be busy for the
+# whole bound), and keep-alive connections (a load balancer's, kube-proxy's) skip a TCP handshake
+# per request, which the sync worker cannot.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, cpus()))
+threads = int(os.environ.get("THREADS", "4"))
 # SIGTERM: stop accepting, let in-flight requests finish for up to graceful_timeout seconds.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))
-keepalive = 5
+# Longer than a load balancer's idle timeout (the ALB's is 60 s): the balancer must be the side
+# that closes an idle connection, or it may send a request on one the server just closed (a 502).
+keepalive = int(os.environ.get("KEEPALIVE", "75"))
 accesslog = None  # the app writes JSON access logs itself
 errorlog = "-"
 # Gunicorn's runtime control socket is not used (and the image's home is read-only for the app).

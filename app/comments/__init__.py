@@ -1,50 +1,42 @@
 """The comments API: an app factory, config from the environment, durable storage.
 
-Contract kept from the original service:
+Contract kept from the original service (app/openapi.yaml describes it all):
   POST /api/comment/new            {"email", "comment", "content_id"} -> 200 {"status": "SUCCESS", ...}
   GET  /api/comment/list/<id>      -> 200 [{"email", "comment"}, ...] or 404 {"status": "NOT-FOUND", ...}
-Plus /healthz (alive), /readyz (database reachable), /metrics (Prometheus) and /version (the
-revision and version the image was built from, also in the X-Revision header of every response).
+Plus /healthz (alive; never touches the database), /readyz (database reachable), /metrics
+(Prometheus) and /version (the revision and version the image was built from, also in the
+X-Revision header of every response). Client errors are JSON 4xx; a database that is away is a 503
+UNAVAILABLE with Retry-After.
 """
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from . import observability
 from .config import Config
-from .store import Store, Unavailable
-from .validation import Invalid, new_comment
+from .store import Unavailable, open_store
+from .validation import Invalid, check_text, new_comment, parse_json
 
 
 def create_app(config=None, store=None):
     config = config or Config.from_env()
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
-    store = store or Store(config)
-    if config.migrate_on_start:
-        store.migrate()
+    store = store or open_store(config)
     app.extensions["store"] = store
-    observability.setup(app)
-
-    @app.after_request
-    def revision_header(response):
-        response.headers["X-Revision"] = config.revision
-        return response
+    observability.setup(app, config)
 
     @app.post("/api/comment/new")
     def create():
         if not request.is_json:
             raise Invalid("send the comment as JSON (Content-Type: application/json)", status=415)
-        body = request.get_json(silent=True)
-        if body is None:
-            raise Invalid("the body is not valid JSON")
-        content_id, email, comment = new_comment(body)
+        content_id, email, comment = new_comment(parse_json(read_body(config.max_body_bytes)))
         store.add(content_id, email, comment)
         return jsonify(status="SUCCESS", message=f"comment created and associated with content_id {content_id}")
 
-    @app.get("/api/comment/list/<content_id>")
+    @app.get("/api/comment/list/<path:content_id>")  # an id may hold "/" (as %2F)
     def list_comments(content_id):
+        check_text("content_id", content_id)
         found = store.list(content_id)
         if not found:
             return jsonify(status="NOT-FOUND", message=f"content_id {content_id} not found"), 404
@@ -62,9 +54,9 @@ def create_app(config=None, store=None):
     def readyz():
         try:
             store.ping()
-        except Exception as e:  # any database failure means "not ready", with the reason
-            app.logger.warning("readyz: database unreachable: %s", e)
-            return jsonify(status="unavailable", message="database unreachable"), 503
+        except Unavailable as e:
+            app.logger.warning("readyz: %s", e)
+            return jsonify(status="unavailable", message=str(e)), 503, {"Retry-After": str(e.retry_after)}
         return jsonify(status="ok")
 
     @app.errorhandler(Invalid)
@@ -73,16 +65,35 @@ def create_app(config=None, store=None):
 
     @app.errorhandler(Unavailable)
     def unavailable(e):
-        app.logger.warning("database unavailable: %s", e.__cause__ or e)
-        return jsonify(status="UNAVAILABLE", message=str(e)), 503, {"Retry-After": "1"}
+        # One line per failed request, with its id: no traceback, no statement, no parameters.
+        app.logger.warning("%s %s: %s", request.method, request.path, e)
+        return jsonify(status="UNAVAILABLE", message=str(e)), 503, {"Retry-After": str(e.retry_after)}
 
     @app.errorhandler(HTTPException)
     def http_error(e):
-        return jsonify(status=e.name.upper().replace(" ", "-"), message=e.description), e.code
+        response = jsonify(status=e.name.upper().replace(" ", "-"), message=e.description)
+        if isinstance(e, MethodNotAllowed) and e.valid_methods:
+            response.headers["Allow"] = ", ".join(e.valid_methods)  # RFC 9110 15.5.6
+        if e.code == 413:
+            response.headers["Connection"] = "close"  # the rest of the body is never read
+        return response, e.code
 
     @app.errorhandler(Exception)
     def unexpected(e):
-        app.logger.exception("unhandled error")
+        app.logger.exception("unhandled %s on %s %s", type(e).__name__, request.method, request.path)
         return jsonify(status="ERROR", message="internal error; the request id identifies it in the logs"), 500
 
     return app
+
+
+def read_body(limit):
+    """The request body, at most `limit` bytes however it is framed: a Content-Length over the
+    limit is refused before reading, a chunked body as soon as it passes the limit (never
+    truncated and then parsed)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(f"the body is larger than {limit} bytes")
+    stream = request.environ["wsgi.input"]
+    data = stream.read(limit + 1) if request.content_length is None else stream.read(request.content_length)
+    if len(data) > limit:
+        raise RequestEntityTooLarge(f"the body is larger than {limit} bytes")
+    return data

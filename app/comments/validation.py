@@ -1,9 +1,14 @@
-"""Checks on a new comment: every problem with client input is a 4xx with a JSON reason."""
+"""Checks on client input: every problem with it is a 4xx with a JSON reason, found before the
+database sees it (PostgreSQL refuses NUL in text, and a lone surrogate cannot be encoded)."""
 
+import json
 import re
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+# In characters (code points), as the contract states them, not bytes.
 LIMITS = {"email": 254, "comment": 5000, "content_id": 128}
+# A NUL, or a UTF-16 surrogate standing alone (JSON's "\ud800"): text no database stores.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Invalid(Exception):
@@ -11,6 +16,17 @@ class Invalid(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def parse_json(data):
+    """The request body as JSON, or Invalid: not UTF-8, not JSON, or nested deeper than Python's
+    recursion limit (about 1,000 levels; no valid body nests more than 2)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise Invalid("the body is nested too deeply") from None
+    except ValueError:  # UnicodeDecodeError is one too
+        raise Invalid("the body is not valid JSON") from None
 
 
 def new_comment(body):
@@ -28,10 +44,18 @@ def new_comment(body):
     if not isinstance(email, str) or not isinstance(comment, str):
         raise Invalid("email and comment must be strings")
     for field, value in (("email", email), ("comment", comment), ("content_id", content_id)):
-        if len(value) > LIMITS[field]:
-            raise Invalid(f"{field} is longer than {LIMITS[field]} characters")
-    if not EMAIL.match(email):
+        check_text(field, value)
+    if not EMAIL.fullmatch(email):  # match() would let a final newline through ($)
         raise Invalid("email is not an email address")
     if not comment.strip():
         raise Invalid("comment is empty")
     return content_id, email, comment
+
+
+def check_text(field, value):
+    if len(value) > LIMITS[field]:
+        raise Invalid(f"{field} is longer than {LIMITS[field]} characters")
+    found = _UNSTORABLE.search(value)
+    if found:
+        what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
+        raise Invalid(f"{field} contains {what}")
