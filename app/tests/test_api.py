@@ -1,5 +1,7 @@
 """The API contract, validation, durability, health and metrics, on SQLite and PostgreSQL."""
 
+import json
+
 import pytest
 
 from comments import create_app
@@ -53,6 +55,113 @@ def test_bad_comments_are_400_with_a_reason(client, body, status, says):
     r = client.post(NEW, json=body)
     assert r.status_code == status
     assert says in r.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        ('{"email": "a@example.com", "comment": "a\\u0000b", "content_id": 1}', "comment contains a NUL"),
+        ('{"email": "a\\u0000@example.com", "comment": "c", "content_id": 1}', "email contains a NUL"),
+        ('{"email": "a@example.com", "comment": "c", "content_id": "x\\u0000"}', "content_id contains a NUL"),
+        ('{"email": "a@example.com", "comment": "\\ud800", "content_id": 1}', "lone UTF-16 surrogate"),
+        ('{"email": "a@example.com", "comment": "c", "content_id": "\\udfff"}', "lone UTF-16 surrogate"),
+        ("[" * 2000 + "]" * 2000, "nested too deeply"),
+        ('{"email": "a@example.com\\n", "comment": "c", "content_id": 1}', "not an email"),
+        (b'{"email": "a@example.com", "comment": "\xff", "content_id": 1}', "not valid JSON"),
+    ],
+)
+def test_input_no_database_can_store_is_400_not_500(client, raw, says):
+    r = client.post(NEW, data=raw, content_type="application/json")
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert says in r.get_json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/comment/list/a%00b", "/api/comment/list/" + "x" * 129])
+def test_a_list_id_that_cannot_exist_is_400(client, path):
+    r = client.get(path)
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert r.get_json()["status"] == "INVALID"
+
+
+def test_limits_are_characters_not_bytes(client):
+    emoji = "\U0001F600"
+    assert post(client, email="a@example.com", comment=emoji * 5000, content_id="e").status_code == 200
+    r = post(client, email="a@example.com", comment=emoji * 5001, content_id="e")
+    assert r.status_code == 400 and "longer than 5000 characters" in r.get_json()["message"]
+    # The largest valid body, every character written as a JSON escape pair, is still under the
+    # byte limit: 413 is only ever for bodies no valid comment could be.
+    big = '{"email": "%s@e.io", "comment": "%s", "content_id": "%s"}' % ("a" * 249, "\\ud83d\\ude00" * 5000, "\\ud83d\\ude00" * 128)
+    assert len(big) > 60_000  # far past the old 16 KiB limit
+    assert client.post(NEW, data=big, content_type="application/json").status_code == 200
+    assert client.get("/api/comment/list/" + emoji * 128).get_json()[0]["comment"] == emoji * 5000
+
+
+def test_a_slash_in_the_content_id_round_trips(client):
+    assert post(client, email="a@example.com", comment="c", content_id="a/b").status_code == 200
+    assert client.get("/api/comment/list/a%2Fb").get_json() == [{"email": "a@example.com", "comment": "c"}]
+
+
+def test_405_says_which_methods_are_allowed(client):
+    r = client.get(NEW)
+    assert r.status_code == 405 and r.get_json()["status"] == "METHOD-NOT-ALLOWED"
+    assert set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    r = client.delete("/api/comment/list/1")
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_made_up_methods_do_not_grow_the_metrics(client):
+    for i in range(300):
+        client.open("/api/comment/list/1", method=f"X{i}")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'method="other"' in text
+    assert not any(f'method="X{i}"' in text for i in range(300))
+    assert len(text) < 20_000, "300 made-up methods are one label value, not 300"
+
+
+@pytest.mark.parametrize(
+    "trusted, peer, header, logged",
+    [
+        (None, "203.0.113.9", "1.2.3.4", "203.0.113.9"),  # anyone's header is ignored by default
+        (None, "127.0.0.1", "1.2.3.4", "1.2.3.4"),  # the default trusts a local proxy (a sidecar)
+        ("10.0.0.0/8", "10.1.2.3", "1.2.3.4, 10.9.9.9", "1.2.3.4"),  # past every trusted hop
+        ("10.0.0.0/8", "10.1.2.3", "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # a client's own entry is left of it
+        ("10.0.0.0/8", "192.0.2.1", "1.2.3.4", "192.0.2.1"),
+        ("*", "192.0.2.1", "1.2.3.4", "1.2.3.4"),
+    ],
+)
+def test_x_forwarded_for_is_believed_only_from_trusted_proxies(database_url, capfd, trusted, peer, header, logged):
+    from comments.config import Config
+
+    env = {"DATABASE_URL": database_url}
+    if trusted:
+        env["FORWARDED_ALLOW_IPS"] = trusted
+    app = create_app(Config.from_env(env))
+    capfd.readouterr()
+    app.test_client().get("/healthz", headers={"X-Forwarded-For": header}, environ_base={"REMOTE_ADDR": peer})
+    line = json.loads(capfd.readouterr().out.strip().splitlines()[-1])
+    assert line["remote"] == logged
+    app.extensions["store"].dispose()
+
+
+def test_an_unexpected_error_is_one_json_line_with_the_request_id_and_no_body(database_url, capfd):
+    from comments.config import Config
+
+    app = create_app(Config.from_env({"DATABASE_URL": database_url}))
+
+    def broken(*_):
+        raise RuntimeError("a bug")
+
+    app.extensions["store"].add = broken
+    capfd.readouterr()
+    r = post(app.test_client(), email="secret-person@example.com", comment="private words", content_id=1)
+    assert r.status_code == 500 and r.get_json()["status"] == "ERROR"
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    line = json.loads(err[0])
+    assert line["request_id"] == r.headers["X-Request-ID"]
+    assert "RuntimeError: a bug" in line["traceback"]
+    assert "secret-person" not in err[0] and "private words" not in err[0]
+    app.extensions["store"].dispose()
 
 
 def test_bad_requests_never_give_500(client):
