@@ -90,6 +90,7 @@ class PostgresStore:
         self._max_lifetime = config.db_max_lifetime
         self._schema_pending = config.migrate_on_start
         self._idle = []
+        self._inherited = []
         self._lock = threading.Lock()
         self._healthy = False  # no connect has succeeded yet, or the last one failed
         self._retry_at = 0.0  # after a failure, no connect before this (time.monotonic())
@@ -119,12 +120,15 @@ class PostgresStore:
 
     def dispose(self, close=True):
         """close=False after a fork: forget the inherited connections without closing the
-        parent's sockets (closing would end the parent's sessions)."""
+        parent's sockets. They are kept referenced, never collected: freeing one would send the
+        server a Terminate on the parent's session."""
         with self._lock:
             idle, self._idle = self._idle, []
-        if close:
-            for conn in idle:
-                conn.close()
+        if not close:
+            self._inherited.extend(idle)
+            return
+        for conn in idle:
+            conn.close()
 
     @contextmanager
     def _connection(self, reused_only=False):
