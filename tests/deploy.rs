@@ -34,6 +34,11 @@ fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
     run(cmd, stdin)
 }
 
+/// The objects of a multi-document YAML stream.
+fn yaml_docs(text: &str) -> Vec<Value> {
+    text.split("\n---\n").filter_map(|doc| serde_yaml::from_str::<Value>(doc).ok()).filter(Value::is_object).collect()
+}
+
 /// `kubectl kustomize` of an environment, as Argo CD builds it.
 fn render(environment: &str) -> String {
     let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
@@ -69,7 +74,7 @@ fn the_chart_lints_and_its_schema_keeps_the_tag_a_string() {
     std::fs::remove_file(values).unwrap();
 }
 
-/// The chart rendered with `--set` pairs: its objects by kind.
+/// The chart rendered with `--set` pairs: its objects by `Kind/name`.
 fn chart_objects(sets: &[&str]) -> BTreeMap<String, Value> {
     let chart = deploy().join("base/charts/comments");
     let mut args = vec!["template", "comments", chart.to_str().unwrap()];
@@ -78,12 +83,9 @@ fn chart_objects(sets: &[&str]) -> BTreeMap<String, Value> {
     }
     let out = helm(&args);
     assert!(out.status.success(), "helm template {sets:?}: {}", stderr(&out));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split("\n---\n")
-        .filter_map(|doc| serde_yaml::from_str::<Value>(doc).ok())
-        .filter(|o| o.is_object())
-        .map(|o| (o["kind"].as_str().unwrap().to_owned(), o))
+    yaml_docs(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .map(|o| (format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()), o))
         .collect()
 }
 
@@ -103,7 +105,7 @@ fn the_chart_rolls_out_and_drains_without_dropping_a_request() {
         (&["podDisruptionBudget.enabled=false"][..], false),
     ] {
         let objects = chart_objects(sets);
-        let deployment = &objects["Deployment"];
+        let deployment = &objects["Deployment/comments"];
         let strategy = &deployment["spec"]["strategy"];
         assert_eq!(strategy["type"], "RollingUpdate");
         assert_eq!(strategy["rollingUpdate"]["maxUnavailable"], 0, "{sets:?}");
@@ -129,14 +131,104 @@ fn the_chart_rolls_out_and_drains_without_dropping_a_request() {
         if sets.contains(&"gracefulTimeoutSeconds=60") {
             assert_eq!((sleep, graceful, grace), (20, 60, 85));
         }
-        assert_eq!(objects.contains_key("PodDisruptionBudget"), pdb, "{sets:?}");
+        assert_eq!(objects.contains_key("PodDisruptionBudget/comments"), pdb, "{sets:?}");
         if pdb {
-            let spec = &objects["PodDisruptionBudget"]["spec"];
+            let spec = &objects["PodDisruptionBudget/comments"]["spec"];
             assert_eq!(spec["minAvailable"], 1);
             assert_eq!(spec["unhealthyPodEvictionPolicy"], "AlwaysAllow");
             assert_eq!(spec["selector"], deployment["spec"]["selector"]);
         }
     }
+}
+
+/// A container's environment by name: each entry whole (`value` or `valueFrom`).
+fn container_env(container: &Value) -> BTreeMap<String, Value> {
+    let entries = container["env"].as_array().into_iter().flatten();
+    entries.map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone())).collect()
+}
+
+/// Whether every label of `selector` is on `labels` (how a Service or a policy picks Pods).
+fn selects(selector: &Value, labels: &Value) -> bool {
+    selector.as_object().unwrap().iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The schema is applied by a Job, not by the Pods: a hook of Helm (pre-install, pre-upgrade)
+/// and of Argo CD (PreSync, which then ignores the Helm ones: one run per sync), made after its
+/// own ServiceAccount and NetworkPolicy (hooks too: the chart's ServiceAccount does not exist yet
+/// before a first install's hooks), with the Deployment's image, user, read-only root, database
+/// Secret and resources, bounded in time and retries, and Pods that no Service, PDB or policy of
+/// the Deployment's selects.
+#[test]
+fn the_schema_migration_is_a_hook_job_run_before_the_pods_change() {
+    let hook = |o: &Value, wave: &str| {
+        let a = &o["metadata"]["annotations"];
+        assert_eq!(a["helm.sh/hook"], "pre-install,pre-upgrade", "{o}");
+        assert_eq!(a["helm.sh/hook-delete-policy"], "before-hook-creation", "{o}");
+        assert_eq!(a["argocd.argoproj.io/hook"], "PreSync", "{o}");
+        assert_eq!(a["argocd.argoproj.io/hook-delete-policy"], "BeforeHookCreation", "{o}");
+        assert_eq!(
+            (&a["helm.sh/hook-weight"], &a["argocd.argoproj.io/sync-wave"]),
+            (&wave.into(), &wave.into()),
+            "{o}"
+        );
+    };
+    let objects = chart_objects(&[]);
+    let job = &objects["Job/comments-migrate"];
+    hook(job, "0");
+    hook(&objects["ServiceAccount/comments-migrate"], "-1");
+    hook(&objects["NetworkPolicy/comments-migrate"], "-1");
+    for (name, o) in &objects {
+        let hooked = o["metadata"]["annotations"].get("argocd.argoproj.io/hook").is_some();
+        assert_eq!(hooked, name.ends_with("/comments-migrate"), "{name}: only the migration is a hook");
+    }
+
+    let deployment = &objects["Deployment/comments"];
+    let (web_pod, pod) = (&deployment["spec"]["template"]["spec"], &job["spec"]["template"]["spec"]);
+    let (web, migrate) = (&web_pod["containers"][0], &pod["containers"][0]);
+    assert_eq!(migrate["image"], web["image"], "kustomize `images` rewrites both by the image's name");
+    assert_eq!(migrate["command"], serde_json::json!(["python", "-m", "comments", "migrate"]));
+    for key in ["securityContext", "resources", "imagePullPolicy"] {
+        assert_eq!(migrate[key], web[key], "{key}");
+    }
+    assert_eq!(pod["securityContext"], web_pod["securityContext"]);
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert_eq!(pod["serviceAccountName"], "comments-migrate");
+    let (web_env, env) = (container_env(web), container_env(migrate));
+    for name in ["DATABASE_URL", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT"] {
+        assert_eq!(env.get(name), web_env.get(name), "{name}");
+    }
+    let wait: u64 = env["MIGRATE_WAIT"]["value"].as_str().unwrap().parse().unwrap();
+    let spec = &job["spec"];
+    let deadline = spec["activeDeadlineSeconds"].as_u64().expect("a deadline");
+    assert!(deadline > wait && deadline <= wait + 300, "deadline {deadline} s, MIGRATE_WAIT {wait} s");
+    assert!(spec["backoffLimit"].as_u64().is_some_and(|n| n <= 3), "{spec}");
+    assert!(spec["ttlSecondsAfterFinished"].as_u64().is_some(), "finished Jobs do not pile up");
+
+    let labels = &job["spec"]["template"]["metadata"]["labels"];
+    assert!(!selects(&objects["Service/comments"]["spec"]["selector"], labels), "the Service would send it traffic");
+    assert!(!selects(&deployment["spec"]["selector"]["matchLabels"], labels), "the HPA and PDB would count it");
+    let policy = &objects["NetworkPolicy/comments-migrate"]["spec"];
+    assert!(selects(&policy["podSelector"]["matchLabels"], labels));
+    let ports: Vec<&Value> =
+        policy["egress"].as_array().unwrap().iter().flat_map(|r| r["ports"].as_array().unwrap()).collect();
+    for port in [53, 5432] {
+        assert!(ports.iter().any(|p| p["port"] == port), "egress to {port}: {policy}");
+    }
+
+    // The Pods no longer migrate at start, unless asked; the Job can be turned off.
+    assert_eq!(web_env["MIGRATE_ON_START"]["value"], "false");
+    assert_eq!(web_env["THREADS"]["value"], "4");
+    assert!(!web_env.contains_key("FORWARDED_ALLOW_IPS"), "empty: the app's default");
+    assert!(web["livenessProbe"]["timeoutSeconds"].as_u64().is_some());
+    let objects = chart_objects(&["database.migrateOnStart=true", "forwardedAllowIps=10.0.0.0/16"]);
+    let web_env = container_env(&objects["Deployment/comments"]["spec"]["template"]["spec"]["containers"][0]);
+    assert_eq!(web_env["MIGRATE_ON_START"]["value"], "true");
+    assert_eq!(web_env["FORWARDED_ALLOW_IPS"]["value"], "10.0.0.0/16");
+    let objects = chart_objects(&["database.migrateJob.enabled=false"]);
+    assert!(!objects.keys().any(|k| k.ends_with("/comments-migrate")), "{:?}", objects.keys());
+    let objects = chart_objects(&["serviceAccount.create=false"]);
+    assert_eq!(objects["Job/comments-migrate"]["spec"]["template"]["spec"]["serviceAccountName"], "default");
 }
 
 #[test]
@@ -153,6 +245,7 @@ fn each_environment_renders_and_the_api_server_takes_it() {
             "PodDisruptionBudget",
             "ServiceAccount",
             "NetworkPolicy",
+            "Job",
         ] {
             assert!(rendered.contains(&format!("kind: {kind}\n")), "{environment}: no {kind}");
         }
@@ -161,6 +254,59 @@ fn each_environment_renders_and_the_api_server_takes_it() {
             rendered.contains("path: /readyz") && rendered.contains("path: /healthz") && rendered.contains("preStop")
         );
         assert!(rendered.contains("prometheus.io/scrape: \"true\""));
+        let objects = yaml_docs(&rendered);
+        let find = |kind: &str, name: &str| {
+            objects
+                .iter()
+                .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("{environment}: no {kind} {name}"))
+        };
+        let annotations = &find("Job", "comments-migrate")["metadata"]["annotations"];
+        assert_eq!(annotations["argocd.argoproj.io/hook"], "PreSync", "{environment}: the hook is kept");
+        assert_eq!(annotations["argocd.argoproj.io/hook-delete-policy"], "BeforeHookCreation");
+
+        // Argo CD deploys only the kinds the AppProject lists.
+        let project: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(deploy().join("argocd/project.yaml")).unwrap()).unwrap();
+        let allowed = project["spec"]["namespaceResourceWhitelist"].as_array().unwrap();
+        for o in &objects {
+            let group = o["apiVersion"].as_str().unwrap().rsplit_once('/').map_or("", |(g, _)| g);
+            let kind = o["kind"].as_str().unwrap();
+            assert!(
+                allowed.iter().any(|a| a["group"] == group && a["kind"] == kind),
+                "{environment}: the AppProject does not let Argo CD deploy {group}/{kind}"
+            );
+        }
+
+        // The image a release sets (tagbump's newTag, Argo CD's newName override) reaches the
+        // migration Job as it reaches the Deployment: an overlay of the environment, beside a
+        // copy of deploy/ (kustomize takes no absolute path).
+        let tree = std::env::temp_dir().join(unique_stack("images"));
+        let over = tree.join("release");
+        std::fs::create_dir_all(&over).unwrap();
+        command("cp", &["-r", deploy().to_str().unwrap(), tree.to_str().unwrap()]);
+        std::fs::write(
+            over.join("kustomization.yaml"),
+            format!(
+                "resources: [../deploy/environments/{environment}]\nimages: [{{name: comments, newName: registry.example/comments, newTag: t1}}]\n"
+            ),
+        )
+        .unwrap();
+        let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
+        let released =
+            yaml_docs(&String::from_utf8(command(&kubectl, &["kustomize", over.to_str().unwrap()]).stdout).unwrap());
+        std::fs::remove_dir_all(&tree).unwrap();
+        let images: Vec<(&str, &str)> = released
+            .iter()
+            .filter_map(|o| {
+                Some((o["kind"].as_str()?, o["spec"]["template"]["spec"]["containers"][0]["image"].as_str()?))
+            })
+            .collect();
+        assert_eq!(
+            images,
+            [("Deployment", "registry.example/comments:t1"), ("Job", "registry.example/comments:t1")],
+            "{environment}"
+        );
 
         // The namespace and the database Secret come from outside git (Argo CD's
         // CreateNamespace, External Secrets); then the rendered objects, applied for real, in a

@@ -177,35 +177,27 @@ fn the_comments_app_image_builds_offline_runs_as_non_root_and_is_ready() {
 
 /// How the rendered chart (deploy/base/comments.yaml, which tests/deploy.rs keeps equal to
 /// `helm template`) runs the app's container, as `docker run` flags: its environment, the Pod's
-/// and the container's securityContext, and its emptyDir volumes as tmpfs mounts.
+/// and the container's securityContext, and its emptyDir volumes as tmpfs mounts; and its schema
+/// migration Job's command, as `docker exec` arguments.
 struct ChartContainer {
     run_args: Vec<String>,
     port: u64,
     uid: u64,
     liveness: String,
     readiness: String,
+    /// The Job's `-e` flags and command.
+    migrate_env: Vec<String>,
+    migrate: Vec<String>,
 }
 
 /// Values the chart takes from Secrets (`valueFrom`), which are not in git: the database is
 /// SQLite on the Pod's /tmp volume here.
 const SECRET_ENV: [(&str, &str); 1] = [("DATABASE_URL", "sqlite:////tmp/comments.db")];
 
-fn chart_container() -> ChartContainer {
-    let path = ekskit_tests::repo_root().join("deploy/base/comments.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let deployment = text
-        .split("\n---\n")
-        .map(|doc| serde_yaml::from_str::<Value>(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .find(|o| o["kind"] == "Deployment")
-        .expect("the rendered chart has a Deployment");
-    let pod = &deployment["spec"]["template"]["spec"];
-    let containers = pod["containers"].as_array().unwrap();
-    let c = containers.iter().find(|c| c["name"] == "comments").expect("a container named comments");
-    assert!(c.get("command").is_none() && c.get("args").is_none(), "the test runs the image's own CMD");
-    let mut run_args: Vec<String> = Vec::new();
-    let mut arg = |a: &str| run_args.push(a.to_owned());
-
-    for e in c["env"].as_array().unwrap() {
+/// A container's environment as `-e NAME=VALUE` pairs, Secrets' values from SECRET_ENV.
+fn env_args(container: &Value) -> Vec<String> {
+    let mut args = Vec::new();
+    for e in container["env"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();
         let value = match e.get("value") {
             Some(v) => v.as_str().expect("env values are strings").to_owned(),
@@ -216,9 +208,35 @@ fn chart_container() -> ChartContainer {
                 (*v).to_owned()
             }
         };
-        arg("-e");
-        arg(&format!("{name}={value}"));
+        args.extend(["-e".to_owned(), format!("{name}={value}")]);
     }
+    args
+}
+
+fn chart_container() -> ChartContainer {
+    let path = ekskit_tests::repo_root().join("deploy/base/comments.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let objects: Vec<Value> = text
+        .split("\n---\n")
+        .map(|doc| serde_yaml::from_str::<Value>(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .collect();
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").expect("the rendered chart has a Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_array().unwrap();
+    let c = containers.iter().find(|c| c["name"] == "comments").expect("a container named comments");
+    assert!(c.get("command").is_none() && c.get("args").is_none(), "the test runs the image's own CMD");
+
+    // The Job that applies the schema before the Pods start (MIGRATE_ON_START is off): the same
+    // image, its own command and environment.
+    let job = objects.iter().find(|o| o["kind"] == "Job").expect("the rendered chart has the migration Job");
+    let m = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(m["image"], c["image"], "the Job runs the app's image");
+    let migrate_env = env_args(m);
+    let migrate = m["command"].as_array().expect("the Job's command").iter().map(|a| a.as_str().unwrap().to_owned());
+    let migrate = migrate.collect();
+
+    let mut run_args: Vec<String> = env_args(c);
+    let mut arg = |a: &str| run_args.push(a.to_owned());
 
     let psc = &pod["securityContext"];
     let uid = psc["runAsUser"].as_u64().expect("the Pod sets runAsUser");
@@ -271,7 +289,15 @@ fn chart_container() -> ChartContainer {
         assert_eq!(get["port"], "http", "{kind} on the http port");
         get["path"].as_str().unwrap_or_else(|| panic!("the chart's {kind} is an httpGet")).to_owned()
     };
-    ChartContainer { port, uid, liveness: probe("livenessProbe"), readiness: probe("readinessProbe"), run_args }
+    ChartContainer {
+        port,
+        uid,
+        liveness: probe("livenessProbe"),
+        readiness: probe("readinessProbe"),
+        run_args,
+        migrate_env,
+        migrate,
+    }
 }
 
 /// `curl` against the app: the status and the body.
@@ -329,7 +355,9 @@ impl Container {
 }
 
 /// Runs `image` as the rendered chart does and waits for its readiness probe's path to answer
-/// 200 (at most 20 s); returns the container and its published port.
+/// 200 (at most 20 s), then runs the migration Job's command in it (the SQLite file is on the
+/// container's own /tmp; in the cluster the Job runs first, on PostgreSQL); returns the container
+/// and its published port.
 fn run_as_the_chart(image: &str, chart: &ChartContainer) -> (Container, String) {
     let mut args = vec!["run", "-d"];
     args.extend(chart.run_args.iter().map(String::as_str));
@@ -339,6 +367,12 @@ fn run_as_the_chart(image: &str, chart: &ChartContainer) -> (Container, String) 
     let port = port.lines().next().and_then(|l| l.rsplit(':').next()).unwrap().trim().to_owned();
     for _ in 0..100 {
         if http(&port, "GET", &chart.readiness, None).0 == 200 {
+            let mut exec = vec!["exec"];
+            exec.extend(chart.migrate_env.iter().map(String::as_str));
+            exec.push(&container.0);
+            exec.extend(chart.migrate.iter().map(String::as_str));
+            let out = Command::new("docker").env("DOCKER_HOST", &env()["DOCKER_HOST"]).args(&exec).output().unwrap();
+            assert!(out.status.success(), "{exec:?}: {}\n{}", stderr(&out), container.logs());
             return (container, port);
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
