@@ -4,7 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Build caches live outside the clone so fresh clones (and CI) reuse them.
-export CARGO_TARGET_DIR ?= $(HOME)/.cache/ekskit/target
+# Keyed by the checkout's path (scripts/target-dir says why).
+export CARGO_TARGET_DIR ?= $(shell scripts/target-dir)
 CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
 STACK ?= demo
@@ -13,7 +14,7 @@ APP_PORT ?= 18080
 # `make up` runs on stack 0, the tests on stack 1 (own ports, state, cluster, registry): a test
 # run leaves the demo alone (scripts/devstack, EKSKIT_STACK_INDEX).
 TEST_STACK := 1
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary scripts/target-dir .ci/run
 
 .PHONY: help bootstrap build lint fmt schemas completions render stack test unit bench up down
 

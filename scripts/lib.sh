@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK=${STACK:-demo}
 DOC=$ROOT/.ekskit/$STACK.json
 ENVIRONMENT=${ENVIRONMENT:-dev}
-BIN=${EKSKIT_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/ekskit/target}/debug}
+BIN=${EKSKIT_BIN:-${CARGO_TARGET_DIR:-$("$ROOT/scripts/target-dir")}/debug}
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit "${2:-1}"; }
