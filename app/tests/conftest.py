@@ -2,13 +2,12 @@
 (TEST_DATABASE_URL, which scripts/app-test points at the local stack's PostgreSQL)."""
 
 import os
-import uuid
 
-import psycopg
 import pytest
 
 from comments import create_app
 from comments.config import Config
+from kit import own_schema
 
 
 def postgres_url():
@@ -26,14 +25,8 @@ def database_url(request, tmp_path):
     url = postgres_url()
     if not url:
         pytest.skip("no TEST_DATABASE_URL: PostgreSQL tests need scripts/app-test")
-    # A schema of its own per test, so tests never see each other's comments.
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with own_schema(url) as schema_url:
+        yield schema_url
 
 
 @pytest.fixture

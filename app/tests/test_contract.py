@@ -9,23 +9,21 @@ away), each through the same checks of the operation it is sent to."""
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
+from kit import Gunicorn, own_schema
+
 APP = Path(__file__).resolve().parent.parent
+# What imgbuild would pass the image.
+BUILT_FROM = {"APP_REVISION": "0123abcd" * 5, "APP_VERSION": "v1.2.3"}
 NEW = "/api/comment/new"
 LIST = "/api/comment/list/{content_id}"
 # The default MAX_BODY_BYTES: the chart does not set it, so this is what users get.
@@ -56,63 +54,6 @@ CONFIG = SchemathesisConfig.from_dict(
 schema = schemathesis.openapi.from_path(APP / "openapi.yaml", config=CONFIG)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gunicorn:
-    """`gunicorn -c gunicorn.conf.py comments:create_app()` from app/, as the image's CMD, with
-    what the chart and the image set in its environment (tests/test_gunicorn.py has the same)."""
-
-    def __init__(self, tmp, database_url, **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "gunicorn.log"
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "WEB_CONCURRENCY": "2",
-            "GRACEFUL_TIMEOUT": "5",
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
-            "DATABASE_URL": database_url,
-            "TMPDIR": str(tmp),
-            "APP_REVISION": "0123abcd" * 5,
-            "APP_VERSION": "v1.2.3",
-            **env,
-        }
-        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "comments:create_app()"]
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(command, cwd=APP, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.wait_until_serving()
-
-    def wait_until_serving(self):
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(self.url + "/healthz", timeout=5)
-                return
-            except requests.RequestException:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"gunicorn did not answer /healthz:\n{self.output()}")
-                time.sleep(0.1)
-
-    def output(self):
-        return self.log.read_text(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
     url = os.environ.get("TEST_DATABASE_URL")
@@ -121,20 +62,13 @@ def database_url(tmp_path_factory):
             pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'comments.db'}"
         return
-    # A schema of its own, as tests/conftest.py gives each test: no other test's comments.
-    name = "contract_" + uuid.uuid4().hex[:12]
-    libpq_url = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(libpq_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{name}"
-    with psycopg.connect(libpq_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with own_schema(url) as schema_url:
+        yield schema_url
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, database_url):
-    app = Gunicorn(tmp_path_factory.mktemp("tmp"), database_url)
+    app = Gunicorn(tmp_path_factory.mktemp("tmp"), env={"DATABASE_URL": database_url, **BUILT_FROM})
     yield app
     app.stop()
 
@@ -143,7 +77,7 @@ def server(tmp_path_factory, database_url):
 def server_without_database(tmp_path_factory):
     """The app whose PostgreSQL is away: nothing listens on port 1 (tcpmux)."""
     url = "postgresql://comments@127.0.0.1:1/comments"
-    app = Gunicorn(tmp_path_factory.mktemp("tmp"), url, MIGRATE_ON_START="false")
+    app = Gunicorn(tmp_path_factory.mktemp("tmp"), env={"DATABASE_URL": url, "MIGRATE_ON_START": "false", **BUILT_FROM})
     yield app
     app.stop()
 

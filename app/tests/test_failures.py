@@ -22,7 +22,7 @@ import pytest
 from comments import create_app
 from comments.config import Config
 
-from test_gunicorn import Gunicorn, free_port
+from kit import Gunicorn, free_port
 
 PERSONAL = "outage-person@example.com"
 
