@@ -44,6 +44,9 @@ _SQLITE_SCHEMA = (
 )
 _INSERT = "INSERT INTO comments (content_id, email, comment) VALUES (%s, %s, %s)"
 _LIST = "SELECT email, comment FROM comments WHERE content_id = %s ORDER BY id"
+# sqlite3's placeholders.
+_SQLITE_INSERT = _INSERT.replace("%s", "?")
+_SQLITE_LIST = _LIST.replace("%s", "?")
 
 # After a failed connect, how long a process answers Unavailable without trying again.
 _BACKOFF_SECONDS = 1.0
@@ -88,7 +91,8 @@ class PostgresStore:
         self._wait_timeout = config.db_statement_timeout + 1 if config.db_statement_timeout > 0 else None
         self._pool_size = config.pool_size
         self._max_lifetime = config.db_max_lifetime
-        self._schema_pending = config.migrate_on_start
+        self._migrate_on_start = config.migrate_on_start
+        self._schema_applied = False  # by this process
         self._idle = []
         self._inherited = []
         self._lock = threading.Lock()
@@ -97,9 +101,9 @@ class PostgresStore:
         self._probing = False
 
     def migrate(self):
-        with self._connection() as conn, conn.transaction():
-            for statement in _PG_SCHEMA:
-                conn.execute(statement)
+        with self._connection() as conn:
+            if not self._schema_applied:  # else the connect just did (MIGRATE_ON_START)
+                self._apply_schema(conn)
 
     def add(self, content_id, email, comment):
         with self._connection() as conn:
@@ -183,8 +187,17 @@ class PostgresStore:
             self._healthy = True
         conn.wait_timeout = self._wait_timeout
         conn.born = time.monotonic()
-        if self._schema_pending:
-            self._apply_schema(conn)
+        if self._migrate_on_start and not self._schema_applied:
+            # On the first connection of each worker rather than before the server listens, so a
+            # database that is not there yet delays nothing but requests.
+            try:
+                self._apply_schema(conn)
+            except psycopg.OperationalError as e:
+                conn.close()
+                raise Unavailable(_reason(e)) from e
+            except BaseException:
+                conn.close()
+                raise
         return conn
 
     def _failed(self):
@@ -196,19 +209,10 @@ class PostgresStore:
             conn.close()
 
     def _apply_schema(self, conn):
-        """MIGRATE_ON_START: the schema, on the first connection of each worker rather than before
-        the server listens, so a database that is not there yet delays nothing but requests."""
-        try:
-            with conn.transaction():
-                for statement in _PG_SCHEMA:
-                    conn.execute(statement)
-        except psycopg.OperationalError as e:
-            conn.close()
-            raise Unavailable(_reason(e)) from e
-        except BaseException:
-            conn.close()
-            raise
-        self._schema_pending = False
+        with conn.transaction():
+            for statement in _PG_SCHEMA:
+                conn.execute(statement)
+        self._schema_applied = True
 
     def _put(self, conn):
         if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -248,22 +252,22 @@ class SqliteStore:
     def __init__(self, config):
         self._path = _sqlite_path(config.database_url)
         self._busy_timeout = config.db_statement_timeout or 5.0
-        self._schema_pending = config.migrate_on_start
+        self._migrate_on_start = config.migrate_on_start
+        self._schema_applied = False  # by this process
         self._local = threading.local()
 
     def migrate(self):
         conn = self._conn()
-        with conn:
-            for statement in _SQLITE_SCHEMA:
-                conn.execute(statement)
+        if not self._schema_applied:  # else the connect just did (MIGRATE_ON_START)
+            self._apply_schema(conn)
 
     def add(self, content_id, email, comment):
         with self._errors():
-            self._conn().execute(_INSERT.replace("%s", "?"), (content_id, email, comment))
+            self._conn().execute(_SQLITE_INSERT, (content_id, email, comment))
 
     def list(self, content_id):
         with self._errors():
-            rows = self._conn().execute(_LIST.replace("%s", "?"), (content_id,)).fetchall()
+            rows = self._conn().execute(_SQLITE_LIST, (content_id,)).fetchall()
         return [{"email": email, "comment": comment} for email, comment in rows]
 
     def ping(self):
@@ -284,10 +288,15 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")  # an acknowledged comment survives a power cut
             self._local.conn = conn
-            if self._schema_pending:
-                self.migrate()
-                self._schema_pending = False
+            if self._migrate_on_start and not self._schema_applied:
+                self._apply_schema(conn)
         return conn
+
+    def _apply_schema(self, conn):
+        with conn:
+            for statement in _SQLITE_SCHEMA:
+                conn.execute(statement)
+        self._schema_applied = True
 
     @contextmanager
     def _errors(self):
