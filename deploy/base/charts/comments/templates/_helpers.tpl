@@ -17,6 +17,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "comments.labels" -}}
 {{ include "comments.selectorLabels" . }}
+{{ include "comments.releaseLabels" . }}
+{{- end -}}
+
+{{- /* What every object of the release says besides its selector labels. */ -}}
+{{- define "comments.releaseLabels" -}}
 app.kubernetes.io/version: {{ .Values.image.tag | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
@@ -36,9 +41,7 @@ app.kubernetes.io/component: migrate
 
 {{- define "comments.migrateLabels" -}}
 {{ include "comments.migrateSelectorLabels" . }}
-app.kubernetes.io/version: {{ .Values.image.tag | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{ include "comments.releaseLabels" . }}
 {{- end -}}
 
 {{- /* The migration's own ServiceAccount, a hook made just before the Job: the chart's
