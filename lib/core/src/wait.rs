@@ -3,6 +3,9 @@
 //! Every wait says what it waits on and for how long at most; a timeout names the resource
 //! and the last state it was seen in, and a state that can never become ready fails at once.
 
+// The one module that sleeps: clippy.toml denies bare sleeps everywhere else.
+#![allow(clippy::disallowed_methods)]
+
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
@@ -103,6 +106,123 @@ where
     }
 }
 
+/// When [`retry`] stops retrying a call that keeps failing transiently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// At most this many retries after the first attempt (`--retries`).
+    Retries(u32),
+    /// Retry as long as less than this was spent sleeping between attempts: for a failure that
+    /// lasts a while, such as a new IAM role the service cannot assume yet.
+    Waited(Duration),
+}
+
+/// How [`retry`] retries: the delays between attempts and when to give up.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub backoff: Backoff,
+    pub limit: Limit,
+}
+
+/// A call [`retry`] gave up on: its last error (transient or not) and the attempts made.
+#[derive(Debug)]
+pub struct GaveUp<E> {
+    pub error: E,
+    pub attempts: u32,
+}
+
+/// What the retry loops share, so the async and the blocking one cannot drift apart.
+struct Attempts {
+    policy: Retry,
+    attempt: u32,
+    delay: Duration,
+    waited: Duration,
+}
+
+impl Attempts {
+    fn new(policy: Retry) -> Self {
+        Self { policy, attempt: 1, delay: policy.backoff.initial, waited: Duration::ZERO }
+    }
+
+    /// After a failed attempt: how long to sleep before the next one, or `None` to give up.
+    /// Logs the retry.
+    fn next<E: Display>(&mut self, what: &str, error: &E, transient: bool) -> Option<Duration> {
+        let more = match self.policy.limit {
+            Limit::Retries(retries) => self.attempt <= retries,
+            Limit::Waited(limit) => self.waited < limit,
+        };
+        if !transient || !more {
+            return None;
+        }
+        let delay = self.delay;
+        match self.policy.limit {
+            Limit::Retries(retries) => {
+                tracing::warn!("{what}: {error:#}; retry {} of {retries} in {delay:?}", self.attempt)
+            }
+            Limit::Waited(_) => tracing::warn!("{what}: {error:#}; retrying in {delay:?}"),
+        }
+        self.attempt += 1;
+        self.waited += delay;
+        self.delay = self.policy.backoff.next(delay);
+        Some(delay)
+    }
+
+    fn gave_up<E>(&self, error: E) -> GaveUp<E> {
+        GaveUp { error, attempts: self.attempt }
+    }
+}
+
+/// Calls `op` (with the attempt number, from 1) until it succeeds, fails in a way `transient`
+/// says a retry cannot fix, or `policy` gives up; each retry is logged with `what`, the attempt
+/// and the error. Unlike [`until`], which polls a state, this repeats a call that failed.
+pub async fn retry<T, E, F, Fut>(
+    what: &str,
+    policy: Retry,
+    transient: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, GaveUp<E>>
+where
+    E: Display,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut attempts = Attempts::new(policy);
+    loop {
+        let error = match op(attempts.attempt).await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        match attempts.next(what, &error, transient(&error)) {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => return Err(attempts.gave_up(error)),
+        }
+    }
+}
+
+/// [`retry`] for blocking code (git2): sleeps the thread, out of the async workers' way.
+pub fn retry_blocking<T, E, F>(
+    what: &str,
+    policy: Retry,
+    transient: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, GaveUp<E>>
+where
+    E: Display,
+    F: FnMut(u32) -> Result<T, E>,
+{
+    let mut attempts = Attempts::new(policy);
+    loop {
+        let error = match op(attempts.attempt) {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        match attempts.next(what, &error, transient(&error)) {
+            // Outside a runtime block_in_place just runs the closure.
+            Some(delay) => tokio::task::block_in_place(|| std::thread::sleep(delay)),
+            None => return Err(attempts.gave_up(error)),
+        }
+    }
+}
+
 /// `90s` → `1m30s`: durations as people read them in progress lines.
 pub fn human(d: Duration) -> impl Display {
     let secs = d.as_secs();
@@ -168,6 +288,60 @@ mod tests {
         );
         // It gives up at the deadline, not a whole backoff step later.
         assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
+
+    fn doubling(initial: u64, max: u64, limit: Limit) -> Retry {
+        let backoff = Backoff { initial: Duration::from_secs(initial), max: Duration::from_secs(max), factor: 2.0 };
+        Retry { backoff, limit }
+    }
+
+    /// A call failing with `errors` in turn, then succeeding with its attempt number.
+    fn flaky(errors: &'static [&'static str]) -> impl FnMut(u32) -> Result<u32, &'static str> {
+        move |attempt| errors.get(attempt as usize - 1).map_or(Ok(attempt), |e| Err(*e))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_transient_errors_with_doubling_delays() {
+        let started = Instant::now();
+        let mut call = flaky(&["503", "503", "503"]);
+        let policy = doubling(1, 30, Limit::Retries(4));
+        let value = retry("pushing x:1", policy, |e| *e == "503", |n| std::future::ready(call(n))).await.unwrap();
+        assert_eq!(value, 4);
+        assert_eq!(started.elapsed(), Duration::from_secs(1 + 2 + 4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_after_its_retries_or_at_once_on_a_lasting_error() {
+        let started = Instant::now();
+        let mut call = flaky(&["503", "503", "503"]);
+        let policy = doubling(1, 30, Limit::Retries(2));
+        let gave_up = retry("x", policy, |e| *e == "503", |n| std::future::ready(call(n))).await.unwrap_err();
+        assert_eq!((gave_up.error, gave_up.attempts), ("503", 3));
+        assert_eq!(started.elapsed(), Duration::from_secs(1 + 2));
+
+        let mut call = flaky(&["503", "401"]);
+        let gave_up = retry("x", policy, |e| *e == "503", |n| std::future::ready(call(n))).await.unwrap_err();
+        assert_eq!((gave_up.error, gave_up.attempts), ("401", 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_time_limit_counts_the_sleeps_and_caps_the_delay() {
+        // 2+4+8+16+20+20+20+20 = 110s < 120s: one more retry (20s), then it gives up.
+        let started = Instant::now();
+        let policy = doubling(2, 20, Limit::Waited(Duration::from_secs(120)));
+        let gave_up = retry("x", policy, |_| true, |_| async { Err::<(), _>("not yet") }).await.unwrap_err();
+        assert_eq!((gave_up.attempts, started.elapsed()), (10, Duration::from_secs(130)));
+    }
+
+    #[test]
+    fn the_blocking_variant_retries_the_same_way() {
+        let mut call = flaky(&["rejected", "rejected"]);
+        let backoff = Backoff { initial: Duration::from_millis(1), max: Duration::from_millis(4), factor: 2.0 };
+        let policy = Retry { backoff, limit: Limit::Retries(2) };
+        assert_eq!(retry_blocking("push of main", policy, |_| true, &mut call).unwrap(), 3);
+        let mut call = flaky(&["rejected", "rejected", "rejected"]);
+        let gave_up = retry_blocking("push of main", policy, |_| true, &mut call).unwrap_err();
+        assert_eq!((gave_up.error, gave_up.attempts), ("rejected", 3));
     }
 
     #[test]
