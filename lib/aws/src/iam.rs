@@ -104,3 +104,59 @@ pub async fn delete_owned_role(iam: &Client, name: &str, stack: &str) -> anyhow:
         Err(e) => Err(e),
     }
 }
+
+/// IAM is eventually consistent: for a few seconds after CreateRole, a service may not be able to
+/// assume the new role yet, and each says so in its own words. True for those errors, which a
+/// retry fixes; each service's words are matched only with its own error code, so a lasting error
+/// of one service is never taken for another's passing one.
+pub fn role_not_ready(err: &anyhow::Error) -> bool {
+    let text = || format!("{err:#}");
+    match aws_code(err) {
+        // EKS: CreateCluster, CreateNodegroup.
+        Some("InvalidParameterException") => {
+            let text = text().to_lowercase();
+            text.contains("role")
+                && (text.contains("assume") || text.contains("not authorized") || text.contains("does not exist"))
+        }
+        // CodeBuild: CreateProject, UpdateProject.
+        Some("InvalidInputException") => text().contains("not authorized to perform: sts:AssumeRole"),
+        // CodePipeline: CreatePipeline, UpdatePipeline.
+        Some("InvalidStructureException") => text().contains("not authorized to perform AssumeRole"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: &str, message: &str) -> anyhow::Error {
+        anyhow::Error::new(ekskit_core::ServiceError { code: code.into(), message: message.into(), hint: None })
+    }
+
+    #[test]
+    fn a_role_eks_cannot_assume_yet_is_retried_other_errors_are_not() {
+        // As CreateCluster answers right after CreateRole.
+        assert!(role_not_ready(&err(
+            "InvalidParameterException",
+            "Role with arn: arn:aws:iam::123456789012:role/ekskit-demo-cluster, could not be assumed because it does not exist or the trusted entity is not correct"
+        )));
+        assert!(!role_not_ready(&err(
+            "InvalidParameterException",
+            "Subnets specified must be in at least two different AZs"
+        )));
+        assert!(!role_not_ready(&err("AccessDeniedException", "role cannot be assumed")));
+    }
+
+    #[test]
+    fn codebuild_and_codepipeline_say_it_their_own_way() {
+        let codebuild = "CodeBuild is not authorized to perform: sts:AssumeRole on arn:aws:iam::123456789012:role/x";
+        assert!(role_not_ready(&err("InvalidInputException", codebuild)));
+        let codepipeline =
+            "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::123456789012:role/x";
+        assert!(role_not_ready(&err("InvalidStructureException", codepipeline)));
+        assert!(!role_not_ready(&err("InvalidInputException", "Invalid buildspec")));
+        assert!(!role_not_ready(&err("InvalidStructureException", codebuild)), "only CodePipeline's words");
+        assert!(!role_not_ready(&anyhow::anyhow!("{codebuild}")), "no AWS code: not an AWS answer");
+    }
+}

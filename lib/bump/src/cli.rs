@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use ekskit_aws::AwsArgs;
-use ekskit_core::cli::GlobalArgs;
+use ekskit_core::InputError;
+use ekskit_core::cli::{DryRun, ExitCodes, GlobalArgs, StdinDash, after_help, for_arg, path_not_dash};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -12,14 +13,31 @@ Examples:
   tagbump deploy/charts/comments/values.yaml --tag 0123abcd              # image.tag, commit only
   tagbump deploy/environments/prod/kustomization.yaml --image comments --tag v1.4.0 --push
   tagbump values.yaml --path app.image.tag --tag 1.20 --dry-run          # the diff, nothing written
+  tagbump deploy/environments/prod/kustomization.yaml --push \\
+      --from deploy/environments/dev/kustomization.yaml            # promotion: dev's tag to prod
+  # AWS CodeBuild (a source zip without .git): tagbump clones the GitOps branch itself
+  imgbuild app/ | imgpush -r ecr:comments | tagbump deploy/environments/dev/kustomization.yaml \\
+      --repo https://git.example.org/acme/gitops.git --branch gitops --push --token-secret ARN
 
-The new tag comes from --tag, else the stdin `push` (imgpush) or `image` (imgbuild) key. Push
-credentials: a token from --token-env (default GIT_TOKEN when set), --token-file or
---token-secret (AWS Secrets Manager), or an SSH key (--ssh-key, else the SSH agent). They are
-never printed and never written into .git/config.
+The new tag comes from --tag, else --from (the tag at the same path in FILE2: a promotion),
+else the stdin `push` (imgpush) or `image` (imgbuild) key; with --from the stdin keys are
+ignored. The stdin `push.digest` goes into the commit message as an `Image-Digest:` trailer.
 
-Output: the stdin document (kept whole) plus the `bump` key; see schemas/bump.schema.json.
-Exit codes: 0 committed (or already set), 1 failure, 2 bad usage or input (the file untouched).";
+With --repo, tagbump fetches the tip of --branch into a temporary directory (depth 1), edits
+FILE there (a path from the repository's root), commits, pushes and removes the directory, also
+on errors and on Ctrl-C. Credentials, for the push and the --repo fetch: a token from
+--token-env (default GIT_TOKEN when set), --token-file or --token-secret (AWS Secrets Manager),
+or an SSH key (--ssh-key, else the SSH agent). They are never printed and never written into a
+git config; a --repo URL must not carry them.
+
+Output: the stdin document (kept whole) plus the `bump` key; see schemas/bump.schema.json.";
+
+const EXIT_CODES: ExitCodes = ExitCodes {
+    done: "committed (or already set)",
+    failure: "failure",
+    usage: "bad usage or input (the file untouched)",
+    ..ExitCodes::DEFAULT
+};
 
 /// Set an image tag in a YAML file in place, commit it and push it.
 ///
@@ -27,10 +45,13 @@ Exit codes: 0 committed (or already set), 1 failure, 2 bad usage or input (the f
 /// endings stay as they were. The tag is kept a string. A push that loses a race is redone on
 /// the remote's new tip.
 #[derive(Debug, Parser)]
-#[command(name = "tagbump", version, after_help = EXAMPLES)]
+#[command(name = "tagbump", version, after_help = after_help(EXAMPLES, EXIT_CODES))]
+#[command(mut_args(for_arg("dry_run", |a| a.help("Print the diff it would make; write nothing"))))]
 pub struct Args {
-    /// The YAML file: Helm values, a kustomization.yaml, or any YAML with --path
-    #[arg(value_name = "FILE")]
+    /// The YAML file: Helm values, a kustomization.yaml, or any YAML with --path; with --repo, a
+    /// path from the repository's root
+    // Not `-`: that is the stdin document's, after FILE (`tagbump FILE -`).
+    #[arg(value_name = "FILE", value_parser = path_not_dash)]
     pub file: PathBuf,
 
     /// Path of the tag, e.g. image.tag, images[name=registry.k8s.io/app].newTag (dots inside [...]
@@ -43,24 +64,38 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub image: Option<String>,
 
-    /// The new tag [default: `push.tags[0]`, else the tag of `image.tags[0]`, from stdin]
+    /// The new tag [default: the tag in --from FILE2, else `push.tags[0]`, else the tag of
+    /// `image.tags[0]`, from stdin]
     #[arg(short = 't', long, value_name = "TAG")]
     pub tag: Option<String>,
+
+    /// Copy the tag from FILE2, at the same path as in FILE: a promotion (dev's kustomization into
+    /// prod's). With --repo, FILE2 is in the same repository and branch. The stdin `push` and
+    /// `image` keys are then ignored
+    #[arg(long, value_name = "FILE2", conflicts_with = "tag")]
+    pub from: Option<PathBuf>,
 
     /// Which YAML document of the file, counted from 0, when several have the path
     #[arg(long, value_name = "N")]
     pub document: Option<usize>,
 
-    /// Branch to commit on [default: the checked-out one]
+    /// Branch to commit on [default: the checked-out one]; with --repo, the branch fetched and
+    /// pushed (required)
     #[arg(short = 'b', long, value_name = "BRANCH")]
     pub branch: Option<String>,
+
+    /// Work on this repository instead of the clone FILE is in: its --branch is fetched into a
+    /// temporary directory, edited, pushed (--push; or --dry-run) and removed. https://, http://,
+    /// ssh://, git@host:path, file:// or a local path, without credentials in it
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
 
     /// Push the commit; a rejected push is redone on the remote's new tip
     #[arg(long)]
     pub push: bool,
 
     /// Remote to push to
-    #[arg(long, value_name = "NAME", default_value = "origin")]
+    #[arg(long, value_name = "NAME", default_value = "origin", conflicts_with = "repo")]
     pub remote: String,
 
     /// Attempts after the first when the push is rejected because the remote moved
@@ -91,15 +126,38 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub ssh_key: Option<PathBuf>,
 
-    /// Print the diff it would make; write nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
+
+    #[command(flatten)]
+    pub stdin: StdinDash,
 
     #[command(flatten)]
     pub aws: AwsArgs,
 
     #[command(flatten)]
     pub global: GlobalArgs,
+}
+
+impl Args {
+    /// What clap cannot say: --repo wants a branch, and a push (its clone is removed, so an
+    /// unpushed commit would be lost) or a dry run.
+    pub fn check(&self) -> Result<(), InputError> {
+        if self.repo.is_none() {
+            return Ok(());
+        }
+        if self.branch.is_none() {
+            return Err(InputError::new("--repo needs --branch: the branch to fetch, edit and push")
+                .hint("pass --branch, e.g. --branch main or --branch gitops"));
+        }
+        if !self.push && !self.dry_run.on {
+            return Err(InputError::new(
+                "--repo needs --push: the temporary clone is removed afterwards, so an unpushed commit would be lost",
+            )
+            .hint("add --push, or --dry-run to see the diff"));
+        }
+        Ok(())
+    }
 }
 
 fn parse_author(text: &str) -> Result<(String, String), String> {
@@ -123,5 +181,27 @@ mod tests {
         assert_eq!(a.author, Some(("CI Bot".into(), "ci@example.com".into())));
         assert!(Args::try_parse_from(["tagbump", "v.yaml", "--author", "nobody"]).is_err());
         assert!(Args::try_parse_from(["tagbump"]).is_err());
+        assert!(Args::try_parse_from(["tagbump", "-"]).is_err(), "`-` is not FILE");
+        let dash = Args::try_parse_from(["tagbump", "v.yaml", "-"]).unwrap();
+        assert_eq!(dash.stdin.mode(), ekskit_core::document::Stdin::Always);
+    }
+
+    #[test]
+    fn repo_wants_a_branch_and_a_push_and_from_excludes_tag() {
+        let parse = |args: &[&str]| Args::try_parse_from([&["tagbump", "v.yaml"], args].concat());
+        let url = "https://git.example.org/acme/gitops.git";
+        assert!(parse(&["--repo", url, "--branch", "gitops", "--push"]).unwrap().check().is_ok());
+        assert!(parse(&["--repo", url, "-b", "gitops", "--dry-run"]).unwrap().check().is_ok());
+        let no_branch = parse(&["--repo", url, "--push"]).unwrap().check().unwrap_err();
+        assert!(no_branch.message.contains("--branch"), "{no_branch:?}");
+        let no_push = parse(&["--repo", url, "--branch", "gitops"]).unwrap().check().unwrap_err();
+        assert!(no_push.message.contains("--push") && no_push.hint.unwrap().contains("--dry-run"));
+        assert!(parse(&["--branch", "gitops"]).unwrap().check().is_ok(), "without --repo, nothing changes");
+        assert!(parse(&["--repo", url, "--branch", "b", "--push", "--remote", "upstream"]).is_err());
+        assert_eq!(parse(&["--repo", url, "-b", "b", "--push"]).unwrap().remote, "origin");
+
+        let from = parse(&["--from", "dev/kustomization.yaml"]).unwrap();
+        assert_eq!(from.from.as_deref(), Some(std::path::Path::new("dev/kustomization.yaml")));
+        assert!(parse(&["--from", "dev.yaml", "--tag", "v1"]).is_err());
     }
 }

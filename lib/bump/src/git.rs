@@ -2,14 +2,22 @@
 //! not on the work tree, so a push that loses a race is redone on the new remote tip: fetch,
 //! edit the file as it is there, commit, push again, with bounded backoff. No commit is made when
 //! the tag is already set; a local commit a failed push left behind is pushed by the next run.
+//!
+//! With `--repo` the repository is a temporary bare one ([`Repo::ephemeral`]) that knows the
+//! remote only by its URL (nothing is written to its config) and fetches only the branch's tip
+//! (depth 1): the edit needs the tip's tree alone, and the redo after a lost race fetches the
+//! new tip the same way.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry_blocking};
 use ekskit_core::{Hinted, InputError};
 use git2::build::{CheckoutBuilder, TreeUpdateBuilder};
-use git2::{Cred, CredentialType, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository, Signature};
-use tracing::{info, warn};
+use git2::{
+    AutotagOption, Cred, CredentialType, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository, Signature,
+};
+use tracing::{debug, info};
 
 use crate::path::YamlPath;
 use crate::yaml;
@@ -22,6 +30,10 @@ pub struct Change<'a> {
     pub new: &'a str,
     /// Names the image in the commit message.
     pub image: &'a str,
+    /// The pushed image's digest, written as an `Image-Digest:` trailer of the commit message.
+    pub digest: Option<&'a str>,
+    /// The file the tag was copied from (--from), named in the commit message.
+    pub from: Option<&'a Path>,
 }
 
 #[derive(Default)]
@@ -51,10 +63,52 @@ pub struct Outcome {
     pub attempts: u32,
 }
 
+/// The commits an attempt of [`Repo::bump_from`] starts from: the local branch's tip as it was
+/// before, the remote's as last fetched, and the one the edit goes on.
+#[derive(Clone, Copy)]
+struct Tips {
+    local: Option<Oid>,
+    remote: Option<Oid>,
+    base: Oid,
+}
+
+/// Why an attempt to push did not land: the remote moved (another attempt on its new tip may
+/// land), or anything else.
+enum Push {
+    Rejected(String),
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Push {
+    fn from(e: anyhow::Error) -> Self {
+        Push::Failed(e)
+    }
+}
+
+impl std::fmt::Display for Push {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Push::Rejected(why) => write!(f, "rejected ({why}); fetching and redoing the edit on the new tip"),
+            Push::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
 pub struct Repo {
     repo: Repository,
     /// The file, relative to the work tree.
     relative: PathBuf,
+    /// Set for `--repo`: the remote is this URL, not a named remote.
+    direct: Option<Direct>,
+}
+
+/// The remote of a temporary repository, known only by its URL.
+struct Direct {
+    url: String,
+    /// The URL as messages show it.
+    shown: String,
+    /// Fetch the tip alone (depth 1); off for local paths, whose transport cannot.
+    shallow: bool,
 }
 
 impl Repo {
@@ -67,7 +121,39 @@ impl Repo {
         })?;
         let workdir = repo.workdir().ok_or_else(|| InputError::new("the repository is bare"))?.canonicalize()?;
         let relative = absolute.strip_prefix(&workdir)?.to_path_buf();
-        Ok(Self { repo, relative })
+        Ok(Self { repo, relative, direct: None })
+    }
+
+    /// A new bare repository in `dir` (an empty directory the caller removes) for `url`; the
+    /// branch is fetched by [`Repo::fetch`] (shallowly when `shallow`), `relative` is the file
+    /// inside it.
+    pub fn ephemeral(dir: &Path, url: &str, shown: &str, shallow: bool, relative: PathBuf) -> anyhow::Result<Self> {
+        let repo = Repository::init_bare(dir)
+            .map_err(|e| anyhow::anyhow!("creating a repository in {}: {}", dir.display(), e.message()))?;
+        let direct = Direct { url: url.to_owned(), shown: shown.to_owned(), shallow };
+        Ok(Self { repo, relative, direct: Some(direct) })
+    }
+
+    /// The text of `path` in the commit `tip`; `None` when the commit has no such file.
+    pub fn read(&self, tip: Oid, path: &Path) -> anyhow::Result<Option<String>> {
+        let tree = self.repo.find_commit(tip)?.tree()?;
+        let Ok(entry) = tree.get_path(path) else { return Ok(None) };
+        let Ok(blob) = self.repo.find_blob(entry.id()) else {
+            return Err(InputError::new(format!("{} is not a file", path.display())).into());
+        };
+        let text = String::from_utf8(blob.content().to_vec())
+            .map_err(|_| InputError::new(format!("{} is not UTF-8 text", path.display())))?;
+        Ok(Some(text))
+    }
+
+    /// The remote's default branch (its HEAD), to say where a missing branch could start from;
+    /// `None` when the remote does not tell.
+    pub fn remote_default_branch(&self, options: &Options) -> Option<String> {
+        let mut remote = self.remote(options).ok()?;
+        let callbacks = callbacks(&options.credentials);
+        let connection = remote.connect_auth(git2::Direction::Fetch, Some(callbacks), None).ok()?;
+        let head = connection.default_branch().ok()?;
+        head.as_str().ok()?.strip_prefix("refs/heads/").map(str::to_owned)
     }
 
     /// The branch to commit on: `--branch`, else the checked-out one.
@@ -105,60 +191,94 @@ impl Repo {
     /// Commits the change on the branch (and pushes it, with retries on a lost race).
     pub fn bump(&self, change: &Change<'_>, options: &Options) -> anyhow::Result<Outcome> {
         let branch = self.branch(options.branch.as_deref())?;
+        let remote_tip = if options.push { self.fetch(options, &branch)? } else { None };
+        self.bump_from(change, options, &branch, remote_tip)
+    }
+
+    /// [`Repo::bump`] once the remote's tip of `branch` was fetched (`None`: it has no such branch).
+    pub fn bump_from(
+        &self,
+        change: &Change<'_>,
+        options: &Options,
+        branch: &str,
+        mut remote_tip: Option<Oid>,
+    ) -> anyhow::Result<Outcome> {
+        let branch = branch.to_owned();
         let local_ref = format!("refs/heads/{branch}");
-        let mut remote_tip = if options.push { self.fetch(options, &branch)? } else { None };
         let local_tip = self.repo.refname_to_id(&local_ref).ok();
         let mut base = match (local_tip, remote_tip) {
             (Some(l), Some(r)) if l == r || self.repo.graph_descendant_of(l, r)? => l,
             (_, Some(r)) => r,
             (Some(l), None) => l,
             (None, None) => {
-                return Err(InputError::new(format!("there is no branch {branch}, here or on {}", options.remote))
-                    .hint(format!("create it first (git switch -c {branch} && git push -u {} {branch}), or pass an existing --branch", options.remote))
-                    .into());
+                return Err(InputError::new(format!(
+                    "there is no branch {branch}, here or on {}",
+                    self.label(options)
+                ))
+                .hint(format!(
+                    "create it first (git switch -c {branch} && git push -u {} {branch}), or pass an existing --branch",
+                    options.remote
+                ))
+                .into());
             }
         };
-        let mut delay = Duration::from_millis(500);
-        for attempt in 1..=options.retries + 1 {
-            let (old, commit) = self.commit_on(base, change, &branch, options)?;
-            let head = commit.unwrap_or(base);
-            if commit.is_some() || local_tip != Some(head) {
-                self.move_branch(&local_ref, head)?;
+        let policy = Retry {
+            backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(10), factor: 2.0 },
+            limit: Limit::Retries(options.retries),
+        };
+        let attempt = |attempt| {
+            if attempt > 1 {
+                remote_tip = self.fetch(options, &branch)?;
+                base = remote_tip.unwrap_or(base);
             }
-            let outcome = |pushed| Outcome {
-                old: old.clone(),
-                commit: commit.map(|c| c.to_string()),
-                branch: branch.clone(),
-                pushed,
-                attempts: attempt,
-            };
-            if !options.push || remote_tip == Some(head) {
-                return Ok(outcome(false));
-            }
-            match self.push(options, &branch)? {
-                None => {
-                    info!("pushed {branch} to {} ({head})", options.remote);
-                    return Ok(outcome(true));
-                }
-                Some(rejection) if attempt <= options.retries => {
-                    warn!(
-                        "push of {branch} rejected ({rejection}); fetching and redoing the edit on the new tip in {delay:?}"
-                    );
-                    tokio::task::block_in_place(|| std::thread::sleep(delay));
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                    remote_tip = self.fetch(options, &branch)?;
-                    base = remote_tip.unwrap_or(base);
-                }
-                Some(rejection) => {
-                    return Err(Hinted::new(
-                        format!("the remote kept rejecting the push of {branch} after {attempt} attempts: {rejection}"),
-                        "run the same command again; the edit is redone on the remote's newest commit",
-                    )
-                    .into());
-                }
-            }
+            let tips = Tips { local: local_tip, remote: remote_tip, base };
+            self.commit_and_push(change, options, &branch, tips, attempt)
+        };
+        let rejected = |e: &Push| matches!(e, Push::Rejected(_));
+        match retry_blocking(&format!("push of {branch}"), policy, rejected, attempt) {
+            Ok(outcome) => Ok(outcome),
+            Err(GaveUp { error: Push::Failed(e), .. }) => Err(e),
+            Err(GaveUp { error: Push::Rejected(rejection), attempts }) => Err(Hinted::new(
+                format!("the remote kept rejecting the push of {branch} after {attempts} attempts: {rejection}"),
+                "run the same command again; the edit is redone on the remote's newest commit",
+            )
+            .into()),
         }
-        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// One attempt of [`Repo::bump_from`]: the edit committed on `tips.base`, the branch moved
+    /// to it, and pushed unless the remote already has it.
+    fn commit_and_push(
+        &self,
+        change: &Change<'_>,
+        options: &Options,
+        branch: &str,
+        tips: Tips,
+        attempt: u32,
+    ) -> Result<Outcome, Push> {
+        let local_ref = format!("refs/heads/{branch}");
+        let (old, commit) = self.commit_on(tips.base, change, branch, options)?;
+        let head = commit.unwrap_or(tips.base);
+        if commit.is_some() || tips.local != Some(head) {
+            self.move_branch(&local_ref, head)?;
+        }
+        let outcome = |pushed| Outcome {
+            old: old.clone(),
+            commit: commit.map(|c| c.to_string()),
+            branch: branch.to_owned(),
+            pushed,
+            attempts: attempt,
+        };
+        if !options.push || tips.remote == Some(head) {
+            return Ok(outcome(false));
+        }
+        match self.push(options, branch)? {
+            None => {
+                info!("pushed {branch} to {} ({head})", self.label(options));
+                Ok(outcome(true))
+            }
+            Some(rejection) => Err(Push::Rejected(rejection)),
+        }
     }
 
     /// The edit as a commit on top of `base`; `None` when the tag is already set there.
@@ -195,14 +315,7 @@ impl Repo {
         );
         let tree = self.repo.find_tree(update.create_updated(&self.repo, &tree)?)?;
         let signature = self.signature(options)?;
-        let message = format!(
-            "{}: {} -> {}\n\n{} {} updated by tagbump.\n",
-            change.image,
-            target.value,
-            change.new,
-            self.relative.display(),
-            change.path
-        );
+        let message = commit_message(change, &self.relative, &target.value);
         let commit = self.repo.commit(None, &signature, &signature, &message, &tree, &[&parent])?;
         info!("committed {commit} on {branch}: {} {} -> {}", change.image, target.value, change.new);
         Ok((target.value, Some(commit)))
@@ -213,7 +326,7 @@ impl Repo {
     fn move_branch(&self, local_ref: &str, commit: Oid) -> anyhow::Result<()> {
         let checked_out =
             self.repo.head().ok().and_then(|h| h.name().ok().map(str::to_owned)).as_deref() == Some(local_ref);
-        if checked_out {
+        if checked_out && !self.repo.is_bare() {
             let tree = self.repo.find_commit(commit)?.into_object();
             self.repo.checkout_tree(&tree, Some(CheckoutBuilder::new().safe()))?;
         }
@@ -235,13 +348,25 @@ impl Repo {
     }
 
     /// Fetches the branch; returns the remote's tip, `None` when the remote has no such branch.
-    fn fetch(&self, options: &Options, branch: &str) -> anyhow::Result<Option<Oid>> {
+    pub fn fetch(&self, options: &Options, branch: &str) -> anyhow::Result<Option<Oid>> {
         let mut remote = self.remote(options)?;
         let tracking = format!("refs/remotes/{}/{branch}", options.remote);
         let mut fetch = FetchOptions::new();
         fetch.remote_callbacks(callbacks(&options.credentials));
+        if let Some(direct) = &self.direct {
+            // The branch alone, no tags; its tip alone over the network (a shallow clone).
+            fetch.download_tags(AutotagOption::None);
+            if direct.shallow {
+                fetch.depth(1);
+            }
+        }
         let refspec = format!("+refs/heads/{branch}:{tracking}");
-        remote.fetch(&[&refspec], Some(&mut fetch), None).map_err(|e| git_error(&e, "fetching", &options.remote))?;
+        let depth =
+            if self.direct.as_ref().is_some_and(|d| d.shallow) { "its tip alone, depth 1" } else { "all new commits" };
+        debug!("fetching {branch} of {} ({depth})", self.label(options));
+        remote
+            .fetch(&[&refspec], Some(&mut fetch), None)
+            .map_err(|e| git_error(&e, "fetching", &self.label(options)))?;
         // The remote may have no such branch yet (a first push creates it).
         let advertised =
             remote.list().map(|heads| heads.iter().any(|h| h.name() == format!("refs/heads/{branch}"))).unwrap_or(true);
@@ -265,19 +390,46 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::NotFastForward || e.message().contains("non-fast-forward") => {
                 return Ok(Some(e.message().to_owned()));
             }
-            Err(e) => return Err(git_error(&e, "pushing to", &options.remote)),
+            Err(e) => return Err(git_error(&e, "pushing to", &self.label(options))),
         }
         drop(push);
         Ok(rejected)
     }
 
+    /// The remote as messages name it: the URL for `--repo`, else the remote's name.
+    fn label(&self, options: &Options) -> String {
+        self.direct.as_ref().map_or_else(|| options.remote.clone(), |d| d.shown.clone())
+    }
+
     fn remote(&self, options: &Options) -> anyhow::Result<git2::Remote<'_>> {
+        if let Some(direct) = &self.direct {
+            // Anonymous: nothing is written to the repository's config.
+            return self
+                .repo
+                .remote_anonymous(&direct.url)
+                .map_err(|e| InputError::new(format!("{} is not a git URL: {}", direct.shown, e.message())).into());
+        }
         self.repo.find_remote(&options.remote).map_err(|_| {
             InputError::new(format!("the repository has no remote `{}`", options.remote))
                 .hint("pass --remote NAME")
                 .into()
         })
     }
+}
+
+/// The commit message: the change on the first line, then where it was made, where the tag came
+/// from, and the image's digest as a trailer (`git log --format=%(trailers:key=Image-Digest)`).
+fn commit_message(change: &Change<'_>, file: &Path, old: &str) -> String {
+    let mut message =
+        format!("{}: {old} -> {}\n\n{} {} updated by tagbump", change.image, change.new, file.display(), change.path);
+    if let Some(from) = change.from {
+        message += &format!(", copied from {}", from.display());
+    }
+    message += ".\n";
+    if let Some(digest) = change.digest {
+        message += &format!("\nImage-Digest: {digest}\n");
+    }
+    message
 }
 
 /// Credentials handed to libgit2 when the remote asks, at most twice per kind, so a refused
@@ -316,4 +468,116 @@ fn git_error(e: &git2::Error, doing: &str, remote: &str) -> anyhow::Error {
         "check that the remote is reachable and the branch exists"
     };
     Hinted::new(format!("{doing} {remote} failed: {}", e.message()), hint).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clone::TempDir;
+
+    /// A bare repository whose `main` holds `files`; returns it and the commit.
+    fn remote(dir: &Path, files: &[(&str, &str)]) -> (Repository, Oid) {
+        let repo = Repository::init_bare(dir).unwrap();
+        let oid = commit(&repo, None, files);
+        (repo, oid)
+    }
+
+    /// A commit on `main` with `files` changed, on top of `parent`.
+    fn commit(repo: &Repository, parent: Option<Oid>, files: &[(&str, &str)]) -> Oid {
+        let parent = parent.map(|p| repo.find_commit(p).unwrap());
+        let base = parent.as_ref().map(|p| p.tree().unwrap());
+        let mut update = TreeUpdateBuilder::new();
+        for (path, text) in files {
+            update.upsert(*path, repo.blob(text.as_bytes()).unwrap(), git2::FileMode::Blob);
+        }
+        let empty = repo.find_tree(repo.treebuilder(None).unwrap().write().unwrap()).unwrap();
+        let tree = repo.find_tree(update.create_updated(repo, base.as_ref().unwrap_or(&empty)).unwrap()).unwrap();
+        let who = Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let oid = repo.commit(None, &who, &who, "seed", &tree, &parents).unwrap();
+        repo.reference("refs/heads/main", oid, true, "test").unwrap();
+        oid
+    }
+
+    fn options() -> Options {
+        Options {
+            branch: Some("main".into()),
+            push: true,
+            remote: "origin".into(),
+            retries: 2,
+            author: Some(("CI Bot".into(), "ci@example.com".into())),
+            credentials: Credentials::default(),
+        }
+    }
+
+    fn text_at(repo: &Repository, path: &str) -> String {
+        let tip = repo.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
+        let entry = tip.tree().unwrap().get_path(Path::new(path)).unwrap();
+        String::from_utf8(repo.find_blob(entry.id()).unwrap().content().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_temporary_repository_fetches_by_url_pushes_and_redoes_a_lost_race() {
+        let work = TempDir::new("tagbump-unit").unwrap();
+        let (upstream, seed) = remote(&work.path().join("r.git"), &[("values.yaml", "image:\n  tag: v1\n")]);
+        let url = work.path().join("r.git").to_string_lossy().into_owned();
+        let relative = PathBuf::from("values.yaml");
+        let repo = Repo::ephemeral(&work.path().join("clone"), &url, "r.git", false, relative.clone()).unwrap();
+        let options = options();
+        assert_eq!(repo.fetch(&options, "missing").unwrap(), None, "no such branch");
+        let tip = repo.fetch(&options, "main").unwrap().unwrap();
+        assert_eq!(tip, seed);
+        assert_eq!(repo.read(tip, &relative).unwrap().unwrap(), "image:\n  tag: v1\n");
+        assert_eq!(repo.read(tip, Path::new("nope.yaml")).unwrap(), None);
+
+        // The remote moves between the fetch and the push: the push is redone on its new tip.
+        let moved = commit(&upstream, Some(seed), &[("other.txt", "someone else's change\n")]);
+        let path: YamlPath = "image.tag".parse().unwrap();
+        let change = Change {
+            file: &relative,
+            path: &path,
+            document: None,
+            new: "v2",
+            image: "comments",
+            digest: Some("sha256:abcd"),
+            from: Some(Path::new("dev/values.yaml")),
+        };
+        let outcome = repo.bump_from(&change, &options, "main", Some(tip)).unwrap();
+        assert_eq!((outcome.pushed, outcome.attempts, outcome.old.as_str()), (true, 2, "v1"));
+        assert_eq!(text_at(&upstream, "values.yaml"), "image:\n  tag: v2\n");
+        assert_eq!(text_at(&upstream, "other.txt"), "someone else's change\n", "nothing of the race is lost");
+        let head = upstream.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
+        assert_eq!(head.parent_id(0).unwrap(), moved);
+        assert_eq!(head.id().to_string(), outcome.commit.unwrap());
+        assert_eq!(
+            head.message().unwrap(),
+            "comments: v1 -> v2\n\nvalues.yaml image.tag updated by tagbump, copied from dev/values.yaml.\n\nImage-Digest: sha256:abcd\n"
+        );
+        assert_eq!(head.author().name().ok(), Some("CI Bot"));
+
+        // Run again: the tag is set, nothing is committed or pushed.
+        let tip = repo.fetch(&options, "main").unwrap().unwrap();
+        let again = repo.bump_from(&change, &options, "main", Some(tip)).unwrap();
+        assert_eq!((again.commit, again.pushed, again.attempts), (None, false, 1));
+        let config = std::fs::read_to_string(work.path().join("clone/config")).unwrap();
+        assert!(!config.contains("remote") && !config.contains(&url), "the URL stays out of the config: {config}");
+    }
+
+    #[test]
+    fn the_commit_message_names_the_change_its_source_and_digest() {
+        let path: YamlPath = "image.tag".parse().unwrap();
+        let plain = Change {
+            file: Path::new("v.yaml"),
+            path: &path,
+            document: None,
+            new: "v2",
+            image: "app",
+            digest: None,
+            from: None,
+        };
+        assert_eq!(
+            commit_message(&plain, Path::new("v.yaml"), "v1"),
+            "app: v1 -> v2\n\nv.yaml image.tag updated by tagbump.\n"
+        );
+    }
 }

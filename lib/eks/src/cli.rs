@@ -1,16 +1,15 @@
 //! mkeks' flags, and how flags and the stdin document resolve into one [`Spec`].
 
-use std::time::Duration;
-
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use ekskit_aws::AwsArgs;
-use ekskit_core::cli::{GlobalArgs, parse_duration};
+use ekskit_core::cli::{Delete, DryRun, ExitCodes, GlobalArgs, StdinDash, Timeout, after_help, for_arg};
 use ekskit_core::stack::validate_stack_name;
 use ekskit_core::{Document, InputError};
-use ekskit_vpc::model::VpcDoc;
-use serde::{Deserialize, Serialize};
+use ekskit_model::vpc::VpcRef;
+use serde::Deserialize;
 
 use crate::addons::{self, Addon, AddonsSpec};
+pub use ekskit_model::cluster::{AmiType, EndpointAccess, Scaling, Spec};
 
 /// EKS standard support in late 2026 is 1.35–1.37; 1.35 is the oldest still fully supported.
 pub const DEFAULT_VERSION: &str = "1.35";
@@ -27,9 +26,7 @@ Examples:
   mkeks --dry-run < demo.json | jq .plan.cluster    # the fully defaulted plan
   mkeks --delete < demo.json                        # node group, cluster, roles, key
 
-Output: the stdin document (kept whole) plus the `cluster` key; see schemas/cluster.schema.json.
-Exit codes: 0 done, 1 failure (re-run to finish), 2 bad usage or input (nothing changed),
-130 interrupted (re-run to resume).";
+Output: the stdin document (kept whole) plus the `cluster` key; see schemas/cluster.schema.json.";
 
 /// Create, converge or delete an EKS cluster for a VPC.
 ///
@@ -38,7 +35,13 @@ Exit codes: 0 done, 1 failure (re-run to finish), 2 bad usage or input (nothing 
 /// they are ACTIVE. Everything carries `ekskit.io/stack=<name>`; re-running converges.
 #[derive(Debug, Parser)]
 // `--version` is the Kubernetes version, as in eksctl; mkeks' own version is `-V`.
-#[command(name = "mkeks", version, disable_version_flag = true, after_help = EXAMPLES)]
+#[command(name = "mkeks", version, disable_version_flag = true)]
+#[command(after_help = after_help(EXAMPLES, ExitCodes::DEFAULT))]
+#[command(mut_args(for_arg("dry_run", |a| a.help("Print the plan as JSON (`plan.cluster`) and change nothing"))))]
+#[command(mut_args(for_arg("delete", |a| a.help("Delete the node group, the cluster, its roles and its key"))))]
+#[command(mut_args(for_arg("timeout", |a| a
+    .help("Longest wait for one resource to change state (e.g. 25m)")
+    .default_value("25m"))))]
 pub struct Args {
     /// Print mkeks' version
     #[arg(short = 'V', long = "tool-version", action = clap::ArgAction::Version)]
@@ -94,95 +97,27 @@ pub struct Args {
     #[arg(long, value_name = "PREFIX")]
     pub secrets_prefix: Option<String>,
 
-    /// Print the plan as JSON (`plan.cluster`) and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
-    /// Delete the node group, the cluster, its roles and its key
-    #[arg(long)]
-    pub delete: bool,
+    #[command(flatten)]
+    pub delete: Delete,
 
-    /// Longest wait for one resource to change state (e.g. 25m)
-    #[arg(long, value_name = "DURATION", default_value = "25m", value_parser = parse_duration)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: Timeout,
 
     /// Merge the cluster into this kubeconfig (its user runs `aws eks get-token`; no token is stored)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<std::path::PathBuf>,
 
-    /// Read the document from stdin even when it is a terminal
-    #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
-    pub stdin: Option<String>,
+    #[command(flatten)]
+    pub stdin: StdinDash,
 
     #[command(flatten)]
     pub aws: AwsArgs,
 
     #[command(flatten)]
     pub global: GlobalArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Scaling {
-    pub min: i32,
-    pub desired: i32,
-    pub max: i32,
-}
-
-impl Scaling {
-    pub const DEFAULT: Scaling = Scaling { min: 2, desired: 2, max: 4 };
-
-    pub fn parse(text: &str) -> Result<Scaling, String> {
-        let parts: Vec<&str> = text.split(':').collect();
-        let nums: Vec<i32> = parts.iter().filter_map(|p| p.trim().parse().ok()).collect();
-        let [min, desired, max] = nums[..] else {
-            return Err(format!("`{text}` is not MIN:DESIRED:MAX, e.g. 2:3:5"));
-        };
-        if parts.len() != 3 || min < 0 || max < 1 || !(min <= desired && desired <= max) {
-            return Err(format!("`{text}` needs 0 <= MIN <= DESIRED <= MAX and MAX >= 1"));
-        }
-        Ok(Scaling { min, desired, max })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AmiType {
-    /// Amazon Linux 2023, x86_64
-    Al2023,
-    /// Bottlerocket, x86_64
-    Bottlerocket,
-}
-
-impl AmiType {
-    pub fn aws_name(self) -> &'static str {
-        match self {
-            AmiType::Al2023 => "AL2023_x86_64_STANDARD",
-            AmiType::Bottlerocket => "BOTTLEROCKET_x86_64",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EndpointAccess {
-    Public,
-    Private,
-    Both,
-}
-
-/// Everything mkeks needs to know, resolved from flags, the document and defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Spec {
-    pub name: String,
-    pub version: String,
-    pub subnet_ids: Vec<String>,
-    pub instance_types: Vec<String>,
-    pub nodes: Scaling,
-    pub ami_type: AmiType,
-    pub endpoint_access: EndpointAccess,
-    pub public_access_cidrs: Vec<String>,
-    pub secrets_encryption: bool,
-    pub addons: AddonsSpec,
 }
 
 /// What the stdin document may say about the cluster from an earlier run.
@@ -196,9 +131,14 @@ pub struct ClusterInput {
     pub addons: Option<serde_json::Value>,
 }
 
-impl Spec {
-    pub fn resolve(args: &Args, doc: &Document) -> Result<Spec, InputError> {
-        let vpc: Option<VpcDoc> = doc.get("vpc")?;
+/// Resolves mkeks' [`Spec`], a type of `ekskit_model`, from the flags and the document.
+pub trait ResolveSpec: Sized {
+    fn resolve(args: &Args, doc: &Document) -> Result<Self, InputError>;
+}
+
+impl ResolveSpec for Spec {
+    fn resolve(args: &Args, doc: &Document) -> Result<Spec, InputError> {
+        let vpc: Option<VpcRef> = doc.get("vpc")?;
         let earlier: ClusterInput = doc.get("cluster")?.unwrap_or_default();
         let name =
             args.name.clone().or(earlier.name).or_else(|| vpc.as_ref().map(|v| v.stack.clone())).ok_or_else(|| {
@@ -223,7 +163,7 @@ impl Spec {
                 v.subnets.private.iter().map(|s| s.id.clone()).collect()
             }
             // Deleting finds everything by name; it needs no subnets.
-            (None, None) if args.delete => Vec::new(),
+            (None, None) if args.delete.on => Vec::new(),
             (None, None) => {
                 return Err(InputError::new("no subnets for the cluster")
                     .hint("pipe the document from mkvpc (`mkvpc --name demo | mkeks`), or pass --subnet-ids"));
@@ -261,7 +201,7 @@ fn resolve_addons(
     let earlier_field = |addon: Addon, key: &str| {
         earlier.and_then(|m| m.get(addon.name())).and_then(|a| a.get(key)).and_then(|v| v.as_str()).map(str::to_owned)
     };
-    if !args.delete {
+    if !args.delete.on {
         for name in earlier.map(|m| m.keys().collect::<Vec<_>>()).unwrap_or_default() {
             let addon = Addon::parse(name).ok_or_else(|| {
                 InputError::new(format!("`cluster.addons` of the document names an unknown add-on `{name}`"))
@@ -274,7 +214,7 @@ fn resolve_addons(
         Some(id) => Some(addons::parse_hosted_zone(id)?),
         None => earlier_field(Addon::CertManager, "hosted_zone_id").filter(|id| !id.is_empty()),
     };
-    if hosted_zone_id.is_some() && !set.contains(&Addon::CertManager) && !args.delete {
+    if hosted_zone_id.is_some() && !set.contains(&Addon::CertManager) && !args.delete.on {
         return Err(InputError::new("--hosted-zone-id is for cert-manager, which is not set up")
             .hint("add --addon cert-manager"));
     }
@@ -305,6 +245,7 @@ mod tests {
     fn flags_are_consistent() {
         use clap::CommandFactory;
         Args::command().debug_assert();
+        assert_eq!(Args::try_parse_from(["mkeks", "-"]).unwrap().timeout.limit, std::time::Duration::from_secs(1500));
         let a = Args::try_parse_from(["mkeks", "--version", "1.36", "--nodes", "1:2:3"]).unwrap();
         assert_eq!(a.kubernetes_version.as_deref(), Some("1.36"));
         assert!(Args::try_parse_from(["mkeks", "--nodes", "3:1:2"]).is_err());

@@ -10,18 +10,17 @@ use aws_sdk_eks::types::{
     AmiTypes, AuthenticationMode, Cluster, ClusterStatus, CreateAccessConfigRequest, EncryptionConfig, LogSetup,
     LogType, Logging, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Provider, VpcConfigRequest,
 };
+use ekskit_aws::iam::role_not_ready;
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::stack::{STACK_TAG, ownership_tags};
-use ekskit_core::wait::{Backoff, Check, until};
+use ekskit_core::wait::{Backoff, Check, Limit, Retry, retry, until};
 use ekskit_core::{Hinted, InputError};
 use tracing::info;
 
 use crate::TOOL;
 use crate::cli::{EndpointAccess, Scaling, Spec};
-
-pub fn node_group_name(stack: &str) -> String {
-    format!("{stack}-nodes")
-}
+// At its old path too: the node group is this module's, and lib.rs and plan.rs name it here.
+pub use crate::names::node_group_name;
 
 fn tags(stack: &str) -> HashMap<String, String> {
     ownership_tags(stack, TOOL).into_iter().collect()
@@ -102,33 +101,19 @@ pub async fn create(eks: &Client, spec: &Spec, role_arn: &str, key_arn: Option<&
 }
 
 /// IAM is eventually consistent: EKS may not yet be able to assume a role created seconds ago
-/// and says so with InvalidParameterException. Retries that for up to two minutes, as eksctl does.
+/// and says so with InvalidParameterException. Retried for up to two minutes, as eksctl does.
+const NEW_ROLE: Retry = Retry {
+    backoff: Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(20), factor: 2.0 },
+    limit: Limit::Waited(Duration::from_secs(120)),
+};
+
 async fn retry_new_role<T, F, Fut>(mut call: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
 {
-    let mut delay = Duration::from_secs(2);
-    let mut waited = Duration::ZERO;
-    loop {
-        match call().await {
-            Err(e) if is_role_not_ready(&e) && waited < Duration::from_secs(120) => {
-                info!("the new IAM role is not usable by EKS yet; retrying in {}s", delay.as_secs());
-                tokio::time::sleep(delay).await;
-                waited += delay;
-                delay = (delay * 2).min(Duration::from_secs(20));
-            }
-            other => return other,
-        }
-    }
-}
-
-fn is_role_not_ready(err: &anyhow::Error) -> bool {
-    aws_code(err) == Some("InvalidParameterException") && {
-        let text = format!("{err:#}").to_lowercase();
-        text.contains("role")
-            && (text.contains("assume") || text.contains("not authorized") || text.contains("does not exist"))
-    }
+    let what = "the new IAM role is not usable by EKS yet";
+    retry(what, NEW_ROLE, role_not_ready, |_| call()).await.map_err(|gave_up| gave_up.error)
 }
 
 /// Refuses changes EKS cannot make in place (or that are a later job).
@@ -337,23 +322,6 @@ mod tests {
     use aws_sdk_eks::types::{
         ClusterHealth, ClusterIssue, ClusterIssueCode, Issue, NodegroupHealth, NodegroupIssueCode,
     };
-
-    #[test]
-    fn a_role_eks_cannot_assume_yet_is_retried_other_errors_are_not() {
-        let err = |code: &str, message: &str| {
-            anyhow::Error::new(ekskit_core::ServiceError { code: code.into(), message: message.into(), hint: None })
-        };
-        // As CreateCluster answers right after CreateRole.
-        assert!(is_role_not_ready(&err(
-            "InvalidParameterException",
-            "Role with arn: arn:aws:iam::123456789012:role/ekskit-demo-cluster, could not be assumed because it does not exist or the trusted entity is not correct"
-        )));
-        assert!(!is_role_not_ready(&err(
-            "InvalidParameterException",
-            "Subnets specified must be in at least two different AZs"
-        )));
-        assert!(!is_role_not_ready(&err("AccessDeniedException", "role cannot be assumed")));
-    }
 
     #[test]
     fn failed_clusters_and_node_groups_report_the_aws_root_cause() {

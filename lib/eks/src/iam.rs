@@ -6,12 +6,22 @@
 use aws_sdk_iam::Client;
 use ekskit_aws::AwsResultExt;
 use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role};
+// From the model, not through crate::addons: the add-ons make their roles here.
+use ekskit_model::cluster::Addon;
 
 use crate::TOOL;
-use crate::addons::Addon;
+use crate::names::bounded_name;
 
 /// The inline policy an add-on role carries (one per role, replaced on every run).
 const INLINE_POLICY: &str = "ekskit-addon";
+
+/// What an add-on's role name ends in: its name, shortened where the name is long.
+fn addon_suffix(addon: Addon) -> &'static str {
+    match addon {
+        Addon::AwsLoadBalancerController => "lb-controller",
+        other => other.name(),
+    }
+}
 
 /// One of the roles mkeks owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +51,7 @@ impl RoleKind {
             RoleKind::Cluster => "cluster",
             RoleKind::Node => "node",
             RoleKind::EbsCsi => "ebs-csi",
-            RoleKind::Addon(addon) => addon.role_suffix(),
+            RoleKind::Addon(addon) => addon_suffix(addon),
             RoleKind::KarpenterNode => "karpenter-node",
         }
     }
@@ -92,19 +102,6 @@ impl RoleKind {
         })
         .to_string()
     }
-}
-
-/// `ekskit-<stack>-<suffix>` within `max` characters: a long stack name is cut and keeps a hash,
-/// so two long names stay apart. IAM roles and EventBridge rules allow 64, SQS queues 80.
-pub fn bounded_name(stack: &str, suffix: &str, max: usize) -> String {
-    let full = format!("ekskit-{stack}-{suffix}");
-    if full.len() <= max {
-        return full;
-    }
-    let hash = stack.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
-    // At most 40 characters of the stack, as role names had before there were longer suffixes.
-    let keep = max.saturating_sub("ekskit---".len() + 8 + suffix.len()).min(40).min(stack.len());
-    format!("ekskit-{}-{:08x}-{suffix}", &stack[..keep], hash as u32)
 }
 
 /// The role's ARN when it exists and is ours; an error when it exists and is not.

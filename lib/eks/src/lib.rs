@@ -14,17 +14,19 @@ pub mod kms;
 pub mod kubeconfig;
 pub mod managed;
 pub mod model;
+pub mod names;
 pub mod plan;
 pub mod subnets;
 
+use std::time::Duration;
+
 use aws_sdk_eks::types::{Cluster, Nodegroup};
 use ekskit_core::Document;
-use ekskit_core::document::Stdin;
 use ekskit_core::output::emit;
 use tracing::info;
 
 use crate::addons::Addon;
-use crate::cli::{Args, Spec};
+use crate::cli::{Args, ResolveSpec, Spec};
 use crate::iam::RoleKind;
 use crate::model::{ClusterDoc, DeletedDoc, NodeGroupDoc, RolesDoc};
 
@@ -43,8 +45,7 @@ pub struct Clients {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mode = if args.stdin.is_some() { Stdin::Always } else { Stdin::WhenPiped };
-    let mut doc = Document::from_stdin(mode)?;
+    let mut doc = Document::from_stdin(args.stdin.mode())?;
     let region_hint = ekskit_aws::document_region(&doc)?;
     let spec = Spec::resolve(&args, &doc)?;
     let config = ekskit_aws::load(&args.aws, region_hint.as_deref()).await?;
@@ -59,15 +60,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         route53: aws_sdk_route53::Client::new(&config),
     };
 
-    if args.delete && !args.addons.is_empty() {
-        return delete_addons(&aws, &spec, &region, doc, args.dry_run).await;
+    if args.delete.on && !args.addons.is_empty() {
+        return delete_addons(&aws, &spec, &region, doc, args.dry_run.on).await;
     }
-    if args.delete {
-        if args.dry_run {
+    if args.delete.on {
+        if args.dry_run.on {
             doc.set_nested("plan", "cluster", &plan::delete_plan(&aws, &spec, &region).await?)?;
             return emit(&doc);
         }
-        let resources = delete_all(&aws, &spec, &args).await?;
+        let resources = delete_all(&aws, &spec, args.timeout.limit).await?;
         info!("deleted {} resources of cluster {}", resources.len(), spec.name);
         let left = plan::delete_plan(&aws, &spec, &region).await?.actions;
         if !left.is_empty() {
@@ -79,7 +80,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .into());
         }
         doc.remove("cluster");
-        doc.set_nested("deleted", "cluster", &DeletedDoc { name: spec.name.clone(), region, resources })?;
+        doc.set_nested("deleted", "cluster", &DeletedDoc::new(&spec.name, region, resources))?;
         return emit(&doc);
     }
 
@@ -93,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let mut spec = spec;
     spec.addons.addons.extend(addons::present(&aws, &spec.name).await?);
-    if args.dry_run {
+    if args.dry_run.on {
         doc.set_nested("plan", "cluster", &plan::create_plan(&aws, &spec, &region).await?)?;
         return emit(&doc);
     }
@@ -105,7 +106,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if existing.is_none() {
         cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?;
     }
-    let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
     managed::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
     match cluster::find_node_group(&aws.eks, &spec.name).await? {
         None => cluster::create_node_group(&aws.eks, &spec, &node_role).await?,
@@ -114,9 +115,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         Some(_) => {}
     }
-    let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout).await?;
+    let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout.limit).await?;
     // coredns and the EBS CSI controller only get ready once there are nodes to run on.
-    let managed_addons = managed::wait_active(&aws.eks, &spec.name, args.timeout).await?;
+    let managed_addons = managed::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
     let addons = addons::ensure(&aws, &spec.name, &spec.addons, &active).await?;
     let roles = RolesDoc { cluster: cluster_role, node: node_role, ebs_csi: ebs_csi_role };
     let mut out = cluster_doc(&spec, &region, &active, &node_group, roles, key);
@@ -139,18 +140,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     emit(&doc)
 }
 
-async fn delete_all(aws: &Clients, spec: &Spec, args: &Args) -> anyhow::Result<Vec<String>> {
+/// Everything the cluster stack owns, each wait at most `timeout`; what went, for the output.
+async fn delete_all(aws: &Clients, spec: &Spec, timeout: Duration) -> anyhow::Result<Vec<String>> {
     let exists = cluster::find(&aws.eks, &spec.name).await?.is_some();
     let mut gone = addons::delete(aws, &spec.name, &Addon::ALL, exists).await?;
     if exists {
-        for name in managed::delete(&aws.eks, &spec.name, args.timeout).await? {
+        for name in managed::delete(&aws.eks, &spec.name, timeout).await? {
             gone.push(format!("addon {name}"));
         }
     }
-    if cluster::delete_node_group(&aws.eks, &spec.name, args.timeout).await? {
+    if cluster::delete_node_group(&aws.eks, &spec.name, timeout).await? {
         gone.push(format!("node-group {}", cluster::node_group_name(&spec.name)));
     }
-    if cluster::delete_cluster(&aws.eks, &spec.name, args.timeout).await? {
+    if cluster::delete_cluster(&aws.eks, &spec.name, timeout).await? {
         gone.push(format!("cluster {}", spec.name));
     }
     // The add-on roles went with their add-ons above.
@@ -189,7 +191,7 @@ async fn delete_addons(
         }
         doc.set("cluster", &cluster)?;
     }
-    doc.set_nested("deleted", "addons", &DeletedDoc { name: spec.name.clone(), region: region.into(), resources })?;
+    doc.set_nested("deleted", "addons", &DeletedDoc::new(&spec.name, region.into(), resources))?;
     emit(&doc)
 }
 

@@ -10,7 +10,7 @@ use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus};
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::stack::ownership_tags;
 use ekskit_core::wait::{Backoff, Check, until};
-use serde::{Deserialize, Serialize};
+pub use ekskit_model::cluster::ManagedAddonDoc;
 use tracing::info;
 
 use crate::TOOL;
@@ -20,14 +20,6 @@ use crate::cluster::{failure, issue_text};
 pub const ADDONS: [&str; 5] = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"];
 /// The service account of the EBS CSI controller, which the Pod Identity role is for.
 const EBS_CSI_SERVICE_ACCOUNT: &str = "ebs-csi-controller-sa";
-
-/// One EKS managed add-on in `cluster.managed_addons`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ManagedAddonDoc {
-    pub name: String,
-    pub version: String,
-    pub status: String,
-}
 
 /// Add-ons settle faster than clusters: look every 2 s at first, at most every 15 s.
 fn backoff() -> Backoff {

@@ -10,7 +10,7 @@ use crate::cluster;
 use crate::iam::{self, RoleKind};
 use crate::kms;
 use crate::managed;
-use crate::model::{PlanDoc, PlannedAction};
+use crate::model::{Action, PlanDoc, PlannedAction};
 
 pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Result<PlanDoc> {
     let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
@@ -42,9 +42,9 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     let ng = if exists { cluster::find_node_group(eks, &spec.name).await? } else { None };
     let size = format!("{}:{}:{}", spec.nodes.min, spec.nodes.desired, spec.nodes.max);
     let action = match &ng {
-        None => "create",
-        Some(ng) if cluster::scaling_of(ng) != Some(spec.nodes) => "update",
-        Some(_) => "keep",
+        None => Action::Create,
+        Some(ng) if cluster::scaling_of(ng) != Some(spec.nodes) => Action::Update,
+        Some(_) => Action::Keep,
     };
     actions.push(PlannedAction::new(
         action,
@@ -64,19 +64,21 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     if cluster.is_some() {
         for name in managed::ADDONS.iter().rev() {
             if managed::find(eks, &spec.name, name).await?.is_some() {
-                actions.push(PlannedAction::new("delete", "addon", name, None));
+                actions.push(PlannedAction::new(Action::Delete, "addon", name, None));
             }
         }
     }
     if cluster.is_some() && cluster::find_node_group(eks, &spec.name).await?.is_some() {
-        actions.push(PlannedAction::new("delete", "node-group", &cluster::node_group_name(&spec.name), None));
+        actions.push(PlannedAction::new(Action::Delete, "node-group", &cluster::node_group_name(&spec.name), None));
     }
     if cluster.is_some() {
-        actions.push(PlannedAction::new("delete", "cluster", &spec.name, None));
+        actions.push(PlannedAction::new(Action::Delete, "cluster", &spec.name, None));
     }
     for kind in RoleKind::all() {
         match iam::find(iam_client, &spec.name, kind).await {
-            Ok(Some(_)) => actions.push(PlannedAction::new("delete", "iam-role", &kind.role_name(&spec.name), None)),
+            Ok(Some(_)) => {
+                actions.push(PlannedAction::new(Action::Delete, "iam-role", &kind.role_name(&spec.name), None))
+            }
             Ok(None) => {}
             Err(e) if e.is::<Hinted>() => {} // someone else's role of that name: --delete leaves it alone
             Err(e) => return Err(e),
@@ -84,7 +86,7 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     }
     if kms::find(kms_client, &spec.name).await?.is_some() {
         actions.push(PlannedAction::new(
-            "delete",
+            Action::Delete,
             "kms-key",
             &kms::alias(&spec.name),
             Some("deletion scheduled in 7 days".into()),
@@ -105,13 +107,18 @@ pub async fn delete_addons_plan(
     for &addon in only {
         let kind = RoleKind::Addon(addon);
         if iam::find(&aws.iam, &spec.name, kind).await.ok().flatten().is_some() {
-            actions.push(PlannedAction::new("delete", "iam-role", &kind.role_name(&spec.name), None));
+            actions.push(PlannedAction::new(Action::Delete, "iam-role", &kind.role_name(&spec.name), None));
         }
     }
     if only.contains(&Addon::Karpenter)
         && iam::find(&aws.iam, &spec.name, RoleKind::KarpenterNode).await.ok().flatten().is_some()
     {
-        actions.push(PlannedAction::new("delete", "iam-role", &RoleKind::KarpenterNode.role_name(&spec.name), None));
+        actions.push(PlannedAction::new(
+            Action::Delete,
+            "iam-role",
+            &RoleKind::KarpenterNode.role_name(&spec.name),
+            None,
+        ));
     }
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
@@ -128,12 +135,12 @@ async fn addon_parts_to_delete(
     for &addon in only {
         if cluster_exists && pod_identity::find(&aws.eks, &spec.name, addon).await?.is_some() {
             let sa = format!("{}/{}", addon.namespace(), addon.service_account());
-            actions.push(PlannedAction::new("delete", "pod-identity-association", &sa, None));
+            actions.push(PlannedAction::new(Action::Delete, "pod-identity-association", &sa, None));
         }
         if addon == Addon::Karpenter {
             let parts = karpenter::plan(aws, &spec.name, cluster_exists).await?;
-            let there = parts.into_iter().filter(|p| p.action == "keep" && p.kind != "iam-role");
-            actions.extend(there.map(|p| PlannedAction { action: "delete".into(), ..p }));
+            let there = parts.into_iter().filter(|p| p.action == Action::Keep && p.kind != "iam-role");
+            actions.extend(there.map(|p| PlannedAction { action: Action::Delete, ..p }));
         }
     }
     Ok(actions)

@@ -3,16 +3,26 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use ekskit_core::cli::GlobalArgs;
+use ekskit_core::cli::{ExitCodes, GlobalArgs, StdinDash, after_help, path_not_dash};
 
 const EXAMPLES: &str = "\
 Examples:
   imgbuild app/                                   # app:<commit8>, through the Docker engine
   imgbuild app/ --name comments --tag comments:latest --build-arg BASE_IMAGE=local/debian:bookworm
   imgbuild app/ | imgpush --repository 127.0.0.1:5001/comments
+  imgbuild app/ --name comments                   # in AWS CodeBuild from CodePipeline's CODE_ZIP (no .git):
+                                                  # comments:<first 8 of $CODEBUILD_RESOLVED_SOURCE_VERSION>
+  imgbuild /tmp/app --revision \"$(git rev-parse HEAD)\"   # a context copied out of the checkout
 
-Output: the stdin document (kept whole) plus the `image` key; see schemas/image.schema.json.
-Exit codes: 0 built, 1 failure, 2 bad usage or input (nothing built), 130 interrupted.";
+Output: the stdin document (kept whole) plus the `image` key; see schemas/image.schema.json.";
+
+const EXIT_CODES: ExitCodes = ExitCodes {
+    done: "built",
+    failure: "failure",
+    usage: "bad usage or input (nothing built)",
+    interrupted: "interrupted",
+    ..ExitCodes::DEFAULT
+};
 
 /// Build a container image through the Docker Engine API, tagged with the git revision.
 ///
@@ -20,11 +30,21 @@ Exit codes: 0 built, 1 failure, 2 bad usage or input (nothing built), 130 interr
 /// `<name>:<first 8 characters of the commit>` (plus `-dirty` when the work tree has changes) and
 /// labels it with the OCI revision, source, created and version from git, which it also passes as
 /// the build args REVISION, SOURCE, CREATED and VERSION (--build-arg overrides them).
+///
+/// The commit comes from --revision; else HEAD of the git repository the context is in (a
+/// shallow clone will do); else, with no repository (CodeBuild unzips CodePipeline's CODE_ZIP
+/// source without .git), from CODEBUILD_RESOLVED_SOURCE_VERSION, else GITHUB_SHA. Without a
+/// repository the tag is never -dirty, created is SOURCE_DATE_EPOCH when set (else left out, so
+/// that the same context and commit make the same image), source comes from
+/// CODEBUILD_SOURCE_REPO_URL or GITHUB_SERVER_URL/GITHUB_REPOSITORY, and there is no version
+/// unless --label gives one. The `image.revision_source` output field says which was used.
 #[derive(Debug, Parser)]
-#[command(name = "imgbuild", version, after_help = EXAMPLES)]
+#[command(name = "imgbuild", version, after_help = after_help(EXAMPLES, EXIT_CODES))]
 pub struct Args {
     /// Build context directory
-    #[arg(value_name = "CONTEXT", default_value = ".")]
+    // Not `-`: that is the stdin document's, after the context (`imgbuild . -`); a build context
+    // on stdin (`docker build -`) is not supported.
+    #[arg(value_name = "CONTEXT", default_value = ".", value_parser = path_not_dash)]
     pub context: PathBuf,
 
     /// Dockerfile, relative to the context
@@ -63,9 +83,18 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "BUILDER", default_value = "auto")]
     pub builder: crate::build::Builder,
 
-    /// Build outside git: no revision tag or labels (needs --tag)
+    /// The commit the context holds (all 40 hex characters, 64 in a SHA-256 repository), when
+    /// there is no git repository or to override HEAD [default: HEAD of the context's repository,
+    /// else $CODEBUILD_RESOLVED_SOURCE_VERSION, else $GITHUB_SHA]
+    #[arg(long, value_name = "COMMIT", conflicts_with = "no_git")]
+    pub revision: Option<String>,
+
+    /// Build without a revision: no revision tag or labels (needs --tag)
     #[arg(long, requires = "tags")]
     pub no_git: bool,
+
+    #[command(flatten)]
+    pub stdin: StdinDash,
 
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -103,6 +132,11 @@ mod tests {
         assert_eq!(a.build_args, [("A".to_owned(), "1".to_owned())]);
         assert!(Args::try_parse_from(["imgbuild", "--build-arg", "nope"]).is_err());
         assert!(Args::try_parse_from(["imgbuild", "--no-git"]).is_err(), "--no-git needs --tag");
+        let no_git_with_revision = ["imgbuild", "--no-git", "-t", "x:1", "--revision", &"a".repeat(40)];
+        assert!(Args::try_parse_from(no_git_with_revision).is_err(), "--no-git has no revision");
+        let dash = Args::try_parse_from(["imgbuild", "app", "-"]).unwrap();
+        assert_eq!((dash.context, dash.stdin.mode()), (PathBuf::from("app"), ekskit_core::document::Stdin::Always));
+        assert!(Args::try_parse_from(["imgbuild", "-"]).is_err(), "`-` is not the context");
         assert!(check_name("127.0.0.1:5001/comments").is_ok());
         assert!(check_name("Comments").is_err());
     }

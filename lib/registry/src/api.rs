@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry};
 use ekskit_core::{Hinted, ServiceError};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
@@ -97,30 +98,28 @@ impl Api {
         }
     }
 
-    /// One request with auth, retried on 408/429/5xx and connection errors.
+    /// One request with auth, retried on 408/429/5xx and connection errors: four attempts, 0.5s,
+    /// 1s and 2s apart. The last answer is returned whatever its status.
     async fn send(&self, method: Method, url: &str) -> anyhow::Result<reqwest::Response> {
-        let mut delay = Duration::from_millis(500);
-        let mut attempt = 1;
-        loop {
+        let policy = Retry {
+            backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(2), factor: 2.0 },
+            limit: Limit::Retries(3),
+        };
+        let what = format!("{method} {url}");
+        let once = |_| async {
             match self.send_once(method.clone(), url).await {
-                Ok(r) if !retryable_status(r.status()) || attempt == 4 => return Ok(r),
-                Err(e) if attempt == 4 || !(e.is_connect() || e.is_timeout() || e.is_request()) => {
-                    return Err(Hinted::new(
-                        format!(
-                            "cannot reach the registry at {}: {}",
-                            self.base,
-                            ekskit_core::errors::chain_text(&e, true)
-                        ),
-                        "check the repository's host and port, and that the registry is up",
-                    )
-                    .into());
-                }
-                Ok(r) => tracing::warn!("{method} {url}: {}; retrying in {delay:?}", r.status()),
-                Err(e) => tracing::warn!("{method} {url}: {e}; retrying in {delay:?}"),
+                Ok(r) if retryable_status(r.status()) => Err(Sent::Status(r)),
+                Ok(r) => Ok(r),
+                Err(e) => Err(Sent::Failed(e)),
             }
-            tokio::time::sleep(delay).await;
-            delay *= 2;
-            attempt += 1;
+        };
+        match retry(&what, policy, Sent::transient, once).await {
+            Ok(r) | Err(GaveUp { error: Sent::Status(r), .. }) => Ok(r),
+            Err(GaveUp { error: Sent::Failed(e), .. }) => Err(Hinted::new(
+                format!("cannot reach the registry at {}: {}", self.base, ekskit_core::errors::chain_text(&e, true)),
+                "check the repository's host and port, and that the registry is up",
+            )
+            .into()),
         }
     }
 
@@ -182,6 +181,30 @@ impl Api {
         }
         let body: Token = response.json().await?;
         Ok(body.token.or(body.access_token))
+    }
+}
+
+/// A request [`Api::send`] may retry: one answered with a retryable status, or one that failed.
+enum Sent {
+    Status(reqwest::Response),
+    Failed(reqwest::Error),
+}
+
+impl Sent {
+    fn transient(&self) -> bool {
+        match self {
+            Sent::Status(_) => true,
+            Sent::Failed(e) => e.is_connect() || e.is_timeout() || e.is_request(),
+        }
+    }
+}
+
+impl std::fmt::Display for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sent::Status(r) => write!(f, "{}", r.status()),
+            Sent::Failed(e) => write!(f, "{e}"),
+        }
     }
 }
 

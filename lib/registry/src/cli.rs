@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use ekskit_aws::AwsArgs;
-use ekskit_core::cli::GlobalArgs;
+use ekskit_core::cli::{Delete, DryRun, ExitCodes, GlobalArgs, StdinDash, after_help, for_arg};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -18,8 +18,14 @@ Credentials, never from a flag: ECR from the AWS credential chain (GetAuthorizat
 registries from --username with --password-file (or --password-stdin), else the Docker config
 (auths, credHelpers, credsStore). Tokens and passwords are never printed.
 
-Output: the stdin document (kept whole) plus the `push` key; see schemas/push.schema.json.
-Exit codes: 0 pushed (or already there), 1 failure, 2 bad usage or input (nothing pushed).";
+Output: the stdin document (kept whole) plus the `push` key; see schemas/push.schema.json.";
+
+const EXIT_CODES: ExitCodes = ExitCodes {
+    done: "pushed (or already there)",
+    failure: "failure",
+    usage: "bad usage or input (nothing pushed)",
+    ..ExitCodes::DEFAULT
+};
 
 /// Push an image through the Docker engine to Amazon ECR or any registry.
 ///
@@ -28,7 +34,10 @@ Exit codes: 0 pushed (or already there), 1 failure, 2 bad usage or input (nothin
 /// immutable repository a tag holding another image is an error. ECR repositories are created
 /// when missing, with scan on push and immutable tags.
 #[derive(Debug, Parser)]
-#[command(name = "imgpush", version, after_help = EXAMPLES)]
+#[command(name = "imgpush", version, after_help = after_help(EXAMPLES, EXIT_CODES))]
+#[command(mut_args(for_arg("dry_run", |a| a.help("Print what would be pushed and created, change nothing"))))]
+#[command(mut_args(for_arg("delete", |a| a
+    .help("Delete the pushed tags from the repository (and an ECR repository imgpush created, once empty)"))))]
 pub struct Args {
     /// Target repository: HOST[:PORT]/NAME, ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME, ecr:NAME
     /// or USER/NAME (Docker Hub) [default: `push.repository` from stdin]
@@ -57,7 +66,7 @@ pub struct Args {
     pub password_file: Option<PathBuf>,
 
     /// Read the registry password from stdin (then the image comes from --image, not stdin)
-    #[arg(long, group = "password_source", requires_all = ["username", "image"])]
+    #[arg(long, group = "password_source", requires_all = ["username", "image"], conflicts_with = "stdin")]
     pub password_stdin: bool,
 
     /// ECR: expire all but the newest N images (a lifecycle policy)
@@ -68,13 +77,14 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
 
-    /// Print what would be pushed and created, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
-    /// Delete the pushed tags from the repository (and an ECR repository imgpush created, once empty)
-    #[arg(long)]
-    pub delete: bool,
+    #[command(flatten)]
+    pub delete: Delete,
+
+    #[command(flatten)]
+    pub stdin: StdinDash,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -96,5 +106,7 @@ mod tests {
         assert!(Args::try_parse_from(["imgpush", "-u", "me"]).is_err(), "needs a password source");
         assert!(Args::try_parse_from(["imgpush", "-u", "me", "--password-stdin", "--image", "a:b"]).is_ok());
         assert!(Args::try_parse_from(["imgpush", "--keep-images", "0"]).is_err());
+        let both_on_stdin = ["imgpush", "-u", "me", "--password-stdin", "--image", "a:b", "-"];
+        assert!(Args::try_parse_from(both_on_stdin).is_err(), "stdin holds the password or the document");
     }
 }

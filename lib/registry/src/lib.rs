@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod ecr;
 pub mod model;
+pub mod options;
 pub mod push;
 pub mod reference;
 
@@ -16,14 +17,15 @@ use ekskit_core::document::Stdin;
 use ekskit_core::image_ref::{check_tag, split_tag};
 use ekskit_core::output::emit;
 use ekskit_core::{Document, Hinted, InputError};
-use ekskit_image::model::ImageDoc;
+use ekskit_model::image::ImageRef;
 use tracing::{info, warn};
 
 use crate::api::{Api, Manifest};
 use crate::auth::Credentials;
 use crate::cli::Args;
 use crate::ecr::EcrRepository;
-use crate::model::{DeletedDoc, EcrDoc, LayersDoc, PlanDoc, PushDoc, TagPlan};
+use crate::model::{DeletedDoc, EcrDoc, LayersDoc, PlanDoc, PushDoc, TagAction, TagPlan};
+use crate::options::PushOptions;
 use crate::reference::Repository;
 
 /// Written into the `ekskit.io/managed-by` tag of ECR repositories.
@@ -60,7 +62,7 @@ impl Target {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mode = if args.password_stdin { Stdin::Never } else { Stdin::WhenPiped };
+    let mode = if args.password_stdin { Stdin::Never } else { args.stdin.mode() };
     let mut doc = Document::from_stdin(mode)?;
     let previous: Option<PushDoc> = doc.get("push")?;
     let text =
@@ -83,12 +85,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .hint("drop --username and the password; set AWS_PROFILE or the AWS credentials instead")
             .into());
     }
-    if args.delete {
-        let target = target(&args, &doc, repo, password, false).await?;
-        return delete(&args, doc, previous, target).await;
+    let options = PushOptions::from(&args);
+    if args.delete.on {
+        let target = target(&options, &doc, repo, password, false).await?;
+        return delete(&options, doc, previous, target).await;
     }
 
-    let (image_ref, default_tags) = image_source(&args, &doc)?;
+    let (image_ref, default_tags) = image_source(args.image.as_deref(), &doc)?;
     let mut tags = if args.tags.is_empty() { default_tags } else { args.tags.clone() };
     dedup(&mut tags);
     if tags.is_empty() {
@@ -97,7 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for tag in &tags {
         check_tag(tag)?;
     }
-    let docker = ekskit_image::build::engine().await?;
+    let docker = push::engine().await?;
     let image_id = docker
         .inspect_image(&image_ref)
         .await
@@ -110,7 +113,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         })?
         .id
         .unwrap_or_default();
-    let target = target(&args, &doc, repo, password, !args.dry_run).await?;
+    let target = target(&options, &doc, repo, password, !options.dry_run).await?;
     let api = target.api()?;
     // An ECR repository a dry run did not create holds no tag yet.
     let missing = target.ecr.as_ref().is_some_and(|e| e.repository.is_none());
@@ -119,12 +122,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let current = if missing { None } else { api.manifest(tag).await? };
         plans.push(plan_tag(tag, current, &image_id, target.immutable()));
     }
-    if args.dry_run {
+    if args.dry_run.on {
         let plan = PlanDoc { repository: target.repo.uri(), image_id, create_repository: missing, tags: plans };
         doc.set_nested("plan", "push", &plan)?;
         return emit(&doc);
     }
-    if let Some(conflict) = plans.iter().find(|p| p.action == "conflict") {
+    if let Some(conflict) = plans.iter().find(|p| p.action == TagAction::Conflict) {
         return Err(Hinted::new(
             format!(
                 "{}:{} already holds another image ({}) and the repository's tags are immutable",
@@ -146,13 +149,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The image to push and the tags it comes with: --image, else the stdin document's `image`.
-fn image_source(args: &Args, doc: &Document) -> anyhow::Result<(String, Vec<String>)> {
-    if let Some(image) = &args.image {
+fn image_source(image: Option<&str>, doc: &Document) -> anyhow::Result<(String, Vec<String>)> {
+    if let Some(image) = image {
         let is_id = image.starts_with("sha256:") || (image.len() >= 12 && image.chars().all(|c| c.is_ascii_hexdigit()));
         let tags = if is_id { Vec::new() } else { vec![split_tag(image).1.to_owned()] };
-        return Ok((image.clone(), tags));
+        return Ok((image.to_owned(), tags));
     }
-    let image: ImageDoc = doc.get("image")?.ok_or_else(|| {
+    let image: ImageRef = doc.get("image")?.ok_or_else(|| {
         InputError::new("no image to push: the stdin document has no `image` key")
             .hint("pipe imgbuild's output (imgbuild app/ | imgpush ...), or pass --image")
     })?;
@@ -167,18 +170,18 @@ fn dedup(tags: &mut Vec<String>) {
 
 fn plan_tag(tag: &str, current: Option<Manifest>, image_id: &str, immutable: bool) -> TagPlan {
     let action = match &current {
-        None => "push",
-        Some(m) if m.config.as_deref() == Some(image_id) || m.digest == image_id => "unchanged",
-        Some(_) if immutable => "conflict",
-        Some(_) => "move",
+        None => TagAction::Push,
+        Some(m) if m.config.as_deref() == Some(image_id) || m.digest == image_id => TagAction::Unchanged,
+        Some(_) if immutable => TagAction::Conflict,
+        Some(_) => TagAction::Move,
     };
-    TagPlan { tag: tag.to_owned(), action: action.to_owned(), current: current.map(|m| m.digest) }
+    TagPlan { tag: tag.to_owned(), action, current: current.map(|m| m.digest) }
 }
 
 /// Resolves the target: for ECR the repository (created when `create`), its host and token;
 /// otherwise the password given, else the Docker config's credentials.
 async fn target(
-    args: &Args,
+    options: &PushOptions,
     doc: &Document,
     mut repo: Repository,
     password: Option<Credentials>,
@@ -192,10 +195,10 @@ async fn target(
                 None => None,
             },
         };
-        let endpoint = args.registry_endpoint.clone().unwrap_or_else(|| repo.host.clone());
+        let endpoint = options.registry_endpoint.clone().unwrap_or_else(|| repo.host.clone());
         return Ok(Target { repo, endpoint, credentials, ecr: None });
     };
-    let mut aws = args.aws.clone();
+    let mut aws = options.aws.clone();
     if let Some(region) = &ecr_ref.region {
         if aws.region.as_ref().is_some_and(|r| r != region) {
             return Err(InputError::new(format!("--region disagrees with the repository's region {region}")).into());
@@ -216,7 +219,7 @@ async fn target(
         repo.host = r.uri.split('/').next().unwrap_or_default().to_owned();
     }
     let credentials = Some(ecr::token(&client).await?);
-    let endpoint = args.registry_endpoint.clone().unwrap_or_else(|| repo.host.clone());
+    let endpoint = options.registry_endpoint.clone().unwrap_or_else(|| repo.host.clone());
     Ok(Target { repo, endpoint, credentials, ecr: Some(EcrTarget { client, repository: found, region }) })
 }
 
@@ -232,13 +235,13 @@ async fn push_all(
     let mut layers = LayersDoc::default();
     let (mut pushed, mut unchanged, mut digest) = (Vec::new(), Vec::new(), None);
     for plan in plans {
-        if plan.action == "unchanged" {
+        if plan.action == TagAction::Unchanged {
             info!("{engine_ref}:{} already holds this image; not pushed", plan.tag);
             digest = digest.or(plan.current.clone());
             unchanged.push(plan.tag.clone());
             continue;
         }
-        if plan.action == "move" {
+        if plan.action == TagAction::Move {
             warn!(
                 "{engine_ref}:{} held another image ({}); it moves to this one",
                 plan.tag,
@@ -283,8 +286,14 @@ fn ecr_doc(r: &EcrRepository, region: &str, keep: Option<u32>) -> EcrDoc {
 
 /// `--delete`: the tags (from --tag, else the stdin `push`) leave the repository; an ECR
 /// repository imgpush created goes too once empty.
-async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, target: Target) -> anyhow::Result<()> {
-    let mut tags = if args.tags.is_empty() { previous.map(|p| p.tags).unwrap_or_default() } else { args.tags.clone() };
+async fn delete(
+    options: &PushOptions,
+    mut doc: Document,
+    previous: Option<PushDoc>,
+    target: Target,
+) -> anyhow::Result<()> {
+    let mut tags =
+        if options.tags.is_empty() { previous.map(|p| p.tags).unwrap_or_default() } else { options.tags.clone() };
     dedup(&mut tags);
     if tags.is_empty() {
         return Err(InputError::new("no tag to delete").hint("pass --tag, or pipe the document imgpush wrote").into());
@@ -293,10 +302,10 @@ async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, targe
         check_tag(tag)?;
     }
     let mut gone = Vec::new();
-    let through_ecr_api = args.registry_endpoint.is_none();
+    let through_ecr_api = options.registry_endpoint.is_none();
     match &target.ecr {
         Some(EcrTarget { client, repository: Some(repo), .. }) if through_ecr_api => {
-            if !args.dry_run {
+            if !options.dry_run {
                 gone = ecr::delete_tags(client, repo, &tags).await?;
             }
         }
@@ -305,7 +314,7 @@ async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, targe
             let api = target.api()?;
             for tag in &tags {
                 if let Some(m) = api.manifest(tag).await? {
-                    if !args.dry_run {
+                    if !options.dry_run {
                         api.delete_manifest(&m.digest).await?;
                         info!("deleted {}:{tag} ({})", target.repo.uri(), m.digest);
                     }
@@ -315,14 +324,14 @@ async fn delete(args: &Args, mut doc: Document, previous: Option<PushDoc>, targe
         }
     }
     let repository_deleted = match &target.ecr {
-        Some(EcrTarget { client, repository: Some(repo), .. }) if !args.dry_run => {
+        Some(EcrTarget { client, repository: Some(repo), .. }) if !options.dry_run => {
             ecr::delete_if_ours_and_empty(client, repo, TOOL).await?
         }
         _ => false,
     };
     let absent = tags.iter().filter(|t| !gone.contains(t)).cloned().collect();
     let out = DeletedDoc { repository: target.repo.uri(), tags: gone, absent, repository_deleted };
-    if args.dry_run {
+    if options.dry_run {
         doc.set_nested("plan", "deleted_push", &out)?;
     } else {
         doc.remove("push");
@@ -355,24 +364,34 @@ mod tests {
 
     #[test]
     fn tag_plans() {
-        assert_eq!(plan_tag("a", None, "sha256:i", true).action, "push");
-        assert_eq!(plan_tag("a", manifest("sha256:i"), "sha256:i", true).action, "unchanged");
-        assert_eq!(plan_tag("a", manifest("sha256:other"), "sha256:i", true).action, "conflict");
+        assert_eq!(plan_tag("a", None, "sha256:i", true).action, TagAction::Push);
+        assert_eq!(plan_tag("a", manifest("sha256:i"), "sha256:i", true).action, TagAction::Unchanged);
+        assert_eq!(plan_tag("a", manifest("sha256:other"), "sha256:i", true).action, TagAction::Conflict);
         let moved = plan_tag("a", manifest("sha256:other"), "sha256:i", false);
-        assert_eq!((moved.action.as_str(), moved.current.as_deref()), ("move", Some("sha256:m")));
+        assert_eq!((moved.action, moved.current.as_deref()), (TagAction::Move, Some("sha256:m")));
     }
 
     #[test]
     fn images_from_flags_and_documents() {
         use clap::Parser;
         let args = Args::try_parse_from(["imgpush", "--image", "127.0.0.1:5001/app:v1"]).unwrap();
-        assert_eq!(image_source(&args, &Document::new()).unwrap(), ("127.0.0.1:5001/app:v1".into(), vec!["v1".into()]));
+        assert_eq!(
+            image_source(args.image.as_deref(), &Document::new()).unwrap(),
+            ("127.0.0.1:5001/app:v1".into(), vec!["v1".into()])
+        );
         let args = Args::try_parse_from(["imgpush", "--image", "127.0.0.1:5001/app"]).unwrap();
-        assert_eq!(image_source(&args, &Document::new()).unwrap().1, ["latest"], "the port is not a tag");
+        assert_eq!(
+            image_source(args.image.as_deref(), &Document::new()).unwrap().1,
+            ["latest"],
+            "the port is not a tag"
+        );
         let args = Args::try_parse_from(["imgpush"]).unwrap();
         let doc = Document::parse(r#"{"image":{"id":"sha256:i","tags":["app:abcdef12","app:latest"],"revision":null,"labels":{},"size":1,"builder":"classic","engine_api":"1.41"}}"#).unwrap();
-        assert_eq!(image_source(&args, &doc).unwrap(), ("sha256:i".into(), vec!["abcdef12".into(), "latest".into()]));
-        let err = image_source(&args, &Document::new()).unwrap_err();
+        assert_eq!(
+            image_source(args.image.as_deref(), &doc).unwrap(),
+            ("sha256:i".into(), vec!["abcdef12".into(), "latest".into()])
+        );
+        let err = image_source(args.image.as_deref(), &Document::new()).unwrap_err();
         assert_eq!(ekskit_core::errors::exit_code(&err), 2);
     }
 }

@@ -8,10 +8,29 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::query_parameters::{PushImageOptions, TagImageOptions};
 use ekskit_core::Hinted;
+use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry};
 use futures::StreamExt;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::auth::Credentials;
+
+/// Connects to DOCKER_HOST (or the default socket) at the API version the engine speaks.
+// The same connection as imgbuild's, kept here so imgpush does not depend on lib/image.
+pub async fn engine() -> anyhow::Result<Docker> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        Hinted::new(
+            format!(
+                "cannot reach the Docker engine at {}: {e}",
+                std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+            ),
+            "start the engine (or scripts/devstack up docker), or set DOCKER_HOST",
+        )
+    };
+    let docker = Docker::connect_with_defaults().map_err(|e| unreachable(&e))?;
+    let docker = docker.negotiate_version().await.map_err(|e| unreachable(&e))?;
+    docker.ping().await.map_err(|e| unreachable(&e))?;
+    Ok(docker)
+}
 
 /// What one push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,43 +110,38 @@ pub async fn push(
         .await
         .map_err(|e| anyhow::anyhow!("tagging {image_id} as {target}:{tag}: {e}"))?;
     let server = target.split('/').next().unwrap_or(target);
-    let mut delay = Duration::from_secs(1);
-    let mut attempt = 0;
-    loop {
-        match push_once(docker, target, tag, credentials.map(|c| c.for_engine(server))).await {
-            Ok(pushed) => return Ok(pushed),
-            Err(message) => match classify(&message) {
-                Failure::Retry if attempt < retries => {
-                    attempt += 1;
-                    warn!("pushing {target}:{tag}: {message}; retry {attempt} of {retries} in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
-                Failure::Immutable => {
-                    return Err(Hinted::new(
-                        format!("{target}:{tag} already exists with another image and the repository's tags are immutable: {message}"),
-                        "push under a new tag (a new commit gives one), or delete the tag from the repository first",
-                    )
-                    .into());
-                }
-                Failure::Auth => {
-                    return Err(Hinted::new(
-                        format!("the registry refused the push of {target}:{tag}: {message}"),
-                        "check the credentials: the AWS identity for ECR, `docker login`, or --username with --password-file",
-                    )
-                    .into());
-                }
-                Failure::Retry | Failure::Other => {
-                    let tries = if attempt > 0 { format!(" after {} attempts", attempt + 1) } else { String::new() };
-                    return Err(Hinted::new(
-                        format!("pushing {target}:{tag} failed{tries}: {message}"),
-                        "run the same command again; layers already pushed are not sent twice",
-                    )
-                    .into());
-                }
-            },
+    let policy = Retry {
+        backoff: Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(30), factor: 2.0 },
+        limit: Limit::Retries(retries),
+    };
+    let what = format!("pushing {target}:{tag}");
+    let auth = || credentials.map(|c| c.for_engine(server));
+    let transient = |message: &String| classify(message) == Failure::Retry;
+    let pushed = retry(&what, policy, transient, |_| push_once(docker, target, tag, auth()));
+    let GaveUp { error: message, attempts } = match pushed.await {
+        Ok(pushed) => return Ok(pushed),
+        Err(gave_up) => gave_up,
+    };
+    let (message, hint) = match classify(&message) {
+        Failure::Immutable => (
+            format!(
+                "{target}:{tag} already exists with another image and the repository's tags are immutable: {message}"
+            ),
+            "push under a new tag (a new commit gives one), or delete the tag from the repository first",
+        ),
+        Failure::Auth => (
+            format!("the registry refused the push of {target}:{tag}: {message}"),
+            "check the credentials: the AWS identity for ECR, `docker login`, or --username with --password-file",
+        ),
+        Failure::Retry | Failure::Other => {
+            let tries = if attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
+            (
+                format!("pushing {target}:{tag} failed{tries}: {message}"),
+                "run the same command again; layers already pushed are not sent twice",
+            )
         }
-    }
+    };
+    Err(Hinted::new(message, hint).into())
 }
 
 /// One push; `Err` carries the engine's message.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ekskit_aws::AwsArgs;
-use ekskit_core::cli::{GlobalArgs, parse_duration};
+use ekskit_core::cli::{Delete, DryRun, ExitCodes, GlobalArgs, StdinDash, Timeout, after_help, for_arg};
 use ekskit_core::stack::validate_stack_name;
 use ekskit_core::{Document, InputError};
 use ipnet::Ipv4Net;
@@ -21,9 +21,10 @@ Examples:
   mkvpc --name demo | mkeks | jq .cluster           # the document flows on
   mkvpc --delete < demo.json                        # stack and region from the document
 
-Output: the stdin document (kept whole) plus the `vpc` key; see schemas/vpc.schema.json.
-Exit codes: 0 done, 1 failure (nothing half-made that a re-run does not finish),
-2 bad usage or input (nothing changed), 130 interrupted (re-run to resume).";
+Output: the stdin document (kept whole) plus the `vpc` key; see schemas/vpc.schema.json.";
+
+const EXIT_CODES: ExitCodes =
+    ExitCodes { failure: "failure (nothing half-made that a re-run does not finish)", ..ExitCodes::DEFAULT };
 
 /// Create, converge or delete the VPC an EKS cluster runs in.
 ///
@@ -33,7 +34,14 @@ Exit codes: 0 done, 1 failure (nothing half-made that a re-run does not finish),
 /// creates only what is missing. Reads the JSON document from stdin when piped, writes it to
 /// stdout with the `vpc` key added; logs go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "mkvpc", version, after_help = EXAMPLES)]
+#[command(name = "mkvpc", version, after_help = after_help(EXAMPLES, EXIT_CODES))]
+#[command(mut_args(for_arg("dry_run", |a| a.help("Print the plan as JSON (`plan.vpc`) and change nothing"))))]
+#[command(mut_args(for_arg("delete", |a| a
+    .help("Delete everything the stack owns, first what Kubernetes left in the VPC")
+    .conflicts_with_all(["cidr", "azs", "endpoints"]))))]
+#[command(mut_args(for_arg("timeout", |a| a
+    .help("Longest wait for one resource to change state (e.g. 10m, 90s)")
+    .default_value("15m"))))]
 pub struct Args {
     /// Stack name; tags every resource and names the cluster later [default: `vpc.stack` from stdin]
     #[arg(long, short = 'n', value_name = "NAME")]
@@ -55,21 +63,17 @@ pub struct Args {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub endpoints: Option<Vec<EndpointKind>>,
 
-    /// Print the plan as JSON (`plan.vpc`) and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
-    /// Delete everything the stack owns, first what Kubernetes left in the VPC
-    #[arg(long, conflicts_with_all = ["cidr", "azs", "endpoints"])]
-    pub delete: bool,
+    #[command(flatten)]
+    pub delete: Delete,
 
-    /// Longest wait for one resource to change state (e.g. 10m, 90s)
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: Timeout,
 
-    /// Read the document from stdin even when it is a terminal
-    #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
-    pub stdin: Option<String>,
+    #[command(flatten)]
+    pub stdin: StdinDash,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -109,7 +113,7 @@ impl Spec {
         endpoints.sort();
         endpoints.dedup();
         let nat = args.nat.or(input.nat).unwrap_or(NatMode::Single);
-        Ok(Self { stack, cidr, azs, nat, endpoints, timeout: args.timeout })
+        Ok(Self { stack, cidr, azs, nat, endpoints, timeout: args.timeout.limit })
     }
 }
 
@@ -165,6 +169,14 @@ mod tests {
     fn endpoints_parse_as_a_list() {
         let spec = Spec::resolve(&args("-n d --endpoints sts,s3 --endpoints s3"), &VpcInput::default()).unwrap();
         assert_eq!(spec.endpoints, [EndpointKind::S3, EndpointKind::Sts]);
+    }
+
+    #[test]
+    fn delete_excludes_what_only_creating_uses() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+        assert!(Args::try_parse_from(["mkvpc", "--delete", "--cidr", "10.0.0.0/16"]).is_err());
+        assert_eq!(args("--delete -").timeout.limit, Duration::from_secs(900));
     }
 
     #[test]

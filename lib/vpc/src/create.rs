@@ -518,11 +518,11 @@ impl Converge<'_> {
         let gone = self.inventory.nat_gateways.iter().filter(|n| unwanted(role_az(n.tags()).1));
         try_join_all(gone.map(|nat| async move {
             let id = nat.nat_gateway_id().unwrap_or_default();
-            crate::delete::delete_nat_gateway(self.ec2, id, self.spec.timeout).await
+            crate::resources::delete_nat_gateway(self.ec2, id, self.spec.timeout).await
         }))
         .await?;
         for address in self.inventory.addresses.iter().filter(|a| unwanted(role_az(a.tags()).1)) {
-            crate::delete::release_address(self.ec2, address).await?;
+            crate::resources::release_address(self.ec2, address).await?;
         }
         Ok(())
     }
@@ -582,7 +582,7 @@ impl Converge<'_> {
             .filter_map(|e| e.vpc_endpoint_id().map(str::to_owned))
             .collect();
         if !unwanted.is_empty() {
-            crate::delete::delete_endpoints(self.ec2, &unwanted, self.spec.timeout).await?;
+            crate::resources::delete_endpoints(self.ec2, &unwanted, self.spec.timeout).await?;
         }
         let mut docs = Vec::new();
         for service in &services {
@@ -638,7 +638,7 @@ impl Converge<'_> {
         if security_group.is_none()
             && let Some(group) = self.inventory.endpoint_security_group()
         {
-            crate::delete::delete_security_group(self.ec2, group.group_id().unwrap_or_default(), self.spec.timeout)
+            crate::resources::delete_security_group(self.ec2, group.group_id().unwrap_or_default(), self.spec.timeout)
                 .await?;
         }
         Ok(docs)

@@ -2,18 +2,12 @@
 
 use crate::cli::Spec;
 use crate::create::nat_zones;
-use crate::delete::describe_remaining;
-use crate::inventory::{Inventory, role};
-use crate::model::{Action, PlanDoc};
+use crate::inventory::{Inventory, describe_remaining, role};
+use crate::model::{Action, PlanDoc, PlannedAction};
 use crate::plan::{SubnetPlan, Tier, Zone};
 
-fn action(exists: Option<&str>, kind: &str, name: String) -> Action {
-    Action {
-        action: if exists.is_some() { "keep" } else { "create" }.to_owned(),
-        kind: kind.to_owned(),
-        name,
-        id: exists.map(str::to_owned),
-    }
+fn action(exists: Option<&str>, kind: &str, name: String) -> PlannedAction {
+    PlannedAction::create_or_keep(exists.is_some(), kind, &name, None).with_id(exists.map(str::to_owned))
 }
 
 /// The plan for converging to `spec`.
@@ -40,12 +34,8 @@ pub fn create_plan(spec: &Spec, region: &str, zones: &[Zone], subnets: &[SubnetP
     for nat in &inv.nat_gateways {
         let az = crate::inventory::role_az(nat.tags()).1.unwrap_or_default();
         if !nat_azs.iter().any(|a| a == az) {
-            actions.push(Action {
-                action: "delete".into(),
-                kind: "nat-gateway".into(),
-                name: az.to_owned(),
-                id: nat.nat_gateway_id().map(str::to_owned),
-            });
+            let id = nat.nat_gateway_id().map(str::to_owned);
+            actions.push(PlannedAction::new(Action::Delete, "nat-gateway", az, None).with_id(id));
         }
     }
     actions.push(action(
@@ -84,7 +74,7 @@ pub fn delete_plan(stack: &str, region: &str, inv: &Inventory) -> PlanDoc {
             let kind = parts.next().unwrap_or_default().to_owned();
             let id = parts.next().map(str::to_owned);
             let name = parts.next().unwrap_or_default().trim_matches(['(', ')']).to_owned();
-            Action { action: "delete".into(), kind, name, id }
+            PlannedAction::new(Action::Delete, &kind, &name, None).with_id(id)
         })
         .collect();
     PlanDoc {

@@ -197,3 +197,27 @@ pub fn is_gone(state: Option<&str>) -> bool {
         Some("deleted" | "deleting" | "rejected" | "failed" | "expired")
     )
 }
+
+/// One line per resource still tagged for the stack.
+pub fn describe_remaining(inv: &Inventory) -> Vec<String> {
+    let named = |kind: &str, id: Option<&str>, tags: &[aws_sdk_ec2::types::Tag]| {
+        let (role, az) = role_az(tags);
+        let what = [role, az].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        format!("{kind} {} ({what})", id.unwrap_or("?"))
+    };
+    let mut lines = Vec::new();
+    lines.extend(inv.vpcs.iter().map(|v| named("vpc", v.vpc_id(), v.tags())));
+    lines.extend(inv.subnets.iter().map(|s| named("subnet", s.subnet_id(), s.tags())));
+    lines.extend(inv.internet_gateways.iter().map(|i| named("internet-gateway", i.internet_gateway_id(), i.tags())));
+    lines.extend(inv.nat_gateways.iter().map(|n| named("nat-gateway", n.nat_gateway_id(), n.tags())));
+    lines.extend(inv.addresses.iter().map(|a| named("elastic-ip", a.allocation_id(), a.tags())));
+    lines.extend(inv.route_tables.iter().map(|r| named("route-table", r.route_table_id(), r.tags())));
+    lines.extend(
+        inv.endpoints
+            .iter()
+            .filter(|e| !is_gone(e.state().map(|s| s.as_str())))
+            .map(|e| named("vpc-endpoint", e.vpc_endpoint_id(), e.tags())),
+    );
+    lines.extend(inv.security_groups.iter().map(|g| named("security-group", g.group_id(), g.tags())));
+    lines
+}

@@ -16,7 +16,8 @@ use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::wait::{self, Backoff, Check};
 use tracing::info;
 
-use crate::delete::Outcome;
+use crate::outcome::Outcome;
+use crate::resources::delete_security_group;
 
 /// The load balancer clients; EC2 is passed separately.
 pub struct Leftovers {
@@ -95,7 +96,7 @@ pub(crate) async fn clean(ec2: &Client, lb: &Leftovers, vpc: &str, timeout: Dura
                 out.record("security-group-rule", &format!("(in {vpc})"), Err(e));
             }
             for id in groups {
-                let result = crate::delete::delete_security_group(ec2, &id, timeout).await;
+                let result = delete_security_group(ec2, &id, timeout).await;
                 out.record("security-group", &id, result);
             }
         }

@@ -3,6 +3,7 @@
 //! - [`plan`]: zones and subnet CIDRs (pure)
 //! - [`inventory`]: what the stack already owns, found by tag
 //! - [`create`]: converging to the spec; [`delete`] and [`leftovers`]: taking it all away
+//! - [`resources`]: deleting one resource, which converging and deleting both do
 //! - [`dry_run`]: the plan, changing nothing; [`model`]: the JSON keys and their schemas
 
 pub mod cli;
@@ -12,11 +13,12 @@ pub mod dry_run;
 pub mod inventory;
 pub mod leftovers;
 pub mod model;
+mod outcome;
 pub mod plan;
+pub mod resources;
 pub mod tagging;
 
 use aws_sdk_ec2::Client;
-use ekskit_core::document::Stdin;
 use ekskit_core::output::emit;
 use ekskit_core::{Document, InputError};
 use tracing::info;
@@ -28,8 +30,7 @@ use crate::model::DeletedDoc;
 use crate::plan::{AzChoice, SubnetPlan, Tier, Zone};
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mode = if args.stdin.is_some() { Stdin::Always } else { Stdin::WhenPiped };
-    let mut doc = Document::from_stdin(mode)?;
+    let mut doc = Document::from_stdin(args.stdin.mode())?;
     let input = cli::vpc_input(&doc)?;
     let mut spec = Spec::resolve(&args, &input)?;
     let config = ekskit_aws::load(&args.aws, input.region.as_deref()).await?;
@@ -45,8 +46,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .into());
     }
 
-    if args.delete {
-        if args.dry_run {
+    if args.delete.on {
+        if args.dry_run.on {
             doc.set_nested("plan", "vpc", &dry_run::delete_plan(&spec.stack, &region, &inventory))?;
             return emit(&doc);
         }
@@ -74,7 +75,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let subnets = plan::plan_subnets(spec.cidr, &azs)?;
     check_conflicts(&spec, &subnets, &inventory)?;
 
-    if args.dry_run {
+    if args.dry_run.on {
         doc.set_nested("plan", "vpc", &dry_run::create_plan(&spec, &region, &azs, &subnets, &inventory))?;
         return emit(&doc);
     }

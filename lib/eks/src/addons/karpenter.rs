@@ -14,8 +14,9 @@ use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::info;
 
 use super::Account;
-use crate::iam::{self, RoleKind, bounded_name};
+use crate::iam::{self, RoleKind};
 use crate::model::PlannedAction;
+use crate::names::bounded_name;
 use crate::{Clients, TOOL};
 
 /// The tag Karpenter's EC2NodeClass selects subnets and security groups by.

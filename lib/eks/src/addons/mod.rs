@@ -15,126 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_eks::types::Cluster;
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::InputError;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+pub use ekskit_model::cluster::{Addon, AddonDoc, AddonsSpec};
+
 use crate::Clients;
-use crate::cluster::node_group_name;
 use crate::iam::{self, RoleKind};
 use crate::model::PlannedAction;
-
-/// An add-on whose AWS side mkeks manages.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Addon {
-    /// Gateway API and Service load balancers through ALB/NLB
-    AwsLoadBalancerController,
-    /// Certificates from ACME, with Route53 DNS-01
-    CertManager,
-    /// Kubernetes Secrets from AWS Secrets Manager, read-only under a prefix
-    ExternalSecrets,
-    /// Node group scaling, by auto-discovery tags
-    ClusterAutoscaler,
-    /// Node provisioning, with an interruption queue
-    Karpenter,
-}
-
-impl Addon {
-    pub const ALL: [Addon; 5] = [
-        Addon::AwsLoadBalancerController,
-        Addon::CertManager,
-        Addon::ExternalSecrets,
-        Addon::ClusterAutoscaler,
-        Addon::Karpenter,
-    ];
-
-    /// The name used by `--addon`, the document and the upstream project.
-    pub fn name(self) -> &'static str {
-        match self {
-            Addon::AwsLoadBalancerController => "aws-load-balancer-controller",
-            Addon::CertManager => "cert-manager",
-            Addon::ExternalSecrets => "external-secrets",
-            Addon::ClusterAutoscaler => "cluster-autoscaler",
-            Addon::Karpenter => "karpenter",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Addon> {
-        Addon::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// Where the controller runs; its chart in `deploy/addons/` installs it there.
-    pub fn namespace(self) -> &'static str {
-        match self {
-            Addon::CertManager => "cert-manager",
-            Addon::ExternalSecrets => "external-secrets",
-            _ => "kube-system",
-        }
-    }
-
-    /// The service account Pod Identity hands the role to.
-    pub fn service_account(self) -> &'static str {
-        self.name()
-    }
-
-    pub(crate) fn role_suffix(self) -> &'static str {
-        match self {
-            Addon::AwsLoadBalancerController => "lb-controller",
-            other => other.name(),
-        }
-    }
-}
-
-/// What the add-ons are to get, resolved from flags and the document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct AddonsSpec {
-    pub addons: BTreeSet<Addon>,
-    /// cert-manager's Route53 zone; without it the role may answer DNS-01 in any zone of the account.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hosted_zone_id: Option<String>,
-    /// external-secrets reads only secrets whose name starts with this.
-    pub secrets_prefix: String,
-}
-
-/// One add-on in `cluster.addons`: what its chart and manifests need to know.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct AddonDoc {
-    pub namespace: String,
-    pub service_account: String,
-    pub role_arn: String,
-    pub role_name: String,
-    /// The Pod Identity association of namespace/service_account with the role.
-    pub association_id: String,
-    /// aws-load-balancer-controller: the cluster's VPC.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vpc_id: Option<String>,
-    /// cert-manager: the Route53 zone DNS-01 answers in (empty: any zone, found per name), and
-    /// its name (no trailing dot; absent without a zone).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hosted_zone_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dns_zone: Option<String>,
-    /// external-secrets: the Secrets Manager name prefix it may read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secrets_prefix: Option<String>,
-    /// cluster-autoscaler: the managed node group (EKS tags its Auto Scaling group for discovery).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_group: Option<String>,
-    /// karpenter: the role of the nodes it launches (joined by an access entry).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_role_arn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_role_name: Option<String>,
-    /// karpenter: the SQS queue EventBridge sends interruption events to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interruption_queue: Option<String>,
-    /// karpenter: subnets and the cluster security group carry `karpenter.sh/discovery=<this>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub discovery_tag_value: Option<String>,
-}
+use crate::names::node_group_name;
 
 /// `--hosted-zone-id`: `Z...` or `/hostedzone/Z...` as Route53 prints it.
 pub fn parse_hosted_zone(text: &str) -> Result<String, InputError> {
