@@ -2,20 +2,21 @@
 //! comparing the object before and after, without the fields every write touches).
 
 use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, ValidationDirective};
-use kube::discovery::ApiResource;
+use kube::api::{Patch, PatchParams, ValidationDirective};
 use serde_json::Value;
 
+use crate::content::comparable;
 use crate::errors::kube_error;
 use crate::model::Action;
 use crate::resolve::Object;
+use crate::server::api;
 
-/// Every apply uses this field manager, so re-runs own the same fields and conflicts with
-/// other managers (kubectl, Helm, controllers) show up instead of being silently overwritten.
-pub const FIELD_MANAGER: &str = "ekskit-kapply";
+// At its old path too: the crate root names it here.
+pub use crate::server::FIELD_MANAGER;
 
+/// How one object is sent; [`crate::ApplyOptions::patch`] makes it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ApplyOptions {
+pub struct PatchOptions {
     pub force_conflicts: bool,
     pub dry_run: bool,
     pub diff: bool,
@@ -27,20 +28,12 @@ pub struct Applied {
     pub diff: Option<String>,
 }
 
-/// The API for `resource`, namespaced or cluster-wide.
-pub fn api(client: &Client, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
-    match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
-        None => Api::all_with(client.clone(), resource),
-    }
-}
-
 /// Applies `object`, whose live state (read by [`crate::live::fetch`]) is `before`.
 pub async fn apply(
     client: &Client,
     object: &Object,
     before: Option<&Value>,
-    opts: ApplyOptions,
+    opts: PatchOptions,
 ) -> anyhow::Result<Applied> {
     let api = api(client, &object.resource, object.namespace.as_deref());
     let key = object.key();
@@ -67,26 +60,7 @@ pub async fn apply(
 
 /// What a dry run reports, without asking the server, for an object this same batch creates the
 /// namespace or the CRD of: the server would only answer NotFound until they exist.
-pub fn created_by_batch(object: &Object, opts: ApplyOptions) -> Applied {
+pub fn created_by_batch(object: &Object, opts: PatchOptions) -> Applied {
     let diff = opts.diff.then(|| crate::diff::unified(&object.key(), None, &object.body));
     Applied { action: Action::Created, diff }
-}
-
-/// The object without the fields every write changes, without `status`, which controllers
-/// change on their own and an apply does not, without the type (LIST items carry none), and
-/// without kapply's digest annotation (objects applied before kapply wrote it are unchanged).
-pub fn comparable(obj: &Value) -> Value {
-    let mut obj = obj.clone();
-    crate::unchanged::strip(&mut obj);
-    if let Some(map) = obj.as_object_mut() {
-        for field in ["status", "apiVersion", "kind"] {
-            map.remove(field);
-        }
-    }
-    if let Some(meta) = obj["metadata"].as_object_mut() {
-        for field in ["managedFields", "resourceVersion", "generation"] {
-            meta.remove(field);
-        }
-    }
-    obj
 }

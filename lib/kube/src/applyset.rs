@@ -17,11 +17,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info, warn};
 
-use crate::apply::{FIELD_MANAGER, api};
-use crate::delete::{Target, delete_in_order};
 use crate::errors::{is_not_found, kube_error};
 use crate::model::Action;
 use crate::resolve::{Key, Kinds, Object, group_kind};
+use crate::server::{FIELD_MANAGER, api};
+use crate::targets::{Target, delete_in_order};
 
 pub const PART_OF: &str = "applyset.kubernetes.io/part-of";
 pub const ID: &str = "applyset.kubernetes.io/id";

@@ -16,11 +16,11 @@ use kube::Client;
 use serde_json::Value;
 use tracing::{debug, info, trace};
 
-use crate::apply::{self, Applied, ApplyOptions};
+use crate::apply::{self, Applied, PatchOptions};
 use crate::applyset::{AppSet, Inventory, inventory_of};
-use crate::cli::Args;
 use crate::model::{Action, ObjectResult};
 use crate::namespaces::{Namespaces, is_namespace};
+use crate::options::ApplyOptions;
 use crate::ordering::{self, Phase};
 use crate::resolve::{Key, Kinds, Object};
 use crate::timing::Stages;
@@ -64,14 +64,14 @@ enum Plan {
 /// Everything one run decides with: live state, plans and readiness by object.
 struct Run<'a> {
     client: &'a Client,
-    args: &'a Args,
+    options: &'a ApplyOptions,
     namespaces: Namespaces,
     /// The live form of objects that may be sent (Namespaces from the early reads).
     live: HashMap<Key, Value>,
     plans: HashMap<Key, Plan>,
     /// Objects that were ready when read before applying.
     ready_before: HashSet<Key>,
-    opts: ApplyOptions,
+    opts: PatchOptions,
 }
 
 /// Applies `objects` (stamped with their digests), phase by phase.
@@ -80,13 +80,13 @@ pub async fn apply(
     objects: &[Object],
     set: Option<&AppSet>,
     kinds: &Kinds,
-    args: &Args,
+    options: &ApplyOptions,
     early: Early,
     stages: &mut Stages,
 ) -> anyhow::Result<Vec<ObjectResult>> {
     let Early { namespaces, previous } = early;
     namespaces.check(objects, set)?;
-    let run = Run::prepare(client, objects, kinds, namespaces, args).await?;
+    let run = Run::prepare(client, objects, kinds, namespaces, options).await?;
     stages.lap("reads");
     let current = inventory_of(objects);
     let recorded = previous.clone().unwrap_or_default().union(&current);
@@ -97,7 +97,7 @@ pub async fn apply(
     }
     run.phases(objects, &mut applied, stages).await?;
     let mut results: Vec<ObjectResult> = applied.iter().map(|(o, a)| result_of(o, a.action, a.diff.clone())).collect();
-    if args.prune
+    if options.prune
         && let Some(set) = set
     {
         let keep: HashSet<_> = objects.iter().map(Object::key).collect();
@@ -108,11 +108,11 @@ pub async fn apply(
         stages.lap("prune");
     }
     stages.log(&run.counts(&applied));
-    if run.opts.dry_run || args.no_wait {
+    if run.opts.dry_run || !options.wait {
         return Ok(results);
     }
     let waiting: Vec<&Object> = applied.iter().filter(|(o, a)| run.must_wait(o, a.action)).map(|(o, _)| *o).collect();
-    waiting::wait_ready(client, &waiting, args.timeout).await?;
+    waiting::wait_ready(client, &waiting, options.timeout).await?;
     stages.lap("waits");
     for r in results.iter_mut().filter(|r| r.action != Action::Pruned) {
         r.ready = Some(true);
@@ -172,7 +172,7 @@ async fn read(
     Ok((live, known_unchanged))
 }
 
-fn plan(o: &Object, live: Option<&Value>, kinds: &Kinds, namespaces: &Namespaces, opts: ApplyOptions) -> Plan {
+fn plan(o: &Object, live: Option<&Value>, kinds: &Kinds, namespaces: &Namespaces, opts: PatchOptions) -> Plan {
     let new_namespace = o.namespace.as_deref().is_some_and(|ns| namespaces.created_by_batch(ns));
     if opts.dry_run && (new_namespace || !kinds.is_served(&o.resource)) {
         return Plan::CreatedByBatch;
@@ -201,10 +201,9 @@ impl<'a> Run<'a> {
         objects: &[Object],
         kinds: &Kinds,
         namespaces: Namespaces,
-        args: &'a Args,
+        options: &'a ApplyOptions,
     ) -> anyhow::Result<Self> {
-        let opts =
-            ApplyOptions { force_conflicts: args.force_conflicts, dry_run: args.dry_run || args.diff, diff: args.diff };
+        let opts = options.patch();
         let (live, known_unchanged) = read(client, objects, kinds, &namespaces).await?;
         let mut plans = HashMap::new();
         let mut ready_before = HashSet::new();
@@ -221,7 +220,7 @@ impl<'a> Run<'a> {
             }
             plans.insert(key, plan);
         }
-        Ok(Self { client, args, namespaces, live, plans, ready_before, opts })
+        Ok(Self { client, options, namespaces, live, plans, ready_before, opts })
     }
 
     /// The parent before any member: its namespace first when the batch creates it, then the
@@ -280,7 +279,7 @@ impl<'a> Run<'a> {
                     .collect();
                 if !crds.is_empty() {
                     info!("waiting for {} CRDs to be Established", crds.len());
-                    waiting::wait_ready(self.client, &crds, self.args.timeout).await?;
+                    waiting::wait_ready(self.client, &crds, self.options.timeout).await?;
                 }
                 stages.lap("crds");
             }
@@ -314,7 +313,7 @@ impl<'a> Run<'a> {
                 };
                 anyhow::Ok((o, applied))
             })
-            .buffered(self.args.concurrency.into())
+            .buffered(self.options.concurrency.into())
             .try_collect()
             .await?;
         for (o, a) in &applied {

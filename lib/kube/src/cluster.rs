@@ -10,8 +10,8 @@ use ekskit_core::{Document, InputError};
 use kube::config::{AuthInfo, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::cli::ClusterArgs;
 use crate::model::ClusterInput;
+use crate::options::ClusterOptions;
 
 /// The hidden flag that turns kapply into a kubeconfig `exec` plugin printing an EKS token.
 pub const EKS_TOKEN_FLAG: &str = "--eks-token";
@@ -23,10 +23,10 @@ pub struct Cluster {
     pub default_namespace: String,
 }
 
-pub async fn connect(args: &ClusterArgs, doc: &Document) -> anyhow::Result<Cluster> {
+pub async fn connect(options: &ClusterOptions, doc: &Document) -> anyhow::Result<Cluster> {
     let from_doc: Option<ClusterInput> = doc.get("cluster")?;
-    let config = if args.kubeconfig.is_some() || args.context.is_some() {
-        from_kubeconfig(args).await?
+    let config = if options.kubeconfig.is_some() || options.context.is_some() {
+        from_kubeconfig(options).await?
     } else if let Some(cluster) = from_doc.filter(|c| c.endpoint.is_some()) {
         from_cluster_doc(&cluster)?
     } else {
@@ -42,15 +42,15 @@ pub async fn connect(args: &ClusterArgs, doc: &Document) -> anyhow::Result<Clust
     Ok(Cluster { client, server, default_namespace })
 }
 
-async fn from_kubeconfig(args: &ClusterArgs) -> anyhow::Result<Config> {
-    let options = KubeConfigOptions { context: args.context.clone(), ..KubeConfigOptions::default() };
-    let result = match &args.kubeconfig {
+async fn from_kubeconfig(options: &ClusterOptions) -> anyhow::Result<Config> {
+    let kube_options = KubeConfigOptions { context: options.context.clone(), ..KubeConfigOptions::default() };
+    let result = match &options.kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path)
                 .map_err(|e| InputError::new(format!("reading kubeconfig {}: {e}", path.display())))?;
-            Config::from_custom_kubeconfig(file, &options).await
+            Config::from_custom_kubeconfig(file, &kube_options).await
         }
-        None => Config::from_kubeconfig(&options).await,
+        None => Config::from_kubeconfig(&kube_options).await,
     };
     result.map_err(|e| {
         InputError::new(format!("kubeconfig: {e}"))

@@ -1,7 +1,7 @@
 //! `--delete`: the objects the manifests name plus (with `--app`) every member of the app,
 //! workloads first and namespaces and CRDs last; then a wait until they are gone, naming what is
 //! left (usually a finalizer) on timeout; then the app's parent Secret. Pruning deletes through
-//! the same [`delete_in_order`].
+//! the same [`crate::targets::delete_in_order`].
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -10,38 +10,23 @@ use ekskit_core::Hinted;
 use ekskit_core::wait::human;
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
-use kube::api::{DeleteParams, PropagationPolicy};
-use kube::discovery::ApiResource;
 use tokio::time::Instant;
 use tracing::info;
 
-use crate::apply::api;
 use crate::applyset::AppSet;
-use crate::cli::Args;
 use crate::errors::{is_not_found, kube_error};
 use crate::model::{Action, ObjectResult};
-use crate::ordering::Phase;
+use crate::options::ApplyOptions;
 use crate::resolve::{Key, Kinds, Object};
-
-/// An object to delete: who it is and where its API is.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub key: Key,
-    pub resource: ApiResource,
-}
-
-impl Target {
-    pub fn of(o: &Object) -> Self {
-        Self { key: o.key(), resource: o.resource.clone() }
-    }
-}
+use crate::server::api;
+use crate::targets::{Target, delete_in_order};
 
 pub async fn delete(
     client: &Client,
     objects: &[Object],
     set: Option<&AppSet>,
     kinds: &Kinds,
-    args: &Args,
+    options: &ApplyOptions,
 ) -> anyhow::Result<Vec<ObjectResult>> {
     let mut targets: Vec<Target> = objects.iter().map(Target::of).collect();
     if let Some(set) = set {
@@ -51,7 +36,7 @@ pub async fn delete(
         let members = set.members(client, kinds, inventory.as_ref(), &namespaces).await?;
         targets.extend(members.into_iter().filter(|m| !named.contains(&m.key)));
     }
-    let done = delete_in_order(client, targets, args.dry_run, args.concurrency.into()).await?;
+    let done = delete_in_order(client, targets, options.dry_run, options.concurrency.into()).await?;
     let mut results = Vec::with_capacity(done.len());
     let mut gone = Vec::new();
     for (target, action) in done {
@@ -61,47 +46,20 @@ pub async fn delete(
             gone.push(target);
         }
     }
-    if !args.dry_run && !args.no_wait {
-        wait_gone(client, &gone, args.timeout).await?;
+    if !options.dry_run && options.wait {
+        wait_gone(client, &gone, options.timeout).await?;
     }
     if let Some(set) = set
-        && !args.dry_run
+        && !options.dry_run
     {
         set.delete_parent(client).await?;
     }
     Ok(results)
 }
 
-/// Deletes `targets` phase by phase in the reverse of the apply order (workloads before what they
-/// use, namespaces and CRDs last), each phase concurrently; `Absent` for those already gone.
-pub async fn delete_in_order(
-    client: &Client,
-    targets: Vec<Target>,
-    dry_run: bool,
-    concurrency: usize,
-) -> anyhow::Result<Vec<(Target, Action)>> {
-    let params =
-        DeleteParams { dry_run, propagation_policy: Some(PropagationPolicy::Background), ..DeleteParams::default() };
-    let params = &params;
-    let mut done = Vec::with_capacity(targets.len());
-    for phase in Phase::delete_order() {
-        let batch: Vec<&Target> = targets.iter().filter(|t| Phase::of(&t.key.group, &t.key.kind) == phase).collect();
-        let deleted: Vec<(Target, Action)> = stream::iter(batch)
-            .map(|t| async move {
-                match api(client, &t.resource, t.key.namespace.as_deref()).delete(&t.key.name, params).await {
-                    Ok(_) => Ok((t.clone(), Action::Deleted)),
-                    Err(e) if is_not_found(&e) => Ok((t.clone(), Action::Absent)),
-                    Err(e) => Err(kube_error(e, format!("deleting {}", t.key))),
-                }
-            })
-            .buffered(concurrency)
-            .try_collect()
-            .await?;
-        done.extend(deleted);
-    }
-    Ok(done)
-}
-
+// Not ekskit_core::wait::until: this polls many objects at once and its timeout names each one
+// left with its finalizers, in words `until` (one resource, one state) cannot give.
+#[allow(clippy::disallowed_methods)]
 async fn wait_gone(client: &Client, gone: &[Target], timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     let mut left: Vec<&Target> = gone.iter().collect();

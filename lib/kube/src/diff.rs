@@ -4,7 +4,7 @@
 use serde_json::Value;
 use similar::TextDiff;
 
-use crate::apply::comparable;
+use crate::content::comparable;
 use crate::resolve::Key;
 
 /// The diff of `before` (None: the object does not exist) to `after` for the object `key`.

@@ -1,4 +1,7 @@
-//! kapply: Kubernetes manifests applied server-side, in order, then waited for.
+//! The Kubernetes engine of kapply and monstack: manifests applied server-side, in order, then
+//! waited for. Like ekskit-aws for AWS, a platform crate: it takes options, never a tool's flags
+//! (kapply's are in ekskit-apply, monstack's in ekskit-mon), so tools share it without depending
+//! on each other.
 //!
 //! - [`manifests`]: reading files, directories, stdin, URLs, kustomize; [`placeholders`]: `${a.b}`
 //! - [`cluster`]: kubeconfig or mkeks' `cluster` key, with [`eks_token`]s signed here
@@ -6,14 +9,17 @@
 //! - [`batch`]: the whole apply (reads, [`namespaces`] check, ApplySet parent, phases, waits),
 //!   [`apply`] of one object unless [`unchanged`] says nothing would change; [`timing`] per stage
 //! - [`diff`], [`current`], [`readiness`] + [`waiting`] over [`live`] reads, [`applyset`]
-//!   (prune), [`delete`]
+//!   (prune), [`delete`], both through [`targets`]; [`server`]: the API and field manager of
+//!   every request; [`content`]: what comparing objects compares
+//! - [`options`]: what [`execute`] is asked to do; [`args`]: the `--kubeconfig`/`--context` flags
 //! - [`model`]: the JSON keys and their schemas
 
 pub mod apply;
 pub mod applyset;
+pub mod args;
 pub mod batch;
-pub mod cli;
 pub mod cluster;
+pub mod content;
 pub mod current;
 pub mod delete;
 pub mod diff;
@@ -23,89 +29,44 @@ pub mod live;
 pub mod manifests;
 pub mod model;
 pub mod namespaces;
+pub mod options;
 pub mod ordering;
 pub mod placeholders;
 pub mod readiness;
 pub mod resolve;
+pub mod server;
+pub mod targets;
 pub mod timing;
 pub mod unchanged;
 pub mod waiting;
 
-use ekskit_core::document::Stdin;
-use ekskit_core::output::emit;
-use ekskit_core::{ChangesFound, Document, InputError};
+pub use crate::options::{ApplyOptions, ClusterOptions};
+
 use kube::discovery::Discovery;
 use tokio::time::Instant;
 use tracing::info;
 
 use crate::apply::FIELD_MANAGER;
 use crate::applyset::AppSet;
-use crate::cli::Args;
-use crate::manifests::{Manifest, Source};
+use crate::manifests::Manifest;
 use crate::model::{Action, ApplyDoc, ObjectResult};
 use crate::resolve::{Key, Kinds, Object};
 use crate::timing::Stages;
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mut doc = if args.manifests_on_stdin() { Document::new() } else { Document::from_stdin(Stdin::WhenPiped)? };
-    let sources: Vec<Source> = args
-        .files
-        .iter()
-        .map(|f| Source::from_arg(f))
-        .chain(args.kustomize.iter().cloned().map(Source::Kustomize))
-        .collect();
-    let delete_whole_app = args.delete && args.app.is_some();
-    if sources.is_empty() && !delete_whole_app {
-        return Err(InputError::new("no manifests given").hint("pass -f FILE|DIR|URL|- or -k DIR").into());
-    }
-    if let Some(app) = &args.app {
-        applyset::check_app_name(app)?; // before anything else happens
-    }
-    let mut stages = Stages::start();
-    // Discovery needs no manifests: it runs while they are parsed (errors in them still win).
-    let cluster = cluster::connect(&args.cluster, &doc).await;
-    let discovery = cluster.as_ref().ok().map(|c| tokio::spawn(discover(c.client.clone(), c.server.clone())));
-    let mut manifests = manifests::load(&sources).await?;
-    placeholders::fill(&mut manifests, &doc.as_value())?;
-    if args.prune && manifests.is_empty() {
-        return Err(InputError::new("--prune with no objects in the input would delete the whole app")
-            .hint("check the input paths; to delete the app on purpose use --delete --app NAME")
-            .into());
-    }
-    if manifests.is_empty() && !delete_whole_app {
-        return Err(InputError::new("the input holds no objects").hint("check the paths given to -f/-k").into());
-    }
-
-    stages.lap("load");
-    let cluster = cluster?;
-    let discovery = async { discovery.expect("started once connected").await? };
-    let report = execute_with(&args, &cluster, manifests, discovery).await?;
-    stages.lap("execute");
-    let changed = report.objects.iter().any(|o| o.action.is_change());
-    if args.delete {
-        doc.remove("apply");
-        doc.set_nested("deleted", "apply", &report)?;
-    } else {
-        doc.set("apply", &report)?;
-    }
-    emit(&doc)?;
-    stages.lap("output");
-    stages.log("");
-    if args.diff && changed {
-        return Err(ChangesFound.into());
-    }
-    Ok(())
+/// Applies (or, with `options.delete`, deletes) `manifests` on `cluster` the kapply way: kinds
+/// from discovery, phases, server-side apply, the ApplySet of `options.app`, readiness waits.
+/// monstack applies its stack through this too.
+pub async fn execute(
+    options: &ApplyOptions,
+    cluster: &cluster::Cluster,
+    manifests: Vec<Manifest>,
+) -> anyhow::Result<ApplyDoc> {
+    execute_with(options, cluster, manifests, discover(cluster.client.clone(), cluster.server.clone())).await
 }
 
-/// Applies (or, with `args.delete`, deletes) `manifests` on `cluster` the kapply way: kinds from
-/// discovery, phases, server-side apply, the ApplySet of `args.app`, readiness waits. monstack
-/// applies its stack through this too.
-pub async fn execute(args: &Args, cluster: &cluster::Cluster, manifests: Vec<Manifest>) -> anyhow::Result<ApplyDoc> {
-    execute_with(args, cluster, manifests, discover(cluster.client.clone(), cluster.server.clone())).await
-}
-
-/// One aggregated discovery: the only one of a run.
-async fn discover(client: kube::Client, server: String) -> anyhow::Result<Discovery> {
+/// One aggregated discovery: the only one of a run. kapply starts it while it reads the
+/// manifests and passes it to [`execute_with`].
+pub async fn discover(client: kube::Client, server: String) -> anyhow::Result<Discovery> {
     Discovery::new(client)
         .run_aggregated()
         .await
@@ -113,8 +74,8 @@ async fn discover(client: kube::Client, server: String) -> anyhow::Result<Discov
 }
 
 /// [`execute`] with the discovery already under way.
-async fn execute_with(
-    args: &Args,
+pub async fn execute_with(
+    options: &ApplyOptions,
     cluster: &cluster::Cluster,
     manifests: Vec<Manifest>,
     discovery: impl Future<Output = anyhow::Result<Discovery>>,
@@ -122,9 +83,9 @@ async fn execute_with(
     let started = Instant::now();
     let mut stages = Stages::start();
     let client = cluster.client.clone();
-    let namespace = args.namespace.clone().unwrap_or(cluster.default_namespace.clone());
-    let set = args.app.as_deref().map(|app| AppSet::new(app, &namespace)).transpose()?;
-    let applying = !args.delete && !args.wait_only;
+    let namespace = options.namespace.clone().unwrap_or(cluster.default_namespace.clone());
+    let set = options.app.as_deref().map(|app| AppSet::new(app, &namespace)).transpose()?;
+    let applying = !options.delete && !options.wait_only;
     // What needs no discovery is read while it runs.
     let early = async {
         match applying {
@@ -135,32 +96,32 @@ async fn execute_with(
     let (discovery, early) = tokio::try_join!(discovery, early)?;
     stages.lap("discovery");
     let kinds = Kinds::new(discovery, &manifests);
-    let mut objects = resolve::resolve(manifests, &kinds, &namespace, args.namespace.is_some())?;
+    let mut objects = resolve::resolve(manifests, &kinds, &namespace, options.namespace.is_some())?;
     if let Some(set) = &set {
         set.label(&mut objects);
     }
-    let results = if args.delete {
-        delete::delete(&client, &objects, set.as_ref(), &kinds, args).await?
-    } else if args.wait_only {
+    let results = if options.delete {
+        delete::delete(&client, &objects, set.as_ref(), &kinds, options).await?
+    } else if options.wait_only {
         let all: Vec<&Object> = objects.iter().collect();
-        waiting::wait_current(&client, &all, args.timeout).await?;
+        waiting::wait_current(&client, &all, options.timeout).await?;
         objects.iter().map(|o| ObjectResult { ready: Some(true), ..result_of(o, Action::Unchanged, None) }).collect()
     } else {
         for o in &mut objects {
             unchanged::stamp(&mut o.body);
         }
         let early = early.expect("read when applying");
-        batch::apply(&client, &objects, set.as_ref(), &kinds, args, early, &mut stages).await?
+        batch::apply(&client, &objects, set.as_ref(), &kinds, options, early, &mut stages).await?
     };
     let report = ApplyDoc {
         server: cluster.server.clone(),
         field_manager: FIELD_MANAGER.to_owned(),
-        dry_run: args.dry_run || args.diff,
+        dry_run: options.server_dry_run(),
         app: set.map(|s| model::AppSet { name: s.app, namespace: s.namespace, id: s.id }),
         objects: results,
         duration_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
     };
-    summarize(&report, args.delete);
+    summarize(&report, options.delete);
     Ok(report)
 }
 

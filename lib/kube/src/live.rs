@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::trace;
 
-use crate::apply::api;
 use crate::errors::{is_not_found, kube_error};
 use crate::resolve::{Key, Object};
+use crate::server::api;
 
 /// From this many objects of one resource in one namespace on, one LIST beats a GET each.
 const LIST_FROM: usize = 3;

@@ -8,7 +8,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::apply::FIELD_MANAGER;
+use crate::server::FIELD_MANAGER;
 
 /// The annotation holding the digest of the body kapply last applied.
 pub const DIGEST: &str = "kapply.ekskit.dev/applied-digest";

@@ -32,6 +32,10 @@ pub async fn wait_current(client: &Client, objects: &[&Object], timeout: Duratio
     wait(client, objects, timeout, true).await
 }
 
+// Not ekskit_core::wait::until: this polls many objects at once, logs progress every 10s rather
+// than per state change, and its failure and timeout errors name every object with its Pod's
+// reason (reads `until` has no place for), which tests and users rely on.
+#[allow(clippy::disallowed_methods)]
 async fn wait(client: &Client, objects: &[&Object], timeout: Duration, current: bool) -> anyhow::Result<()> {
     if objects.is_empty() {
         return Ok(());

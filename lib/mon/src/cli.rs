@@ -1,11 +1,10 @@
 //! monstack's flags.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
-use ekskit_core::cli::{GlobalArgs, parse_duration};
-use ekskit_kube::cli::ClusterArgs;
+use ekskit_core::cli::{Delete, DryRun, ExitCodes, GlobalArgs, StdinDash, Timeout, after_help, for_arg};
+use ekskit_kube::args::ClusterArgs;
 
 use crate::stack::Component;
 
@@ -20,16 +19,24 @@ Examples:
 
 Output: the stdin document (kept whole) plus the `monitoring` key, with a state per component
 (`monitoring.components`); see schemas/monitoring.schema.json. The Grafana admin password is
-generated into the Secret grafana-admin and never printed; the output says how to read it.
-Exit codes: 0 done (every component asked for ready), 1 failure (e.g. a component that cannot
-become ready, named with why), 2 bad usage or input (nothing applied).";
+generated into the Secret grafana-admin and never printed; the output says how to read it.";
+
+const EXIT_CODES: ExitCodes = ExitCodes {
+    done: "done (every component asked for ready)",
+    failure: "failure (e.g. a component that cannot become ready, named with why)",
+    usage: "bad usage or input (nothing applied)",
+    ..ExitCodes::DEFAULT
+};
 
 /// Prometheus, Alertmanager, kube-state-metrics, node exporter and Grafana for a cluster.
 ///
 /// Applies the stack server-side in order and waits until it is ready (kapply's code), as one
 /// ApplySet so a re-run prunes what it no longer makes and --delete removes all of it.
 #[derive(Debug, Parser)]
-#[command(name = "monstack", version, after_help = EXAMPLES)]
+#[command(name = "monstack", version, after_help = after_help(EXAMPLES, EXIT_CODES))]
+#[command(mut_args(for_arg("dry_run", |a| a.help("Print what would be applied; change nothing"))))]
+#[command(mut_args(for_arg("delete", |a| a.help("Delete everything monstack made (the namespace included)"))))]
+#[command(mut_args(for_arg("timeout", |a| a.help("Longest wait for the stack to become ready").default_value("10m"))))]
 pub struct Args {
     /// Namespace of the stack
     #[arg(short = 'n', long, value_name = "NAME", default_value = "monitoring")]
@@ -65,17 +72,17 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "COMPONENT", conflicts_with = "delete")]
     pub without: Vec<Component>,
 
-    /// Longest wait for the stack to become ready
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: Timeout,
 
-    /// Print what would be applied; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
-    /// Delete everything monstack made (the namespace included)
-    #[arg(long)]
-    pub delete: bool,
+    #[command(flatten)]
+    pub delete: Delete,
+
+    #[command(flatten)]
+    pub stdin: StdinDash,
 
     #[command(flatten)]
     pub cluster: ClusterArgs,

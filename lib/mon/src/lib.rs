@@ -13,14 +13,14 @@ use std::io::Read;
 use std::time::Duration;
 
 use base64::Engine;
-use ekskit_core::document::Stdin;
 use ekskit_core::output::emit;
 use ekskit_core::wait::human;
 use ekskit_core::{Document, Hinted, InputError};
 use ekskit_kube::cluster::Cluster;
 use ekskit_kube::manifests::Manifest;
-use ekskit_kube::model::ApplyDoc;
 use ekskit_kube::resolve::{Kinds, Object};
+use ekskit_kube::{ApplyOptions, ClusterOptions};
+use ekskit_model::apply::ApplyDoc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
@@ -32,14 +32,14 @@ use crate::cli::Args;
 use crate::model::{
     ComponentDoc, ComponentState, DeletedDoc, GrafanaAdminDoc, MonitoringDoc, PersistenceDoc, ServiceDoc,
 };
-use crate::stack::{Component, Settings};
+use crate::stack::{Component, ComponentExt, Settings};
 
 /// The ApplySet monstack's objects belong to.
 pub const APP: &str = "monstack";
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let left_out = left_out(&args.without)?;
-    let mut doc = Document::from_stdin(Stdin::WhenPiped)?;
+    let mut doc = Document::from_stdin(args.stdin.mode())?;
     check_namespace(&args.namespace)?;
     check_retention(&args.retention)?;
     let cluster_name = match &args.cluster_name {
@@ -72,9 +72,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return emit(&doc);
     }
 
-    let cluster = ekskit_kube::cluster::connect(&args.cluster, &doc).await?;
-    let kapply = kapply_args(&args);
-    if args.delete {
+    let cluster = ekskit_kube::cluster::connect(&ClusterOptions::from(&args.cluster), &doc).await?;
+    let kapply = kapply_options(&args);
+    if args.delete.on {
         let applied = ekskit_kube::execute(&kapply, &cluster, manifests(&settings)?).await?;
         doc.remove("monitoring");
         doc.set_nested(
@@ -84,18 +84,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )?;
         return emit(&doc);
     }
-    let reason = persistence(&cluster.client, &args, &mut settings).await?;
+    let reason = persistence(&cluster.client, args.no_persistence, &mut settings).await?;
     if settings.runs(Component::Grafana) {
         settings.admin_password = Some(admin_password(&cluster.client, &args.namespace).await?);
     }
     let applied = ekskit_kube::execute(&kapply, &cluster, manifests(&settings)?).await?;
-    let asked = if args.dry_run {
+    let asked = if args.dry_run.on {
         not_ready(ComponentState::DryRun, "--dry-run: the server checked its objects; nothing applied".into())
     } else {
-        wait_components(&cluster, &settings, args.timeout).await?;
+        wait_components(&cluster, &settings, args.timeout.limit).await?;
         ComponentDoc { state: ComponentState::Running, ready: true, reason: None }
     };
-    let out = report(&settings, reason, &counts(&applied), asked, args.dry_run);
+    let out = report(&settings, reason, &counts(&applied), asked, args.dry_run.on);
     let ns = &args.namespace;
     if settings.runs(Component::Grafana) {
         info!("monitoring stack in {ns}: Grafana on svc/grafana:3000 (user admin, password in Secret grafana-admin)");
@@ -200,25 +200,18 @@ fn and_list(names: &[&str]) -> String {
 /// kapply's settings for the stack: one ApplySet, pruned (which removes the objects of
 /// components left out), not waited for when applying (monstack waits per component), waited
 /// for until gone when deleting (a namespace on a real node takes its Pods' grace to go).
-fn kapply_args(args: &Args) -> ekskit_kube::cli::Args {
-    ekskit_kube::cli::Args {
-        files: Vec::new(),
-        kustomize: Vec::new(),
+fn kapply_options(args: &Args) -> ApplyOptions {
+    ApplyOptions {
         namespace: Some(args.namespace.clone()),
         app: Some(APP.to_owned()),
-        prune: !args.delete,
-        force_conflicts: false,
-        dry_run: args.dry_run,
-        diff: false,
-        delete: args.delete,
-        timeout: args.timeout,
+        prune: !args.delete.on,
+        dry_run: args.dry_run.on,
+        delete: args.delete.on,
+        timeout: args.timeout.limit,
         // monstack waits itself, component by component (wait_components); a delete waits in
         // kapply until everything is gone.
-        no_wait: !args.delete,
-        wait_only: false,
-        concurrency: 16,
-        cluster: args.cluster.clone(),
-        global: args.global.clone(),
+        wait: args.delete.on,
+        ..ApplyOptions::default()
     }
 }
 
@@ -238,10 +231,11 @@ fn render(dir: &std::path::Path, settings: &Settings) -> anyhow::Result<String> 
     Ok(path.display().to_string())
 }
 
-/// Volumes: --no-persistence, else --storage-class (which must exist), else the cluster's
-/// default StorageClass (EBS CSI's on EKS), else none. Returns why, for the output.
-async fn persistence(client: &kube::Client, args: &Args, settings: &mut Settings) -> anyhow::Result<String> {
-    if args.no_persistence {
+/// Volumes: --no-persistence, else --storage-class (`settings.storage_class`, which must exist),
+/// else the cluster's default StorageClass (EBS CSI's on EKS), else none. Returns why, for the
+/// output.
+async fn persistence(client: &kube::Client, no_persistence: bool, settings: &mut Settings) -> anyhow::Result<String> {
+    if no_persistence {
         return Ok("--no-persistence".into());
     }
     let classes: Api<StorageClass> = Api::all(client.clone());
@@ -249,7 +243,7 @@ async fn persistence(client: &kube::Client, args: &Args, settings: &mut Settings
         .list(&ListParams::default())
         .await
         .map_err(|e| ekskit_kube::errors::kube_error(e, "listing StorageClasses"))?;
-    if let Some(wanted) = &args.storage_class {
+    if let Some(wanted) = &settings.storage_class {
         if !list.items.iter().any(|c| c.metadata.name.as_deref() == Some(wanted)) {
             return Err(InputError::new(format!("there is no StorageClass {wanted}"))
                 .hint("pass an existing class, or --no-persistence")
@@ -400,10 +394,10 @@ mod tests {
     #[test]
     fn an_apply_is_waited_for_per_component_and_a_delete_until_everything_is_gone() {
         use clap::Parser;
-        let apply = kapply_args(&crate::cli::Args::try_parse_from(["monstack"]).unwrap());
-        assert!(apply.no_wait && apply.prune && !apply.delete);
-        let delete = kapply_args(&crate::cli::Args::try_parse_from(["monstack", "--delete"]).unwrap());
-        assert!(!delete.no_wait && delete.delete, "a delete returns once the objects are gone");
+        let apply = kapply_options(&crate::cli::Args::try_parse_from(["monstack"]).unwrap());
+        assert!(!apply.wait && apply.prune && !apply.delete);
+        let delete = kapply_options(&crate::cli::Args::try_parse_from(["monstack", "--delete"]).unwrap());
+        assert!(delete.wait && delete.delete, "a delete returns once the objects are gone");
     }
 
     #[test]

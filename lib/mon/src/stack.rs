@@ -5,16 +5,12 @@
 //! objects, and what points at them, along.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const MANIFESTS: &str = include_str!("../assets/manifests.yaml");
 const PROMETHEUS: &str = include_str!("../assets/prometheus.yml");
 const RULES: &str = include_str!("../assets/rules.yml");
-const RULES_TESTS: &str = include_str!("../assets/rules.test.yml");
 const ALERTMANAGER: &str = include_str!("../assets/alertmanager.yml");
 const DATASOURCES: &str = include_str!("../assets/grafana-datasources.yml");
 const DASHBOARD_PROVIDERS: &str = include_str!("../assets/grafana-dashboards.yml");
@@ -35,67 +31,31 @@ pub const IMAGES: &[(&str, &str)] = &[
 /// The volumes claimed when there is a StorageClass: (Deployment, size).
 pub const VOLUMES: &[(&str, &str)] = &[("prometheus", "20Gi"), ("alertmanager", "1Gi"), ("grafana", "5Gi")];
 
-/// A part of the stack: its Deployment or DaemonSet and everything only it uses.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Component {
-    /// Scrapes and stores the metrics, evaluates the alerts; everything else hangs off it
-    Prometheus,
-    /// Receives the alerts Prometheus fires
-    Alertmanager,
-    /// Metrics about the Kubernetes objects (Pods, nodes, volumes)
-    KubeStateMetrics,
-    /// Metrics about each node (a DaemonSet)
-    NodeExporter,
-    /// Dashboards over Prometheus
-    Grafana,
+pub use ekskit_model::monitoring::Component;
+
+/// What monstack knows of a component beyond its name (in `ekskit_model`): its image, its
+/// objects, and what prometheus.yml says of it.
+pub trait ComponentExt: Sized {
+    /// The pinned image it runs.
+    fn image(self) -> &'static str;
+    /// The component an object belongs to, by its `app.kubernetes.io/name` label; `None` for
+    /// what the whole stack shares (the Namespace).
+    fn of(object: &Value) -> Option<Self>;
+    /// The paragraphs of prometheus.yml that point at it (by their first line that is not a
+    /// comment), dropped when it is left out.
+    fn prometheus_paragraphs(self) -> &'static [&'static str];
 }
 
-impl Component {
-    pub const ALL: [Component; 5] = [
-        Component::Prometheus,
-        Component::Alertmanager,
-        Component::KubeStateMetrics,
-        Component::NodeExporter,
-        Component::Grafana,
-    ];
-
-    /// The name used by `--without`, the document and the `app.kubernetes.io/name` label.
-    pub fn name(self) -> &'static str {
-        match self {
-            Component::Prometheus => "prometheus",
-            Component::Alertmanager => "alertmanager",
-            Component::KubeStateMetrics => "kube-state-metrics",
-            Component::NodeExporter => "node-exporter",
-            Component::Grafana => "grafana",
-        }
-    }
-
-    /// Its key in [`IMAGES`] (and `monitoring.versions`).
-    pub fn version_key(self) -> &'static str {
-        match self {
-            Component::KubeStateMetrics => "kube_state_metrics",
-            Component::NodeExporter => "node_exporter",
-            other => other.name(),
-        }
-    }
-
-    /// The pinned image it runs.
-    pub fn image(self) -> &'static str {
+impl ComponentExt for Component {
+    fn image(self) -> &'static str {
         IMAGES.iter().find(|(c, _)| *c == self.version_key()).map(|(_, i)| *i).unwrap_or_default()
     }
 
-    /// The component an object belongs to, by its `app.kubernetes.io/name` label; `None` for
-    /// what the whole stack shares (the Namespace).
-    pub fn of(object: &Value) -> Option<Component> {
+    fn of(object: &Value) -> Option<Component> {
         let label = object["metadata"]["labels"]["app.kubernetes.io/name"].as_str()?;
         Component::ALL.into_iter().find(|c| c.name() == label)
     }
 
-    /// The paragraphs of prometheus.yml that point at it (by their first line that is not a
-    /// comment), dropped when it is left out.
     fn prometheus_paragraphs(self) -> &'static [&'static str] {
         match self {
             Component::Alertmanager => &["alerting:", "  - job_name: alertmanager"],
@@ -103,12 +63,6 @@ impl Component {
             Component::NodeExporter => &["  - job_name: node-exporter"],
             Component::Prometheus | Component::Grafana => &[],
         }
-    }
-}
-
-impl fmt::Display for Component {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -163,11 +117,6 @@ pub fn prometheus_config(settings: &Settings) -> String {
 /// The alert and recording rules, linking the runbooks.
 pub fn rules(settings: &Settings) -> String {
     fill(RULES, &[("runbooks", settings.runbooks.trim_end_matches('/'))])
-}
-
-/// promtool unit tests of [`rules`], expecting the same runbook links.
-pub fn rules_tests(settings: &Settings) -> String {
-    fill(RULES_TESTS, &[("runbooks", settings.runbooks.trim_end_matches('/'))])
 }
 
 /// Every object of the stack but those of the components left out, in no particular order

@@ -1,8 +1,9 @@
-//! kapply: apply Kubernetes manifests server-side, in order, and wait. All logic is in ekskit-kube.
+//! kapply: apply Kubernetes manifests server-side, in order, and wait. The edge is in
+//! ekskit-apply, the engine in ekskit-kube.
 
 use std::process::ExitCode;
 
-use ekskit_kube::cli::Args;
+use ekskit_apply::cli::Args;
 use ekskit_kube::cluster::EKS_TOKEN_FLAG;
 
 fn main() -> ExitCode {
@@ -12,5 +13,5 @@ fn main() -> ExitCode {
     }
     let args: Args = ekskit_core::run::parse_args("kapply");
     let global = args.global.clone();
-    ekskit_core::run::main("kapply", &global, ekskit_kube::run(args))
+    ekskit_core::run::main("kapply", &global, ekskit_apply::run(args))
 }

@@ -1,10 +1,12 @@
-//! kapply's flags.
+//! kapply's flags, and the ApplyOptions they make: the engine in ekskit-kube never sees them.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
-use ekskit_core::cli::{GlobalArgs, parse_duration};
+use ekskit_core::cli::{Delete, DryRun, ExitCodes, GlobalArgs, StdinDash, Timeout, after_help, for_arg};
+
+use ekskit_kube::ApplyOptions;
+use ekskit_kube::args::ClusterArgs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -19,9 +21,15 @@ Examples:
 Placeholders: `${cluster.name}`, `${vpc.id}` … are filled from the stdin document; an unknown
 one is an error. `${WORD}` without a dot is left alone; `$${` writes a literal `${`.
 
-Output: the stdin document (kept whole) plus the `apply` key; see schemas/apply.schema.json.
-Exit codes: 0 done (and, with --diff, no changes), 1 failure, 2 bad usage or input (nothing
-applied), 3 --diff found changes, 130 interrupted (re-run to resume).";
+Output: the stdin document (kept whole) plus the `apply` key; see schemas/apply.schema.json.";
+
+const EXIT_CODES: ExitCodes = ExitCodes {
+    done: "done (and, with --diff, no changes)",
+    failure: "failure",
+    usage: "bad usage or input (nothing applied)",
+    changes: Some("--diff found changes"),
+    ..ExitCodes::DEFAULT
+};
 
 /// Apply Kubernetes manifests server-side, in order, and wait until they are ready.
 ///
@@ -31,7 +39,16 @@ applied), 3 --diff found changes, 130 interrupted (re-run to resume).";
 /// every object to be ready by the rules of its kind, and fails at once on a state that cannot
 /// heal (a failed Job, a Deployment past its progress deadline).
 #[derive(Debug, Parser)]
-#[command(name = "kapply", version, after_help = EXAMPLES)]
+#[command(name = "kapply", version, after_help = after_help(EXAMPLES, EXIT_CODES))]
+#[command(mut_args(for_arg("dry_run", |a| a
+    .help("Server-side dry run: the server validates and defaults everything, nothing is stored")
+    .conflicts_with("diff"))))]
+#[command(mut_args(for_arg("delete", |a| a
+    .help("Delete the objects the manifests name (and, with --app, every member of the app)")
+    .conflicts_with_all(["prune", "diff", "force_conflicts"]))))]
+#[command(mut_args(for_arg("timeout", |a| a
+    .help("Longest wait for everything to be ready (or gone, with --delete), e.g. 90s, 10m")
+    .default_value("5m"))))]
 pub struct Args {
     /// Manifest file, directory (recursive), URL, or - for a YAML/JSON stream on stdin; repeatable
     #[arg(short = 'f', long = "filename", value_name = "PATH|URL|-")]
@@ -57,21 +74,18 @@ pub struct Args {
     #[arg(long)]
     pub force_conflicts: bool,
 
-    /// Server-side dry run: the server validates and defaults everything, nothing is stored
-    #[arg(long, conflicts_with = "diff")]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRun,
 
     /// Print what would change (unified diff on stderr and in the document); exit 3 if anything would
     #[arg(long)]
     pub diff: bool,
 
-    /// Delete the objects the manifests name (and, with --app, every member of the app)
-    #[arg(long, conflicts_with_all = ["prune", "diff", "force_conflicts"])]
-    pub delete: bool,
+    #[command(flatten)]
+    pub delete: Delete,
 
-    /// Longest wait for everything to be ready (or gone, with --delete), e.g. 90s, 10m
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub timeout: Timeout,
 
     /// Do not wait for readiness after applying
     #[arg(long)]
@@ -87,22 +101,13 @@ pub struct Args {
     pub concurrency: u16,
 
     #[command(flatten)]
+    pub stdin: StdinDash,
+
+    #[command(flatten)]
     pub cluster: ClusterArgs,
 
     #[command(flatten)]
     pub global: GlobalArgs,
-}
-
-/// How to reach the cluster; these override the `cluster` key of the stdin document.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ClusterArgs {
-    /// Kubeconfig file [default: KUBECONFIG, else ~/.kube/config; the stdin `cluster` key wins over both]
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// Kubeconfig context [default: its current context]
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
 }
 
 impl Args {
@@ -112,8 +117,28 @@ impl Args {
     }
 }
 
+impl From<&Args> for ApplyOptions {
+    fn from(args: &Args) -> Self {
+        ApplyOptions {
+            namespace: args.namespace.clone(),
+            app: args.app.clone(),
+            prune: args.prune,
+            force_conflicts: args.force_conflicts,
+            dry_run: args.dry_run.on,
+            diff: args.diff,
+            delete: args.delete.on,
+            timeout: args.timeout.limit,
+            wait: !args.no_wait,
+            wait_only: args.wait_only,
+            concurrency: args.concurrency,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn parse(line: &str) -> Result<Args, clap::Error> {
@@ -125,10 +150,17 @@ mod tests {
         let a = parse("-f a.yaml -f - -k overlay --app web --prune --timeout 90s").unwrap();
         assert_eq!(a.files, ["a.yaml", "-"]);
         assert!(a.manifests_on_stdin());
-        assert_eq!(a.timeout, Duration::from_secs(90));
+        assert_eq!(a.timeout.limit, Duration::from_secs(90));
         assert!(parse("-f a --prune").is_err(), "--prune needs --app");
         assert!(parse("-f a --dry-run --diff").is_err());
         assert!(parse("-f a --delete --prune --app x").is_err());
         assert!(parse("-f a --concurrency 0").is_err());
+    }
+
+    #[test]
+    fn no_flags_are_the_default_options() {
+        assert_eq!(ApplyOptions::from(&parse("-f a").unwrap()), ApplyOptions::default());
+        let a = ApplyOptions::from(&parse("-f a --no-wait --diff -n web").unwrap());
+        assert!(!a.wait && a.server_dry_run() && a.namespace.as_deref() == Some("web"));
     }
 }
