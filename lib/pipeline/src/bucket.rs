@@ -14,6 +14,7 @@ use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::{info, warn};
 
 use crate::TOOL;
+use crate::model::Action;
 
 /// Whether the bucket exists (and is ours); an error when it is someone else's.
 pub async fn find(s3: &Client, name: &str, stack: &str) -> anyhow::Result<bool> {
@@ -101,9 +102,9 @@ pub async fn drift(s3: &Client, name: &str, stack: &str) -> anyhow::Result<Vec<&
 }
 
 /// Creates the bucket when missing and sets what has drifted. Returns `create`, `update` or `keep`.
-pub async fn ensure(s3: &Client, name: &str, stack: &str, region: &str) -> anyhow::Result<&'static str> {
+pub async fn ensure(s3: &Client, name: &str, stack: &str, region: &str) -> anyhow::Result<Action> {
     let action = if find(s3, name, stack).await? {
-        "keep"
+        Action::Keep
     } else {
         info!("creating S3 bucket {name}");
         let mut create = s3.create_bucket().bucket(name);
@@ -125,7 +126,7 @@ pub async fn ensure(s3: &Client, name: &str, stack: &str, region: &str) -> anyho
             }
             Err(e) => return Err(e),
         }
-        "create"
+        Action::Create
     };
     let off = drift(s3, name, stack).await?;
     if off.contains(&"tags") {
@@ -170,9 +171,9 @@ pub async fn ensure(s3: &Client, name: &str, stack: &str, region: &str) -> anyho
             .await
             .aws(format!("enabling versioning of S3 bucket {name}"))?;
     }
-    Ok(if action == "keep" && !off.is_empty() {
+    Ok(if action == Action::Keep && !off.is_empty() {
         info!("S3 bucket {name}: set {}", off.join(", "));
-        "update"
+        Action::Update
     } else {
         action
     })

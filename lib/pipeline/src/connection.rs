@@ -10,8 +10,8 @@ use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::{info, warn};
 
 use crate::TOOL;
-use crate::cli::{ConnectionSpec, Provider};
 use crate::model::ConnectionDoc;
+use crate::spec::{ConnectionSpec, Provider};
 
 /// The console page where a pending connection is completed.
 pub fn console_url(region: &str) -> String {

@@ -1,33 +1,45 @@
 //! mkpipeline: the release pipeline of a repository, as the seed made it with Terraform: an S3
 //! artifact bucket, a CodeConnections connection, IAM roles for CodeBuild and CodePipeline, a
 //! CodeBuild project running the repository's buildspec.yml, and a CodePipeline (V2) from a
-//! branch to that project; created, converged and deleted by name and ownership tag.
+//! branch to that project; optionally a manual approval and a promotion to a further
+//! environment by a second CodeBuild project with its own role and token. Created, converged and
+//! deleted by name and ownership tag.
 //!
-//! - [`cli`]: flags and the resolved [`cli::Spec`]; [`names`]: every resource's name
+//! The build pushes its GitOps change to another branch (or repository) than the one watched, and
+//! the trigger only fires for the files a release is built from: a release never starts the next.
+//!
+//! - [`cli`]: flags, resolved with the stdin document ([`input`]) by the steps in [`resolve`]
+//!   and the checks in [`validate`] into one [`spec::Spec`]; [`names`]: every resource's name
 //! - [`bucket`], [`connection`], [`roles`] with [`policies`], [`project`], [`codepipeline`]
+//! - [`trigger`]: whether a push starts a declared pipeline
 //! - [`plan`]: `--dry-run`; [`model`]: the JSON keys and schemas
 
 pub mod bucket;
 pub mod cli;
 pub mod codepipeline;
 pub mod connection;
+pub mod input;
 pub mod model;
 pub mod names;
 pub mod plan;
 pub mod policies;
 pub mod project;
+pub mod resolve;
 pub mod roles;
+pub mod spec;
+pub mod trigger;
+pub mod validate;
 
 use ekskit_aws::AwsResultExt;
 use ekskit_core::Document;
-use ekskit_core::document::Stdin;
 use ekskit_core::output::emit;
 use tracing::{info, warn};
 
-use crate::cli::{Args, Spec};
-use crate::model::{DeletedDoc, PipelineDoc, ProjectDoc, RolesDoc};
-use crate::policies::Scope;
+use crate::cli::{Args, ResolveSpec};
+use crate::model::{DeletedDoc, PipelineDoc, ProjectDoc, PromotionDoc, RolesDoc};
+use crate::policies::{PromoteScope, Scope};
 use crate::roles::RoleKind;
+use crate::spec::Spec;
 
 /// Written into the `ekskit.io/managed-by` tag.
 pub const TOOL: &str = "mkpipeline";
@@ -51,6 +63,8 @@ pub struct Names {
     pub pipeline: String,
     pub connection: String,
     pub log_group: String,
+    pub promote_project: String,
+    pub promote_log_group: String,
 }
 
 impl Names {
@@ -63,6 +77,8 @@ impl Names {
             pipeline: names::pipeline(stack),
             connection: names::connection(stack),
             log_group: names::log_group(stack),
+            promote_project: names::promote_project(stack),
+            promote_log_group: names::promote_log_group(stack),
         }
     }
 
@@ -77,13 +93,43 @@ impl Names {
             ecr_repository: spec.ecr_repository.clone(),
             token_secret: spec.token_secret.clone().unwrap_or_default(),
             connection: connection_arn.to_owned(),
+            promotion: spec.promotion.as_ref().map(|p| PromoteScope {
+                project: self.promote_project.clone(),
+                log_group: self.promote_log_group.clone(),
+                token_secret: p.token_secret.clone().unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// The pipeline's declaration parts; `repository` and `connection_arn` may be placeholders
+    /// (a plan before anything exists).
+    pub fn parts<'a>(
+        &'a self,
+        spec: &'a Spec,
+        role_arn: &'a str,
+        connection_arn: &'a str,
+        repository: &'a str,
+    ) -> codepipeline::Parts<'a> {
+        codepipeline::Parts {
+            name: &self.pipeline,
+            role_arn,
+            bucket: &self.bucket,
+            connection_arn,
+            repository,
+            branch: &spec.branch,
+            project: &self.project,
+            trigger_paths: &spec.trigger_paths,
+            promotion: spec.promotion.as_ref().map(|p| codepipeline::PromoteParts {
+                environment: &p.environment,
+                project: &self.promote_project,
+                image: &spec.ecr_repository,
+            }),
         }
     }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mode = if args.stdin.is_some() { Stdin::Always } else { Stdin::WhenPiped };
-    let mut doc = Document::from_stdin(mode)?;
+    let mut doc = Document::from_stdin(args.stdin.mode())?;
     let region_hint = match doc.get::<serde_json::Value>("pipeline")? {
         Some(p) => p.get("region").and_then(|r| r.as_str()).map(str::to_owned),
         None => ekskit_aws::document_region(&doc)?,
@@ -103,8 +149,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let names = Names::new(&spec.name, &account, &region);
 
-    if args.delete {
-        if args.dry_run {
+    if args.delete.on {
+        if args.dry_run.on {
             doc.set_nested("plan", "pipeline", &plan::delete_plan(&aws, &spec, &names).await?)?;
             return emit(&doc);
         }
@@ -124,7 +170,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return emit(&doc);
     }
 
-    if args.dry_run {
+    if args.dry_run.on {
         doc.set_nested("plan", "pipeline", &plan::create_plan(&aws, &spec, &names).await?)?;
         return emit(&doc);
     }
@@ -148,21 +194,52 @@ async fn converge(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::Result<P
         roles::ensure(&aws.iam, stack, RoleKind::CodePipeline, &scope.codepipeline_policy()).await?;
     let wanted_project = project::wanted(spec, &names.project, &names.log_group, &codebuild_role)?;
     let (project_arn, _) = project::ensure(&aws.codebuild, stack, &wanted_project).await?;
-    let parts = codepipeline::Parts {
-        name: &names.pipeline,
-        role_arn: &codepipeline_role,
-        bucket: &names.bucket,
-        connection_arn: &connection.arn,
-        repository: &repository,
-        branch: &spec.branch,
-        project: &names.project,
+    let promotion = match (&spec.promotion, &scope.promotion) {
+        (Some(p), Some(promote_scope)) => {
+            let (role, _) =
+                roles::ensure(&aws.iam, stack, RoleKind::Promote, &scope.promote_policy(promote_scope)).await?;
+            let wanted = project::wanted_promote(spec, p, &names.promote_project, &names.promote_log_group, &role)?;
+            let (arn, _) = project::ensure(&aws.codebuild, stack, &wanted).await?;
+            Some(PromotionDoc {
+                environment: p.environment.clone(),
+                branch: p.branch.clone(),
+                token_secret: p.token_secret.clone().unwrap_or_default(),
+                buildspec: project::PROMOTE_BUILDSPEC.into(),
+                project: ProjectDoc {
+                    name: names.promote_project.clone(),
+                    arn,
+                    image: spec.image.clone(),
+                    compute_type: spec.compute_type.aws_name().into(),
+                    log_group: names.promote_log_group.clone(),
+                },
+                role,
+            })
+        }
+        _ => None,
     };
+    let parts = names.parts(spec, &codepipeline_role, &connection.arn, &repository);
     let declaration = codepipeline::declaration(&parts)?;
     let (arn, _) = codepipeline::ensure(&aws.codepipeline, stack, &declaration).await?;
+    if spec.promotion.is_none() {
+        // A promotion dropped since an earlier run: the pipeline no longer runs its project.
+        for gone in delete_promotion(aws, stack, names).await? {
+            info!("deleted {gone}: no promotion any more");
+        }
+    }
+    if spec.tools_url.is_none() {
+        warn!(
+            "no --tools-url: the builds stop at install until the projects get EKSKIT_TOOLS_URL (the tools' tarball)"
+        );
+    }
     let next_step = connection::next_step(&connection, &names.region);
     match &next_step {
         Some(step) => warn!("{step}"),
-        None => info!("pipeline {} runs on every push to {} of {repository}", names.pipeline, spec.branch),
+        None => info!(
+            "pipeline {} runs on pushes to {} of {repository} that change {}",
+            names.pipeline,
+            spec.branch,
+            spec.trigger_paths.join(", ")
+        ),
     }
     Ok(PipelineDoc {
         stack: stack.clone(),
@@ -186,9 +263,26 @@ async fn converge(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::Result<P
         ecr_repository: spec.ecr_repository.clone(),
         token_secret,
         environment: spec.environment.clone(),
+        gitops_repo: spec.gitops_repo.clone().unwrap_or_default(),
+        gitops_repo_url: spec.gitops_repo_url.clone().unwrap_or_default(),
         gitops_branch: spec.gitops_branch.clone(),
+        trigger_paths: spec.trigger_paths.clone(),
+        promotion,
+        tools_url: spec.tools_url.clone(),
         next_step,
     })
+}
+
+/// Deletes the promotion's project, then its role; returns `kind name` of each deleted.
+async fn delete_promotion(aws: &Clients, stack: &str, names: &Names) -> anyhow::Result<Vec<String>> {
+    let mut gone = Vec::new();
+    if project::delete(&aws.codebuild, &names.promote_project, stack).await? {
+        gone.push(format!("codebuild-project {}", names.promote_project));
+    }
+    if roles::delete(&aws.iam, stack, RoleKind::Promote).await? {
+        gone.push(format!("iam-role {}", RoleKind::Promote.role_name(stack)));
+    }
+    Ok(gone)
 }
 
 /// Deletes in reverse dependency order; returns `kind name` of each resource deleted.
@@ -200,6 +294,9 @@ async fn delete_all(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::Result
     }
     if project::delete(&aws.codebuild, &names.project, stack).await? {
         gone.push(format!("codebuild-project {}", names.project));
+    }
+    if project::delete(&aws.codebuild, &names.promote_project, stack).await? {
+        gone.push(format!("codebuild-project {}", names.promote_project));
     }
     for kind in RoleKind::ALL {
         if roles::delete(&aws.iam, stack, kind).await? {

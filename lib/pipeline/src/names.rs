@@ -34,6 +34,21 @@ pub fn log_group(stack: &str) -> String {
     format!("/aws/codebuild/{}", project(stack))
 }
 
+/// The CodeBuild project of the promotion (255 characters at most).
+pub fn promote_project(stack: &str) -> String {
+    cut(stack, "promote", 255)
+}
+
+/// The promotion project's CloudWatch Logs group.
+pub fn promote_log_group(stack: &str) -> String {
+    format!("/aws/codebuild/{}", promote_project(stack))
+}
+
+/// The IAM role the promotion's CodeBuild project assumes (64 characters at most).
+pub fn promote_role(stack: &str) -> String {
+    cut(stack, "promote-codebuild", 64)
+}
+
 /// The IAM role CodeBuild assumes (64 characters at most).
 pub fn codebuild_role(stack: &str) -> String {
     cut(stack, "codebuild", 64)
@@ -44,7 +59,7 @@ pub fn codepipeline_role(stack: &str) -> String {
     cut(stack, "codepipeline", 64)
 }
 
-/// The name of the inline policy on both roles.
+/// The name of the inline policy on every role.
 pub const INLINE_POLICY: &str = "ekskit-pipeline";
 
 /// The CodeConnections connection (32 characters at most).
@@ -82,6 +97,9 @@ mod tests {
         assert_eq!(log_group("demo"), "/aws/codebuild/ekskit-demo-build");
         assert_eq!(codebuild_role("demo"), "ekskit-demo-codebuild");
         assert_eq!(codepipeline_role("demo"), "ekskit-demo-codepipeline");
+        assert_eq!(promote_project("demo"), "ekskit-demo-promote");
+        assert_eq!(promote_log_group("demo"), "/aws/codebuild/ekskit-demo-promote");
+        assert_eq!(promote_role("demo"), "ekskit-demo-promote-codebuild");
         assert_eq!(connection("demo"), "ekskit-demo");
         assert_eq!(bucket("Demo", "123456789012", "us-east-1"), "ekskit-demo-artifacts-123456789012-us-east-1");
     }
@@ -90,7 +108,9 @@ mod tests {
     fn long_stacks_fit_the_limits_and_stay_unique() {
         let a = "a".repeat(64);
         let b = format!("{}b", "a".repeat(63));
-        for (f, max) in [(codebuild_role as fn(&str) -> String, 64), (codepipeline_role, 64), (connection, 32)] {
+        for (f, max) in
+            [(codebuild_role as fn(&str) -> String, 64), (codepipeline_role, 64), (promote_role, 64), (connection, 32)]
+        {
             let (na, nb) = (f(&a), f(&b));
             assert!(na.len() <= max && nb.len() <= max, "{na} {nb}");
             assert_ne!(na, nb);

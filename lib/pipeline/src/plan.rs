@@ -1,11 +1,11 @@
 //! `--dry-run`: the fully defaulted spec and, per resource, whether a run would create, keep,
-//! update or delete it. Reads only.
+//! update or delete it (a promotion project and role no longer wanted are deleted). Reads only.
 
 use ekskit_core::Hinted;
 
-use crate::cli::{ConnectionSpec, Spec};
-use crate::model::{PlanDoc, PlannedAction};
+use crate::model::{Action, PlanDoc, PlannedAction};
 use crate::roles::RoleKind;
+use crate::spec::{ConnectionSpec, Spec};
 use crate::{Clients, Names, bucket, codepipeline, connection, policies, project, roles};
 
 fn role_arn(names: &Names, stack: &str, kind: RoleKind) -> String {
@@ -18,9 +18,9 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
 
     let bucket_step = if bucket::find(&aws.s3, &names.bucket, stack).await? {
         let off = bucket::drift(&aws.s3, &names.bucket, stack).await?;
-        if off.is_empty() { ("keep", None) } else { ("update", Some(format!("set {}", off.join(", ")))) }
+        if off.is_empty() { (Action::Keep, None) } else { (Action::Update, Some(format!("set {}", off.join(", ")))) }
     } else {
-        ("create", Some("versioned, SSE-S3 encrypted, public access blocked".to_owned()))
+        (Action::Create, Some("versioned, SSE-S3 encrypted, public access blocked".to_owned()))
     };
     actions.push(PlannedAction::new(bucket_step.0, "s3-bucket", &names.bucket, bucket_step.1));
 
@@ -28,7 +28,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
         ConnectionSpec::Existing { arn } => {
             let found = connection::get(&aws.connections, arn).await?;
             actions.push(PlannedAction::new(
-                "use",
+                Action::Use,
                 "connection",
                 &found.name,
                 Some(format!("{arn} ({})", found.status)),
@@ -37,28 +37,36 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
         }
         ConnectionSpec::Create { .. } => match connection::find(&aws.connections, &names.connection, stack).await? {
             Some(found) => {
-                actions.push(PlannedAction::new("keep", "connection", &names.connection, Some(found.status.clone())));
+                actions.push(PlannedAction::new(
+                    Action::Keep,
+                    "connection",
+                    &names.connection,
+                    Some(found.status.clone()),
+                ));
                 found.arn
             }
             None => {
                 let detail =
                     format!("{}; PENDING until completed in the console", connection::provider_name(&spec.connection));
-                actions.push(PlannedAction::new("create", "connection", &names.connection, Some(detail)));
+                actions.push(PlannedAction::new(Action::Create, "connection", &names.connection, Some(detail)));
                 "(new connection)".to_owned()
             }
         },
     };
 
     let scope = names.scope(spec, &connection_arn);
-    for (kind, policy) in
-        [(RoleKind::CodeBuild, scope.codebuild_policy()), (RoleKind::CodePipeline, scope.codepipeline_policy())]
-    {
+    let mut roles_wanted =
+        vec![(RoleKind::CodeBuild, scope.codebuild_policy()), (RoleKind::CodePipeline, scope.codepipeline_policy())];
+    if let Some(promote) = &scope.promotion {
+        roles_wanted.push((RoleKind::Promote, scope.promote_policy(promote)));
+    }
+    for (kind, policy) in roles_wanted {
         let name = kind.role_name(stack);
         let (action, detail) = match roles::find(&aws.iam, stack, kind).await? {
-            None => ("create", Some(format!("trusts {}", kind.service()))),
+            None => (Action::Create, Some(format!("trusts {}", kind.service()))),
             Some(role) => {
                 let off = roles::drift(&aws.iam, &role, kind, &policy).await?;
-                if off.is_empty() { ("keep", None) } else { ("update", Some(off.join(", "))) }
+                if off.is_empty() { (Action::Keep, None) } else { (Action::Update, Some(off.join(", "))) }
             }
         };
         actions.push(PlannedAction::new(action, "iam-role", &name, detail));
@@ -74,23 +82,42 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     };
     actions.push(PlannedAction::new(action, "codebuild-project", &names.project, Some(detail)));
 
+    if let Some(promotion) = &spec.promotion {
+        let role = role_arn(names, stack, RoleKind::Promote);
+        let wanted = project::wanted_promote(spec, promotion, &names.promote_project, &names.promote_log_group, &role)?;
+        let current = project::find(&aws.codebuild, &names.promote_project, stack).await?;
+        let (action, off) = project::plan(current.as_ref(), &wanted);
+        let detail = if off.is_empty() {
+            format!("{} to {} (branch {})", project::PROMOTE_BUILDSPEC, promotion.environment, promotion.branch)
+        } else {
+            off.join(", ")
+        };
+        actions.push(PlannedAction::new(action, "codebuild-project", &names.promote_project, Some(detail)));
+    }
+
     let pipeline_role = role_arn(names, stack, RoleKind::CodePipeline);
     let repository = spec.repository.clone().unwrap_or_default();
-    let parts = codepipeline::Parts {
-        name: &names.pipeline,
-        role_arn: &pipeline_role,
-        bucket: &names.bucket,
-        connection_arn: &connection_arn,
-        repository: &repository,
-        branch: &spec.branch,
-        project: &names.project,
-    };
-    let wanted = codepipeline::declaration(&parts)?;
+    let wanted = codepipeline::declaration(&names.parts(spec, &pipeline_role, &connection_arn, &repository))?;
     let current = codepipeline::find(&aws.codepipeline, &names.pipeline, stack).await?;
     let (action, off) = codepipeline::plan(current.as_ref().map(|(d, _)| d), &wanted);
-    let detail =
-        if off.is_empty() { format!("V2, {repository}@{} -> {}", spec.branch, names.project) } else { off.join(", ") };
+    let detail = if off.is_empty() {
+        let stages: Vec<&str> = wanted.stages().iter().map(|s| s.name()).collect();
+        format!("V2, {repository}@{} changing {}: {}", spec.branch, spec.trigger_paths.join(" "), stages.join(" -> "))
+    } else {
+        off.join(", ")
+    };
     actions.push(PlannedAction::new(action, "pipeline", &names.pipeline, Some(detail)));
+
+    if spec.promotion.is_none() {
+        // Left from a run with a promotion: a run deletes them after updating the pipeline.
+        let why = Some("no promotion any more".to_owned());
+        if ours(project::find(&aws.codebuild, &names.promote_project, stack).await)?.flatten().is_some() {
+            actions.push(PlannedAction::new(Action::Delete, "codebuild-project", &names.promote_project, why.clone()));
+        }
+        if ours(roles::find(&aws.iam, stack, RoleKind::Promote).await)?.flatten().is_some() {
+            actions.push(PlannedAction::new(Action::Delete, "iam-role", &RoleKind::Promote.role_name(stack), why));
+        }
+    }
 
     Ok(PlanDoc { region: names.region.clone(), account: names.account.clone(), spec: spec.clone(), actions })
 }
@@ -108,22 +135,24 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
     let stack = &spec.name;
     let mut actions = Vec::new();
     if ours(codepipeline::find(&aws.codepipeline, &names.pipeline, stack).await)?.flatten().is_some() {
-        actions.push(PlannedAction::new("delete", "pipeline", &names.pipeline, None));
+        actions.push(PlannedAction::new(Action::Delete, "pipeline", &names.pipeline, None));
     }
-    if ours(project::find(&aws.codebuild, &names.project, stack).await)?.flatten().is_some() {
-        actions.push(PlannedAction::new("delete", "codebuild-project", &names.project, None));
+    for project in [&names.project, &names.promote_project] {
+        if ours(project::find(&aws.codebuild, project, stack).await)?.flatten().is_some() {
+            actions.push(PlannedAction::new(Action::Delete, "codebuild-project", project, None));
+        }
     }
     for kind in RoleKind::ALL {
         if ours(roles::find(&aws.iam, stack, kind).await)?.flatten().is_some() {
-            actions.push(PlannedAction::new("delete", "iam-role", &kind.role_name(stack), None));
+            actions.push(PlannedAction::new(Action::Delete, "iam-role", &kind.role_name(stack), None));
         }
     }
     if ours(connection::find(&aws.connections, &names.connection, stack).await)?.flatten().is_some() {
-        actions.push(PlannedAction::new("delete", "connection", &names.connection, None));
+        actions.push(PlannedAction::new(Action::Delete, "connection", &names.connection, None));
     }
     if ours(bucket::find(&aws.s3, &names.bucket, stack).await)? == Some(true) {
         actions.push(PlannedAction::new(
-            "delete",
+            Action::Delete,
             "s3-bucket",
             &names.bucket,
             Some("all object versions first".into()),

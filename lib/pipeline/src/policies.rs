@@ -1,6 +1,11 @@
-//! The IAM documents of the two roles: who may assume them, and least-privilege inline policies
+//! The IAM documents of the roles: who may assume them, and least-privilege inline policies
 //! whose every statement names its resources (the one `*` is ecr:GetAuthorizationToken and
 //! sts:GetCallerIdentity, which take no resource).
+//!
+//! The two git tokens are kept apart: the release project's role may read only the release's
+//! token secret (`token_secret`, which may push to the dev GitOps branch), the promotion
+//! project's role only the promotion's (`PromoteScope::token_secret`), so that a release build
+//! cannot push to the promoted environment's branch. Only the release role may push images.
 
 use serde_json::{Value, json};
 
@@ -14,8 +19,20 @@ pub struct Scope {
     pub project: String,
     pub log_group: String,
     pub ecr_repository: String,
+    /// The release's token secret: the only one the release role reads.
     pub token_secret: String,
     pub connection: String,
+    /// The promotion's project, when there is one.
+    pub promotion: Option<PromoteScope>,
+}
+
+/// What the promotion project's role is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteScope {
+    pub project: String,
+    pub log_group: String,
+    /// The promotion's token secret: the only one the promotion role reads.
+    pub token_secret: String,
 }
 
 /// `aws`, `aws-cn` or `aws-us-gov`, from the region's name.
@@ -51,10 +68,15 @@ impl Scope {
         self.arn("codebuild", true, &format!("project/{}", self.project))
     }
 
-    /// CodeBuild's role: its log group, the artifacts, the image push, the git token, the
-    /// connection (for builds that clone through it) and who-am-I.
+    fn log_group_arns(&self, log_group: &str) -> Vec<String> {
+        let group = self.arn("logs", true, &format!("log-group:{log_group}"));
+        vec![group.clone(), format!("{group}:*")]
+    }
+
+    /// The release project's role: its log group, the artifacts, the image push, the release's
+    /// git token (never the promotion's), the connection (for builds that clone through it) and
+    /// who-am-I.
     pub fn codebuild_policy(&self) -> Value {
-        let group = self.arn("logs", true, &format!("log-group:{}", self.log_group));
         let (bucket, objects) = self.bucket_arns();
         let repository = self.arn("ecr", true, &format!("repository/{}", self.ecr_repository));
         json!({
@@ -62,7 +84,7 @@ impl Scope {
             "Statement": [
                 {"Sid": "Logs", "Effect": "Allow",
                  "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                 "Resource": [group.clone(), format!("{group}:*")]},
+                 "Resource": self.log_group_arns(&self.log_group)},
                 {"Sid": "Artifacts", "Effect": "Allow",
                  "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketLocation", "s3:GetBucketAcl"],
                  "Resource": [bucket, objects]},
@@ -83,9 +105,35 @@ impl Scope {
         })
     }
 
-    /// CodePipeline's role: the artifacts, starting and following the build, the connection.
+    /// The promotion project's role: its log group, reading the artifacts (release.json of the
+    /// build), the promotion's git token (never the release's) and who-am-I. No image push: the
+    /// promotion moves a tag in git, it builds nothing.
+    pub fn promote_policy(&self, promote: &PromoteScope) -> Value {
+        let (bucket, objects) = self.bucket_arns();
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Logs", "Effect": "Allow",
+                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                 "Resource": self.log_group_arns(&promote.log_group)},
+                {"Sid": "Artifacts", "Effect": "Allow",
+                 "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:GetBucketAcl"],
+                 "Resource": [bucket, objects]},
+                {"Sid": "GitToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": promote.token_secret},
+                {"Sid": "WhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+            ],
+        })
+    }
+
+    /// CodePipeline's role: the artifacts, starting and following the builds (release, and the
+    /// promotion's when there is one), the connection.
     pub fn codepipeline_policy(&self) -> Value {
         let (bucket, objects) = self.bucket_arns();
+        let projects = match &self.promotion {
+            None => json!(self.project_arn()),
+            Some(p) => json!([self.project_arn(), self.arn("codebuild", true, &format!("project/{}", p.project))]),
+        };
         json!({
             "Version": "2012-10-17",
             "Statement": [
@@ -94,7 +142,7 @@ impl Scope {
                             "s3:GetBucketVersioning", "s3:GetBucketLocation"],
                  "Resource": [bucket, objects]},
                 {"Sid": "Build", "Effect": "Allow", "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                 "Resource": self.project_arn()},
+                 "Resource": projects},
                 {"Sid": "Connection", "Effect": "Allow",
                  "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
                  "Resource": self.connection},
@@ -147,7 +195,26 @@ mod tests {
             ecr_repository: "comments".into(),
             token_secret: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gitops-token-AbCdEf".into(),
             connection: "arn:aws:codeconnections:eu-west-1:123456789012:connection/1234".into(),
+            promotion: None,
         }
+    }
+
+    const PROMOTE_SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gitops-prod-token-XyZ123";
+
+    fn promoting() -> Scope {
+        Scope {
+            promotion: Some(PromoteScope {
+                project: "ekskit-demo-promote".into(),
+                log_group: "/aws/codebuild/ekskit-demo-promote".into(),
+                token_secret: PROMOTE_SECRET.into(),
+            }),
+            ..scope()
+        }
+    }
+
+    fn promote_policy() -> Value {
+        let s = promoting();
+        s.promote_policy(s.promotion.as_ref().unwrap())
     }
 
     fn statements(policy: &Value) -> Vec<(String, Vec<String>, Vec<String>)> {
@@ -165,7 +232,7 @@ mod tests {
 
     #[test]
     fn only_actions_without_resources_get_a_star() {
-        for policy in [scope().codebuild_policy(), scope().codepipeline_policy()] {
+        for policy in [scope().codebuild_policy(), scope().codepipeline_policy(), promote_policy()] {
             for (sid, actions, resources) in statements(&policy) {
                 assert!(actions.iter().all(|a| !a.contains('*')), "{sid}: {actions:?}");
                 if resources.contains(&"*".to_owned()) {
@@ -217,6 +284,44 @@ mod tests {
         assert_eq!(
             trust("codepipeline.amazonaws.com")["Statement"][0]["Principal"]["Service"],
             "codepipeline.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn each_token_is_read_by_its_own_role_only() {
+        let s = promoting();
+        let secrets = |policy: &Value| -> Vec<String> {
+            statements(policy)
+                .into_iter()
+                .filter(|(_, a, _)| a.iter().any(|a| a.starts_with("secretsmanager:")))
+                .flat_map(|(_, _, r)| r)
+                .collect()
+        };
+        let release = s.codebuild_policy();
+        assert_eq!(secrets(&release), [s.token_secret.as_str()]);
+        assert!(!release.to_string().contains(PROMOTE_SECRET));
+        let promote = promote_policy();
+        assert_eq!(secrets(&promote), [PROMOTE_SECRET]);
+        assert!(!promote.to_string().contains(&s.token_secret));
+        assert!(secrets(&s.codepipeline_policy()).is_empty());
+    }
+
+    #[test]
+    fn the_promotion_reads_artifacts_pushes_no_image_and_only_codepipeline_starts_it() {
+        let s = statements(&promote_policy());
+        assert!(s.iter().all(|(_, a, _)| a.iter().all(|a| !a.starts_with("ecr:") && !a.contains("UseConnection"))));
+        let artifacts = s.iter().find(|(id, _, _)| id == "Artifacts").unwrap();
+        assert!(artifacts.1.iter().all(|a| a.starts_with("s3:Get")), "{:?}", artifacts.1);
+        let logs = s.iter().find(|(id, _, _)| id == "Logs").unwrap();
+        assert_eq!(logs.2[0], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/codebuild/ekskit-demo-promote");
+        let pipeline = statements(&promoting().codepipeline_policy());
+        let build = pipeline.iter().find(|(id, _, _)| id == "Build").unwrap();
+        assert_eq!(
+            build.2,
+            [
+                "arn:aws:codebuild:eu-west-1:123456789012:project/ekskit-demo-build",
+                "arn:aws:codebuild:eu-west-1:123456789012:project/ekskit-demo-promote"
+            ]
         );
     }
 

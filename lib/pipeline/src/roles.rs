@@ -1,4 +1,5 @@
-//! The IAM roles CodeBuild and CodePipeline assume, each with one inline least-privilege policy
+//! The IAM roles CodeBuild (the release project, and the promotion project with a role of its
+//! own) and CodePipeline assume, each with one inline least-privilege policy
 //! (see [`crate::policies`]). Found by name; a role of that name without our stack tag is someone
 //! else's and is refused.
 
@@ -10,29 +11,43 @@ use serde_json::Value;
 use tracing::info;
 
 use crate::TOOL;
+use crate::model::Action;
 use crate::names::{self, INLINE_POLICY};
 use crate::policies::{parse_document, trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleKind {
+    /// The release project's.
     CodeBuild,
     CodePipeline,
+    /// The promotion project's.
+    Promote,
 }
 
 impl RoleKind {
-    pub const ALL: [RoleKind; 2] = [RoleKind::CodePipeline, RoleKind::CodeBuild];
+    pub const ALL: [RoleKind; 3] = [RoleKind::CodePipeline, RoleKind::CodeBuild, RoleKind::Promote];
 
     pub fn role_name(self, stack: &str) -> String {
         match self {
             RoleKind::CodeBuild => names::codebuild_role(stack),
             RoleKind::CodePipeline => names::codepipeline_role(stack),
+            RoleKind::Promote => names::promote_role(stack),
         }
     }
 
     pub fn service(self) -> &'static str {
         match self {
-            RoleKind::CodeBuild => "codebuild.amazonaws.com",
+            RoleKind::CodeBuild | RoleKind::Promote => "codebuild.amazonaws.com",
             RoleKind::CodePipeline => "codepipeline.amazonaws.com",
+        }
+    }
+
+    fn description(self, stack: &str) -> String {
+        match self {
+            RoleKind::CodeBuild | RoleKind::CodePipeline => {
+                format!("{} service role of ekskit stack {stack}", self.service())
+            }
+            RoleKind::Promote => format!("{} service role of the promotion of ekskit stack {stack}", self.service()),
         }
     }
 }
@@ -68,12 +83,7 @@ pub async fn drift(iam: &Client, role: &Role, kind: RoleKind, policy: &Value) ->
 
 /// Creates the role when missing and converges its trust and inline policy.
 /// Returns its ARN and `create`, `update` or `keep`.
-pub async fn ensure(
-    iam: &Client,
-    stack: &str,
-    kind: RoleKind,
-    policy: &Value,
-) -> anyhow::Result<(String, &'static str)> {
+pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, policy: &Value) -> anyhow::Result<(String, Action)> {
     let name = kind.role_name(stack);
     let (role, created) = match find(iam, stack, kind).await? {
         Some(role) => (role, false),
@@ -83,7 +93,7 @@ pub async fn ensure(
                 stack,
                 tool: TOOL,
                 trust_policy: &trust(kind.service()).to_string(),
-                description: &format!("{} service role of ekskit stack {stack}", kind.service()),
+                description: &kind.description(stack),
             };
             create_owned_role(iam, &new).await?
         }
@@ -107,11 +117,11 @@ pub async fn ensure(
             .aws(format!("putting policy {INLINE_POLICY} on IAM role {name}"))?;
     }
     let action = match (created, off.is_empty()) {
-        (true, _) => "create",
-        (false, true) => "keep",
+        (true, _) => Action::Create,
+        (false, true) => Action::Keep,
         (false, false) => {
             info!("IAM role {name}: updated {}", off.join(", "));
-            "update"
+            Action::Update
         }
     };
     Ok((role.arn().to_owned(), action))
