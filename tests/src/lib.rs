@@ -3,14 +3,19 @@
 //!
 //! Tests start the stack themselves (`scripts/devstack up`, idempotent and fast when warm).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod codebuild;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
@@ -29,21 +34,128 @@ pub fn devstack() -> Command {
 /// The stack index tests run on when none is given.
 pub const TEST_STACK_INDEX: &str = "1";
 
-/// Starts the given devstack components once per test binary and returns the stack's environment.
+/// The stack's environment (`scripts/devstack env`), once the given components are up (all of
+/// them when none are given).
+///
+/// Every end-to-end test is in one process (tests/e2e), and each module needs its own
+/// components: a component is started (`scripts/devstack up`) the first time a test needs it, and
+/// only while no other test runs, as when each module was a test binary of its own. The calling
+/// test then holds a shared hold on the stack until it ends (see [`stack_alone`]), so call this
+/// from the test's own thread.
 pub fn stack_env(components: &[&str]) -> &'static BTreeMap<String, String> {
-    static ENV: OnceLock<BTreeMap<String, String>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let status = devstack().arg("up").args(components).status().expect("running scripts/devstack");
-        assert!(status.success(), "scripts/devstack up {components:?} failed");
-        let out = devstack().arg("env").output().expect("running scripts/devstack env");
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
-            .collect()
-    })
+    let wanted: BTreeSet<String> = components.iter().map(|c| (*c).to_owned()).collect();
+    if let Some(env) = started(&wanted) {
+        hold_shared();
+        return env;
+    }
+    match HELD.with(|h| h.borrow().is_some()) {
+        // Already holding the stack (alone, or a test that asks for more later): start them now.
+        true => start(&wanted),
+        false => {
+            let alone = SHARED.write().unwrap_or_else(PoisonError::into_inner);
+            let env = start(&wanted);
+            drop(alone);
+            hold_shared();
+            env
+        }
+    }
+}
+
+/// Holds the stack for the calling test alone until the returned value is dropped: for a test
+/// that changes what every other test shares on the stack (tests/e2e/compose.rs installs and
+/// removes Argo CD, the add-ons' CRDs and the monitoring stack). It waits for the running tests
+/// to end, and no other test starts until it is dropped. Take it before [`stack_env`].
+pub fn stack_alone() -> StackAlone {
+    // A shared hold of this very thread would never let the write through.
+    HELD.with(|h| h.borrow_mut().take());
+    let guard = SHARED.write().unwrap_or_else(PoisonError::into_inner);
+    HELD.with(|h| *h.borrow_mut() = Some(Held::Alone));
+    StackAlone { _guard: guard }
+}
+
+/// See [`stack_alone`].
+pub struct StackAlone {
+    _guard: RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for StackAlone {
+    fn drop(&mut self) {
+        HELD.with(|h| h.borrow_mut().take());
+    }
+}
+
+/// Shared by every running test; written by [`stack_alone`] and while components start.
+static SHARED: RwLock<()> = RwLock::new(());
+
+/// The components started so far (`None`: all of them), and the environment read after the last
+/// start.
+static STARTED: Mutex<Started> = Mutex::new(None);
+
+type Started = Option<(Option<BTreeSet<String>>, &'static BTreeMap<String, String>)>;
+
+/// What the current test thread holds of [`SHARED`]; dropped with the thread when the test ends.
+enum Held {
+    Shared { _guard: RwLockReadGuard<'static, ()> },
+    Alone,
+}
+
+thread_local! {
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+fn hold_shared() {
+    HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        if held.is_none() {
+            *held = Some(Held::Shared { _guard: SHARED.read().unwrap_or_else(PoisonError::into_inner) });
+        }
+    });
+}
+
+/// The environment, if `wanted` (empty: all) is already up.
+fn started(wanted: &BTreeSet<String>) -> Option<&'static BTreeMap<String, String>> {
+    let state = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+    up_env(&state, wanted)
+}
+
+fn up_env(state: &Started, wanted: &BTreeSet<String>) -> Option<&'static BTreeMap<String, String>> {
+    let (up, env) = state.as_ref()?;
+    let covered = match up {
+        None => true,
+        Some(up) => !wanted.is_empty() && wanted.is_subset(up),
+    };
+    covered.then_some(*env)
+}
+
+/// `scripts/devstack up <wanted>` unless they are up already, then the environment read afresh.
+fn start(wanted: &BTreeSet<String>) -> &'static BTreeMap<String, String> {
+    let mut state = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(env) = up_env(&state, wanted) {
+        return env;
+    }
+    let status = devstack().arg("up").args(wanted).status().expect("running scripts/devstack");
+    assert!(status.success(), "scripts/devstack up {wanted:?} failed");
+    let out = devstack().arg("env").output().expect("running scripts/devstack env");
+    assert!(out.status.success());
+    let env: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect();
+    // Leaked once per start (a handful per run): the tests keep the references they were given.
+    let env: &'static BTreeMap<String, String> = Box::leak(Box::new(env));
+    let up = match state.take() {
+        _ if wanted.is_empty() => None,
+        Some((None, _)) => None,
+        Some((Some(mut up), _)) => {
+            up.extend(wanted.iter().cloned());
+            Some(up)
+        }
+        None => Some(wanted.clone()),
+    };
+    *state = Some((up, env));
+    env
 }
 
 /// A stack name no other test (or earlier run against the same emulator) uses.
@@ -198,6 +310,7 @@ pub fn docker(env: &BTreeMap<String, String>, args: &[&str]) -> String {
 
 /// Runs the comments app image, waits for `/readyz` and returns its answer and the uid the
 /// process runs as; the container is removed.
+#[allow(clippy::disallowed_methods, reason = "polls a container the test started, not an AWS or Kubernetes resource")]
 pub fn run_app_until_ready(env: &BTreeMap<String, String>, image: &str) -> (String, String) {
     let id = docker(env, &["run", "-d", "-p", "127.0.0.1::8000", "-e", "WEB_CONCURRENCY=1", image]).trim().to_owned();
     let port = docker(env, &["port", &id, "8000/tcp"]).trim().rsplit(':').next().unwrap_or_default().to_owned();
@@ -272,7 +385,7 @@ pub fn renderable_chart(chart: &Path) -> PathBuf {
 }
 
 /// `<EKSKIT_REGISTRY>/<name>:1` and `:2`: the stack's base image (local/debian:bookworm, with a
-/// shell and coreutils) pushed to the stack's own registry under two tags, once per test binary,
+/// shell and coreutils) pushed to the stack's own registry under two tags, once per test run,
 /// for Pods that really run on the stack's node (`command: [sleep, infinity]` and the like). The
 /// node pulls it under that very name: containerd maps the registry's 127.0.0.1 name to the host
 /// end of its link. Two tags give a rollout a new image to roll to. Needs the `registry` and
@@ -289,4 +402,104 @@ pub fn runnable_image(env: &BTreeMap<String, String>, name: &str) -> [String; 2]
         pushed.push(name.to_owned());
     }
     refs
+}
+
+/// Runs the workspace binary `name` ([`tool`]) with `args`, `stdin` piped in ([`run`]).
+pub fn run_tool(name: &str, env: &BTreeMap<String, String>, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = tool(name, env);
+    cmd.args(args);
+    run(cmd, stdin)
+}
+
+/// Asserts the run of tool `name` succeeded and returns the JSON document it printed.
+pub fn ok_json(name: &str, out: &Output) -> Value {
+    assert!(out.status.success(), "{name} failed ({:?}):\n{}", out.status, stderr(out));
+    stdout_json(out)
+}
+
+/// `program ARGS` with the stack's environment added; panics with its stderr when it fails.
+pub fn command(program: impl AsRef<OsStr>, env: &BTreeMap<String, String>, args: &[&str]) -> Output {
+    let program = program.as_ref();
+    let out = Command::new(program).envs(env).args(args).output().expect("running a program");
+    assert!(out.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The kubectl built with the stack's control plane (`EKSKIT_KUBE_BIN`).
+pub fn kubectl_path(env: &BTreeMap<String, String>) -> PathBuf {
+    Path::new(&env["EKSKIT_KUBE_BIN"]).join("kubectl")
+}
+
+/// `kubectl ARGS` against the stack's control plane (the stack's environment, so its
+/// KUBECONFIG): its output, whether it succeeded or not.
+pub fn kubectl(env: &BTreeMap<String, String>, args: &[&str]) -> Output {
+    Command::new(kubectl_path(env)).envs(env).args(args).output().expect("running kubectl")
+}
+
+/// `helm ARGS` with the stack's Helm (`EKSKIT_HELM`): its output, whether it succeeded or not.
+pub fn helm(env: &BTreeMap<String, String>, args: &[&str]) -> Output {
+    Command::new(&env["EKSKIT_HELM"]).args(args).output().expect("running helm")
+}
+
+/// Polls `check` every `every` until it gives a value; panics naming `what` after `limit`.
+#[allow(clippy::disallowed_methods, reason = "the tests' own poll, for what the tools under test do")]
+pub fn wait_for<T>(what: &str, limit: Duration, every: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(every);
+    }
+}
+
+/// A new empty directory under the system's temporary directory, named after `prefix`.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_stack(prefix));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+/// Writes `text` to `dir/file`, making the directories it needs.
+pub fn write_file(dir: &Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().expect("a parent directory")).expect("a directory");
+    std::fs::write(path, text).expect("writing a file");
+}
+
+/// A new clone of `url` under the system's temporary directory.
+pub fn git_clone(url: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_stack("clone"));
+    git(Path::new("/"), &["clone", "-q", url, dir.to_str().expect("a UTF-8 path")]);
+    dir
+}
+
+/// The app's pinned wheels in app/.wheels (scripts/app-wheels), downloaded once per test run:
+/// every run rewrites the directory, so two at once (tests run in parallel) would break it.
+pub fn app_wheels() {
+    static WHEELS: OnceLock<()> = OnceLock::new();
+    WHEELS.get_or_init(|| {
+        let wheels = Command::new(repo_root().join("scripts/app-wheels")).status().expect("running scripts/app-wheels");
+        assert!(wheels.success(), "scripts/app-wheels failed");
+    });
+}
+
+/// imgbuild of the comments app (app/) named `name`, from the stack's Python base image and
+/// offline (the wheels of [`app_wheels`], `PIP_NO_INDEX=1`), with `stdin` piped in.
+pub fn build_app_image(env: &BTreeMap<String, String>, name: &str, stdin: Option<&str>) -> Output {
+    app_wheels();
+    let base = format!("BASE_IMAGE={}", env["EKSKIT_PYTHON_IMAGE"]);
+    let app = repo_root().join("app");
+    let args =
+        ["--name", name, "--build-arg", &base, "--build-arg", "PIP_NO_INDEX=1", app.to_str().expect("a UTF-8 path")];
+    run_tool("imgbuild", env, &args, stdin)
+}
+
+/// A new secret holding `value` in the emulator's Secrets Manager (us-east-1), named after
+/// `prefix`; returns its ARN.
+pub fn create_secret(env: &BTreeMap<String, String>, prefix: &str, value: &str) -> String {
+    let client = aws_sdk_secretsmanager::Client::new(&aws_config(env, "us-east-1"));
+    let out = block_on(client.create_secret().name(unique_stack(prefix)).secret_string(value).send());
+    out.expect("CreateSecret").arn().expect("an ARN").to_owned()
 }

@@ -9,9 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ekskit_tests::{assert_schema, free_port, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    assert_schema, free_port, repo_root, run, run_tool, stack_env, stderr, stdout_json, temp_dir, tool, unique_stack,
+};
 use serde_json::{Value, json};
 
 const RUNBOOKS: &str = "https://example.invalid/ekskit/blob/main/docs/runbooks";
@@ -114,15 +116,9 @@ fn get(url: &str) -> Option<Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+/// Polls `check` twice a second until it gives a value, at most 90 s.
+fn wait_for<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    ekskit_tests::wait_for(what, Duration::from_secs(90), Duration::from_millis(500), check)
 }
 
 /// The generated pod job, pointed at the local app: the target carries the labels Kubernetes
@@ -155,7 +151,7 @@ fn local_config(config: &str, app_port: u16, rules: &Path) -> String {
 #[test]
 fn prometheus_scrapes_the_app_through_the_generated_job_and_every_panel_query_is_valid() {
     let objects = rendered();
-    let dir = std::env::temp_dir().join(unique_stack("prometheus"));
+    let dir = temp_dir("prometheus");
     std::fs::create_dir_all(dir.join("data")).unwrap();
 
     // The comments API, locally, on SQLite.
@@ -310,16 +306,14 @@ fn dashboard_schema() -> Value {
 }
 
 fn monstack(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut cmd = tool("monstack", env());
-    cmd.args(args);
-    run(cmd, stdin)
+    run_tool("monstack", env(), args, stdin)
 }
 
 /// Components that run locally: every one but Grafana (AGPL: its image is not built here).
 const LOCAL: [&str; 4] = ["prometheus", "alertmanager", "kube-state-metrics", "node-exporter"];
 
 fn kubectl(args: &[&str]) -> std::process::Output {
-    Command::new(format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"])).envs(env()).args(args).output().unwrap()
+    ekskit_tests::kubectl(env(), args)
 }
 
 #[test]

@@ -1,28 +1,33 @@
 //! mkpipeline against moto (with the devstack shim for CodeConnections): create, look behind the
-//! tool's back, re-run, dry-run, delete twice; bad input and someone else's resources.
+//! tool's back, re-run, dry-run, delete twice; a promotion behind a manual approval; bad input
+//! and someone else's resources.
 
 use std::collections::BTreeMap;
 use std::process::Output;
 
-use ekskit_tests::{assert_schema, aws_config, block_on, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use aws_sdk_codepipeline::types::PipelineDeclaration;
+use ekskit_tests::{assert_schema, aws_config, block_on, ok_json, run_tool, stack_env, stderr, unique_stack};
 use serde_json::Value;
+
+// The pure trigger evaluation of ekskit-pipeline, compiled in here (it needs only the
+// CodePipeline SDK types, which this crate has): it reads the declaration moto hands back.
+#[path = "../../lib/pipeline/src/trigger.rs"]
+mod trigger;
 
 const REGION: &str = "us-east-1";
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gitops-token-AbCdEf";
+const PROD_SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gitops-prod-token-GhIjKl";
 
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["aws"])
 }
 
 fn mkpipeline(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = tool("mkpipeline", env());
-    cmd.args(["--region", REGION]).args(args);
-    run(cmd, stdin)
+    run_tool("mkpipeline", env(), &[&["--region", REGION], args].concat(), stdin)
 }
 
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "failed ({:?}):\n{}", out.status, stderr(out));
-    stdout_json(out)
+    ok_json("mkpipeline", out)
 }
 
 fn create_args(stack: &str) -> Vec<String> {
@@ -64,14 +69,17 @@ fn owned(aws: &Aws, stack: &str) -> Vec<String> {
         if aws.s3.head_bucket().bucket(bucket_of(stack)).send().await.is_ok() {
             found.push(format!("s3-bucket {}", bucket_of(stack)));
         }
-        for role in aws.iam.list_roles().send().await.unwrap().roles() {
+        let mut roles = aws.iam.list_roles().into_paginator().items().send();
+        while let Some(role) = roles.next().await {
+            let role = role.unwrap();
             if role.role_name().starts_with(&format!("ekskit-{stack}-")) {
                 found.push(format!("iam-role {}", role.role_name()));
             }
         }
-        let project = format!("ekskit-{stack}-build");
-        if !aws.cb.batch_get_projects().names(&project).send().await.unwrap().projects().is_empty() {
-            found.push(format!("codebuild-project {project}"));
+        for project in [format!("ekskit-{stack}-build"), format!("ekskit-{stack}-promote")] {
+            if !aws.cb.batch_get_projects().names(&project).send().await.unwrap().projects().is_empty() {
+                found.push(format!("codebuild-project {project}"));
+            }
         }
         let pipeline = format!("ekskit-{stack}-release");
         if aws.cp.get_pipeline().name(&pipeline).send().await.is_ok() {
@@ -225,6 +233,10 @@ fn check_behind_the_back(aws: &Aws, stack: &str, p: &Value) {
             vars.contains(&("GITOPS_TOKEN_SECRET", SECRET)) && vars.contains(&("REPOSITORY", "ecr:comments")),
             "{vars:?}"
         );
+        // The GitOps change goes to another branch than the watched one.
+        assert!(vars.contains(&("GITOPS_BRANCH", "gitops")), "{vars:?}");
+        assert!(vars.contains(&("GITOPS_REPO_URL", "https://github.com/acme/comments.git")), "{vars:?}");
+        assert_ne!(Some(vars.iter().find(|(k, _)| *k == "GITOPS_BRANCH").unwrap().1), p["branch"].as_str());
         assert_eq!(project.source().unwrap().buildspec(), Some("buildspec.yml"));
         assert_eq!(project.service_role(), Some(p["roles"]["codebuild"].as_str().unwrap()));
 
@@ -236,6 +248,9 @@ fn check_behind_the_back(aws: &Aws, stack: &str, p: &Value) {
         assert_eq!(config["FullRepositoryId"], "acme/comments");
         assert_eq!(config["ConnectionArn"], p["connection"]["arn"].as_str().unwrap());
         assert_eq!(d.triggers()[0].provider_type().as_str(), "CodeStarSourceConnection");
+        check_trigger(d, "main");
+        let stages: Vec<&str> = d.stages().iter().map(|s| s.name()).collect();
+        assert_eq!(stages, ["Source", "Build"], "no promotion asked, no approval");
         let arn = p["arn"].as_str().unwrap();
         let tags = aws.cp.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
         assert!(tagged(tags.tags().iter().map(|t| (t.key().into(), t.value().into())).collect()));
@@ -246,10 +261,153 @@ fn check_behind_the_back(aws: &Aws, stack: &str, p: &Value) {
     });
 }
 
+/// The push trigger as moto hands it back: the watched branch, the release's files; and what
+/// CodePipeline makes of pushes (a release's GitOps commit starts nothing).
+fn check_trigger(d: &PipelineDeclaration, branch: &str) {
+    let git = d.triggers()[0].git_configuration().expect("a git trigger");
+    assert_eq!(git.source_action_name(), "Source");
+    let push = &git.push()[0];
+    assert_eq!(push.branches().unwrap().includes(), [branch]);
+    assert_eq!(
+        push.file_paths().expect("filePaths kept").includes(),
+        ["app/**", "buildspec.yml", "scripts/install-tools"]
+    );
+    let starts = |branch: &str, files: &[&str]| trigger::starts(d, "Source", branch, files);
+    assert!(!starts("gitops", &["deploy/environments/dev/kustomization.yaml"]), "a GitOps push starts nothing");
+    assert!(!starts("gitops-prod", &["deploy/environments/prod/kustomization.yaml"]));
+    assert!(starts(branch, &["app/comments/api.py"]), "a change to the app starts a release");
+    assert!(!starts(branch, &["README.md"]), "a change to the README starts nothing");
+}
+
+fn nine_trigger_paths() -> Vec<&'static str> {
+    ["a", "b", "c", "d", "e", "f", "g", "h", "i"].into_iter().flat_map(|p| ["--trigger-path", p]).collect()
+}
+
+fn policy(aws: &Aws, role: &str) -> String {
+    block_on(async {
+        let out = aws.iam.get_role_policy().role_name(role).policy_name("ekskit-pipeline").send().await.unwrap();
+        // IAM returns policy documents URL-encoded; moto does not.
+        out.policy_document().replace("%3A", ":").replace("%2F", "/")
+    })
+}
+
+#[test]
+fn promotes_behind_a_manual_approval_with_its_own_project_role_and_token() {
+    let aws = aws();
+    let stack = unique_stack("plp").to_lowercase();
+    let mut args = create_args(&stack);
+    args.extend(["--promote-to", "prod", "--promote-token-secret", PROD_SECRET].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let plan = ok(&mkpipeline(&[&args[..], &["--dry-run"]].concat(), None));
+    assert_schema("plan.pipeline.schema.json", &plan["plan"]["pipeline"]);
+    let planned: Vec<String> = plan["plan"]["pipeline"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!("{} {} {}", a["action"].as_str().unwrap(), a["kind"].as_str().unwrap(), a["name"].as_str().unwrap())
+        })
+        .collect();
+    assert!(planned.contains(&format!("create iam-role ekskit-{stack}-promote-codebuild")), "{planned:#?}");
+    assert!(planned.contains(&format!("create codebuild-project ekskit-{stack}-promote")), "{planned:#?}");
+    assert_eq!(planned.len(), 8, "{planned:#?}");
+    assert!(owned(&aws, &stack).is_empty());
+
+    let doc = ok(&mkpipeline(&args, None));
+    let p = &doc["pipeline"];
+    assert_schema("pipeline.schema.json", p);
+    let promotion = &p["promotion"];
+    assert_eq!(promotion["environment"], "prod");
+    assert_eq!(promotion["branch"], "gitops-prod");
+    assert_eq!(promotion["token_secret"], PROD_SECRET);
+    assert_eq!(promotion["project"]["name"], format!("ekskit-{stack}-promote"));
+    assert_eq!(owned(&aws, &stack).len(), 8, "{:#?}", owned(&aws, &stack));
+
+    block_on(async {
+        let got = aws.cp.get_pipeline().name(p["name"].as_str().unwrap()).send().await.unwrap();
+        let d = got.pipeline().unwrap();
+        let stages: Vec<&str> = d.stages().iter().map(|s| s.name()).collect();
+        assert_eq!(stages, ["Source", "Build", "Approve-prod", "Promote-prod"]);
+        let approve = &d.stages()[2].actions()[0];
+        let t = approve.action_type_id().unwrap();
+        assert_eq!(
+            (t.category().as_str(), t.owner().as_str(), t.provider(), t.version()),
+            ("Approval", "AWS", "Manual", "1")
+        );
+        let text = &approve.configuration().unwrap()["CustomData"];
+        assert!(text.starts_with("Promote comments") && text.ends_with("to prod"), "{text}");
+        let promote = &d.stages()[3].actions()[0];
+        let config = promote.configuration().unwrap();
+        assert_eq!(config["ProjectName"], format!("ekskit-{stack}-promote"));
+        assert_eq!(config["PrimarySource"], "SourceOutput");
+        let inputs: Vec<&str> = promote.input_artifacts().iter().map(|a| a.name()).collect();
+        assert_eq!(inputs, ["SourceOutput", "BuildOutput"]);
+        check_trigger(d, "main");
+
+        let projects = aws.cb.batch_get_projects().names(format!("ekskit-{stack}-promote")).send().await.unwrap();
+        let project = &projects.projects()[0];
+        assert_eq!(project.source().unwrap().buildspec(), Some("buildspec-promote.yml"));
+        assert_eq!(project.service_role(), promotion["role"].as_str());
+        assert_ne!(project.service_role(), p["roles"]["codebuild"].as_str(), "a role of its own");
+        let env = project.environment().unwrap();
+        let vars: BTreeMap<&str, &str> = env.environment_variables().iter().map(|v| (v.name(), v.value())).collect();
+        assert_eq!(
+            vars,
+            BTreeMap::from([
+                ("ENVIRONMENT", "prod"),
+                ("GITOPS_BRANCH", "gitops-prod"),
+                ("GITOPS_REPO_URL", "https://github.com/acme/comments.git"),
+                ("GITOPS_TOKEN_SECRET", PROD_SECRET),
+            ])
+        );
+        let tags: Vec<(&str, &str)> = project.tags().iter().map(|t| (t.key().unwrap(), t.value().unwrap())).collect();
+        assert!(tags.contains(&("ekskit.io/stack", stack.as_str())), "{tags:?}");
+    });
+
+    // Each role reads its own token's secret only; the promotion pushes no image.
+    let release = policy(&aws, &format!("ekskit-{stack}-codebuild"));
+    let promote = policy(&aws, &format!("ekskit-{stack}-promote-codebuild"));
+    assert!(release.contains(SECRET) && !release.contains(PROD_SECRET), "{release}");
+    assert!(promote.contains(PROD_SECRET) && !promote.contains(SECRET), "{promote}");
+    assert!(!promote.contains("ecr:"), "{promote}");
+    let pipeline_role = policy(&aws, &format!("ekskit-{stack}-codepipeline"));
+    assert!(pipeline_role.contains(&format!("project/ekskit-{stack}-promote")), "{pipeline_role}");
+
+    // A second run fed its own output: everything kept.
+    let plan = ok(&mkpipeline(&["--dry-run"], Some(&doc.to_string())));
+    assert!(actions(&plan["plan"]["pipeline"]).iter().all(|(a, _)| a == "keep"), "{plan:#}");
+    let again = ok(&mkpipeline(&[], Some(&doc.to_string())));
+    assert_eq!(again["pipeline"], doc["pipeline"]);
+    assert_eq!(owned(&aws, &stack).len(), 8);
+
+    // Without the promotion: the pipeline is updated, the promotion's project and role go.
+    let mut plain = doc.clone();
+    plain["pipeline"].as_object_mut().unwrap().remove("promotion");
+    let plan = ok(&mkpipeline(&["--dry-run"], Some(&plain.to_string())));
+    let changes: Vec<_> = actions(&plan["plan"]["pipeline"]).into_iter().filter(|(a, _)| a != "keep").collect();
+    let expected =
+        [("update", "iam-role"), ("update", "pipeline"), ("delete", "codebuild-project"), ("delete", "iam-role")];
+    assert_eq!(changes, expected.map(|(a, k)| (a.to_owned(), k.to_owned())), "{plan:#}");
+    let dropped = ok(&mkpipeline(&[], Some(&plain.to_string())));
+    assert!(dropped["pipeline"].get("promotion").is_none());
+    assert_eq!(owned(&aws, &stack).len(), 6, "{:#?}", owned(&aws, &stack));
+    let back = ok(&mkpipeline(&[], Some(&doc.to_string())));
+    assert_eq!(back["pipeline"]["promotion"]["environment"], "prod");
+    assert_eq!(owned(&aws, &stack).len(), 8);
+
+    let gone = ok(&mkpipeline(&["--delete"], Some(&back.to_string())));
+    assert_schema("deleted.pipeline.schema.json", &gone["deleted"]["pipeline"]);
+    assert_eq!(gone["deleted"]["pipeline"]["resources"].as_array().unwrap().len(), 8, "{gone:#}");
+    assert_eq!(owned(&aws, &stack), Vec::<String>::new());
+}
+
 #[test]
 fn bad_input_exits_2_and_creates_nothing() {
     let aws = aws();
     let stack = unique_stack("plb").to_lowercase();
+    let base = ["--name", &stack, "--repository", "acme/comments", "--token-secret", SECRET];
+    let with = |extra: &[&'static str]| [&base[..], extra].concat();
     for (args, says) in [
         (vec!["--name", &stack, "--repository", "acme", "--token-secret", SECRET], "OWNER/NAME"),
         (vec!["--name", &stack, "--repository", "acme/comments"], "token secret"),
@@ -263,6 +421,14 @@ fn bad_input_exits_2_and_creates_nothing() {
             vec!["--name", &stack, "--repository", "a/b", "--token-secret", SECRET, "--provider", "gitea"],
             "possible values",
         ),
+        (with(&["--gitops-branch", "main"]), "every release would start the next"),
+        (
+            with(&["--gitops-repo", "https://github.com/acme/comments.git", "--gitops-branch", "main"]),
+            "every release would start the next",
+        ),
+        (with(&["--promote-to", "prod"]), "no token secret for the promotion"),
+        (with(&["--promote-to", "prod", "--promote-token-secret", SECRET]), "could bump prod"),
+        (with(&nine_trigger_paths()), "at most 8"),
     ] {
         let out = mkpipeline(&args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

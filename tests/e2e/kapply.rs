@@ -6,10 +6,13 @@
 //! Every test works in namespaces (and CRD groups) of its own, so they run in parallel.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-use ekskit_tests::{assert_schema, run, runnable_image, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    assert_schema, ok_json, run, run_tool, runnable_image, stack_env, stderr, stdout_json, tool, unique_stack,
+    write_file,
+};
 use serde_json::{Value, json};
 
 fn env() -> &'static BTreeMap<String, String> {
@@ -38,26 +41,13 @@ fn workspace(prefix: &str) -> (PathBuf, String) {
     (dir, name)
 }
 
-fn write(dir: &Path, file: &str, text: &str) {
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = tool("kapply", env());
-    cmd.args(args);
-    run(cmd, stdin)
+    run_tool("kapply", env(), args, stdin)
 }
 
 /// kubectl built with the control plane, to look behind kapply's back.
 fn kubectl(args: &[&str]) -> Output {
-    let e = env();
-    Command::new(Path::new(&e["EKSKIT_KUBE_BIN"]).join("kubectl"))
-        .env("KUBECONFIG", &e["KUBECONFIG"])
-        .args(args)
-        .output()
-        .unwrap()
+    ekskit_tests::kubectl(env(), args)
 }
 
 fn exists(args: &[&str]) -> bool {
@@ -85,8 +75,7 @@ fn error_lines(out: &Output) -> String {
 }
 
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "kapply failed ({:?}):\n{}", out.status, stderr(out));
-    stdout_json(out)
+    ok_json("kapply", out)
 }
 
 fn namespace(ns: &str) -> String {
@@ -121,6 +110,7 @@ fn deployment_of(ns: &str, name: &str, container: &str, extra_pod_spec: &str) ->
 /// The status of container `app` in a Pod labelled `app=<app>` in `ns`, once `seen` accepts it
 /// (polled; kubelet's states take their own time to appear). Gives up after five minutes: by then
 /// the stack is broken, not slow.
+#[allow(clippy::disallowed_methods, reason = "polls kubectl from the test")]
 fn container_status(ns: &str, app: &str, seen: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
     for _ in 0..600 {
@@ -140,6 +130,7 @@ fn container_status(ns: &str, app: &str, seen: impl Fn(&Value) -> bool) -> Value
 
 /// The message of the newest event of `reason` about a Pod labelled `app=<app>` in `ns`, once
 /// there is one.
+#[allow(clippy::disallowed_methods, reason = "polls kubectl from the test")]
 fn pod_event(ns: &str, app: &str, reason: &str) -> String {
     let prefix = format!("{app}-");
     for _ in 0..600 {
@@ -160,16 +151,16 @@ fn pod_event(ns: &str, app: &str, reason: &str) -> String {
 fn a_crd_and_its_custom_resources_apply_in_one_run() {
     let (dir, ns) = workspace("crd");
     let group = format!("{ns}.example.com");
-    write(&dir, "00-ns.yaml", &namespace(&ns));
+    write_file(&dir, "00-ns.yaml", &namespace(&ns));
     // The custom resource sorts before its CRD on purpose: kapply orders by kind, not by file.
-    write(
+    write_file(
         &dir,
         "a-crontab.yaml",
         &format!(
             "apiVersion: {group}/v1\nkind: CronTab\nmetadata: {{name: nightly, namespace: {ns}}}\nspec: {{cron: '0 3 * * *'}}\n"
         ),
     );
-    write(
+    write_file(
         &dir,
         "z-crd.yaml",
         &format!(
@@ -202,7 +193,7 @@ fn a_crd_and_its_custom_resources_apply_in_one_run() {
 fn reapplying_reports_unchanged_and_one_edit_reports_one_configured() {
     let (dir, ns) = workspace("reapply");
     let write_all = |b: &str| {
-        write(
+        write_file(
             &dir,
             "all.yaml",
             &(namespace(&ns) + &configmap(&ns, "a", "1") + &configmap(&ns, "b", b) + &deployment(&ns, "web", "")),
@@ -225,7 +216,7 @@ fn a_deployment_whose_image_never_pulls_times_out_naming_it_and_its_state() {
     let (dir, ns) = workspace("stuck");
     // A tag the registry does not have: the node's pull fails for real.
     let stuck = deployment_of(&ns, "stuck", &container(&missing_image(), RUNS, ""), "");
-    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "fine", "1") + &stuck));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "fine", "1") + &stuck));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
@@ -251,7 +242,7 @@ fn a_deployment_whose_image_never_pulls_times_out_naming_it_and_its_state() {
 
     // An unschedulable one says why the scheduler refuses it.
     let nowhere = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
-    write(&dir, "all.yaml", &(namespace(&ns) + &deployment(&ns, "homeless", nowhere)));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &deployment(&ns, "homeless", nowhere)));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
     assert_eq!(out.status.code(), Some(1));
     let err = error_lines(&out);
@@ -271,7 +262,7 @@ fn a_crash_looping_container_is_named_with_its_exit_code_and_crash_loop_back_off
     // Pod Ready (without one it would be, and the Deployment available, for a moment).
     let never_ready = "        readinessProbe: {exec: {command: [\"false\"]}, periodSeconds: 1}\n";
     let crash = deployment_of(&ns, "crash", &container(&image(1), r#"[sh, -c, "exit 3"]"#, never_ready), "");
-    write(&dir, "all.yaml", &(namespace(&ns) + &crash));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &crash));
     let d = dir.to_str().unwrap();
     ok(&kapply(&["-f", d, "--no-wait"], None));
     let crashed = container_status(&ns, "crash", |c| c["restartCount"].as_i64() >= Some(1));
@@ -313,7 +304,7 @@ fn failing_readiness_probes_and_missing_volumes_are_named_with_kubelets_reasons(
     let mount = "        volumeMounts: [{name: settings, mountPath: /settings}]\n";
     let absent = "      volumes: [{name: settings, configMap: {name: absent}}]\n";
     let volume = deployment_of(&ns, "volume", &container(&image(1), RUNS, mount), absent);
-    write(&dir, "all.yaml", &(namespace(&ns) + &exec + &http + &volume));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &exec + &http + &volume));
     let d = dir.to_str().unwrap();
     ok(&kapply(&["-f", d, "--no-wait"], None));
     for app in ["exec-probe", "http-probe"] {
@@ -356,7 +347,7 @@ fn a_failing_job_and_a_deployment_past_its_deadline_fail_fast() {
     // Past its deadline without ever being scheduled.
     let unscheduled = job("migrate", RUNS, "  activeDeadlineSeconds: 2\n")
         .replace("      containers:\n", "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n      containers:\n");
-    write(&dir, "job.yaml", &(namespace(&ns) + &unscheduled));
+    write_file(&dir, "job.yaml", &(namespace(&ns) + &unscheduled));
     // A 10-minute timeout: only failing fast makes these runs end with the Job's own reason.
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "10m"], None);
     assert_eq!(out.status.code(), Some(1));
@@ -365,7 +356,7 @@ fn a_failing_job_and_a_deployment_past_its_deadline_fail_fast() {
     assert!(err.contains("can never become ready"), "{err}");
 
     // Its one Pod crashed on the node: the Job's reason and the container's exit code.
-    write(&dir, "job.yaml", &(namespace(&ns) + &job("crash", r#"[sh, -c, "exit 3"]"#, "")));
+    write_file(&dir, "job.yaml", &(namespace(&ns) + &job("crash", r#"[sh, -c, "exit 3"]"#, "")));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "10m"], None);
     assert_eq!(out.status.code(), Some(1));
     let err = error_lines(&out);
@@ -376,7 +367,7 @@ fn a_failing_job_and_a_deployment_past_its_deadline_fail_fast() {
     let slow = "      nodeSelector: {ekskit.io/nowhere: \"true\"}\n";
     let deploy =
         deployment(&ns2, "slow", slow).replace("  replicas: 1\n", "  replicas: 1\n  progressDeadlineSeconds: 2\n");
-    write(&dir2, "d.yaml", &(namespace(&ns2) + &deploy));
+    write_file(&dir2, "d.yaml", &(namespace(&ns2) + &deploy));
     let out = kapply(&["-f", dir2.to_str().unwrap(), "--timeout", "10m"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(&format!("Deployment {ns2}/slow: ProgressDeadlineExceeded")), "{}", stderr(&out));
@@ -388,8 +379,8 @@ fn prune_removes_what_left_the_input_and_nothing_outside_the_app() {
     let (dir, ns) = workspace("prune");
     // The namespace and one ConfigMap are not part of the app.
     ok(&kapply(&["-f", "-"], Some(&(namespace(&ns) + &configmap(&ns, "not-in-app", "x")))));
-    write(&dir, "a.yaml", &configmap(&ns, "a", "1"));
-    write(&dir, "b.yaml", &configmap(&ns, "b", "1"));
+    write_file(&dir, "a.yaml", &configmap(&ns, "a", "1"));
+    write_file(&dir, "b.yaml", &configmap(&ns, "b", "1"));
     let d = dir.to_str().unwrap();
     ok(&kapply(&["-f", d, "--app", "demo", "-n", &ns], None));
     // Another app in the same namespace, with a ConfigMap of the same kind.
@@ -426,7 +417,7 @@ fn placeholders_come_from_the_stdin_document_and_unknown_ones_apply_nothing() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: {ns}\n  labels: {{cluster: \"${{cluster.name}}\"}}\n\
          data:\n  vpc: \"${{vpc.id}}\"\n  script: \"echo ${{HOME}}\"\n"
     );
-    write(&dir, "all.yaml", &(namespace(&ns) + &cm));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &cm));
     let stdin = json!({"cluster": {"name": "demo"}, "vpc": {"id": "vpc-0abc"}}).to_string();
     let doc = ok(&kapply(&["-f", dir.to_str().unwrap()], Some(&stdin)));
     assert_eq!(doc["vpc"]["id"], "vpc-0abc");
@@ -436,7 +427,7 @@ fn placeholders_come_from_the_stdin_document_and_unknown_ones_apply_nothing() {
     assert_eq!(live["data"], json!({"vpc": "vpc-0abc", "script": "echo ${HOME}"}));
 
     let (dir2, ns2) = workspace("vars-bad");
-    write(&dir2, "all.yaml", &(namespace(&ns2) + &cm.replace(&ns, &ns2).replace("vpc.id", "vpc.idd")));
+    write_file(&dir2, "all.yaml", &(namespace(&ns2) + &cm.replace(&ns, &ns2).replace("vpc.id", "vpc.idd")));
     let out = kapply(&["-f", dir2.to_str().unwrap()], Some(&stdin));
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
@@ -449,7 +440,7 @@ fn placeholders_come_from_the_stdin_document_and_unknown_ones_apply_nothing() {
 fn an_eks_cluster_document_is_enough_to_reach_the_cluster() {
     let e = env();
     let (dir, ns) = workspace("eks");
-    write(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "hello", "eks")));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &configmap(&ns, "hello", "eks")));
     let ca = std::fs::read(&e["EKSKIT_KUBE_CA"]).unwrap();
     use base64::Engine;
     let cluster = json!({"cluster": {
@@ -476,26 +467,30 @@ fn an_eks_cluster_document_is_enough_to_reach_the_cluster() {
 #[test]
 fn bad_input_and_an_unreachable_cluster_get_clear_errors_and_exit_codes() {
     let (dir, ns) = workspace("bad");
-    write(&dir, "broken.yaml", &(namespace(&ns) + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n"));
+    write_file(&dir, "broken.yaml", &(namespace(&ns) + "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n"));
     let out = kapply(&["-f", dir.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("broken.yaml#2: not valid YAML"), "{}", stderr(&out));
 
-    write(&dir, "broken.yaml", &(namespace(&ns) + "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n"));
+    write_file(
+        &dir,
+        "broken.yaml",
+        &(namespace(&ns) + "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n"),
+    );
     let out = kapply(&["-f", dir.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown kind Gizmo in example.com/v1"), "{}", stderr(&out));
     assert!(!exists(&["namespace", &ns]), "nothing applied");
 
     let kubeconfig = dir.join("unreachable.kubeconfig");
-    write(
+    write_file(
         &dir,
         "unreachable.kubeconfig",
         "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
          users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n",
     );
     std::fs::remove_file(dir.join("broken.yaml")).unwrap();
-    write(&dir, "ok.yaml", &namespace(&ns));
+    write_file(&dir, "ok.yaml", &namespace(&ns));
     let out =
         kapply(&["-f", dir.join("ok.yaml").to_str().unwrap(), "--kubeconfig", kubeconfig.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
@@ -516,7 +511,7 @@ fn diff_dry_run_and_delete() {
     let secret = |v: &str| {
         format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: token, namespace: {ns}}}\ndata: {{token: {v}}}\n---\n")
     };
-    write(
+    write_file(
         &dir,
         "all.yaml",
         &(namespace(&ns) + &configmap(&ns, "c", "1") + &deployment(&ns, "web", "") + &secret("b2xkLXNlY3JldA==")),
@@ -529,7 +524,7 @@ fn diff_dry_run_and_delete() {
     ok(&kapply(&["-f", d], None));
     let same = kapply(&["-f", d, "--diff"], None);
     assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
-    write(
+    write_file(
         &dir,
         "all.yaml",
         &(namespace(&ns) + &configmap(&ns, "c", "2") + &deployment(&ns, "web", "") + &secret("bmV3LXNlY3JldA==")),
@@ -561,14 +556,14 @@ fn diff_dry_run_and_delete() {
 #[test]
 fn stdin_streams_and_kustomize_overlays() {
     let (dir, ns) = workspace("kust");
-    write(&dir, "base/cm.yaml", &configmap(&ns, "settings", "base"));
-    write(&dir, "base/kustomization.yaml", "resources: [cm.yaml]\n");
-    write(
+    write_file(&dir, "base/cm.yaml", &configmap(&ns, "settings", "base"));
+    write_file(&dir, "base/kustomization.yaml", "resources: [cm.yaml]\n");
+    write_file(
         &dir,
         "overlay/kustomization.yaml",
         &format!("resources: [../base, ns.yaml]\nnamePrefix: prod-\nnamespace: {ns}\n"),
     );
-    write(&dir, "overlay/ns.yaml", &namespace(&ns));
+    write_file(&dir, "overlay/ns.yaml", &namespace(&ns));
     // kapply finds `kubectl kustomize` on PATH (the one built with the control plane).
     let mut cmd = tool("kapply", env());
     let path = format!("{}:/usr/bin:/bin", env()["EKSKIT_KUBE_BIN"]);
@@ -638,6 +633,7 @@ fn manifests_can_come_from_a_url() {
 /// `--wait-only` applies nothing and returns once someone else (a GitOps controller) has rolled
 /// the wanted image out; when nobody does, the timeout names the field still different.
 #[test]
+#[allow(clippy::disallowed_methods, reason = "lets kapply start waiting before the rollout")]
 fn wait_only_waits_for_a_rollout_made_by_someone_else() {
     let (dir, ns) = workspace("waitonly");
     let old = format!("{}{}", namespace(&ns), deployment(&ns, "web", ""));
@@ -646,7 +642,7 @@ fn wait_only_waits_for_a_rollout_made_by_someone_else() {
     let want = format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  template:\n    spec:\n      containers: [{{name: app, image: {two}}}]\n"
     );
-    write(&dir, "want.yaml", &want);
+    write_file(&dir, "want.yaml", &want);
 
     let out = kapply(&["--wait-only", "-f", dir.join("want.yaml").to_str().unwrap(), "--timeout", "3s"], None);
     assert_eq!(out.status.code(), Some(1));
@@ -713,8 +709,8 @@ fn apply_requests(group: &str) -> u64 {
 fn an_app_into_a_missing_namespace_is_refused_before_anything_is_written_and_the_dry_run_agrees() {
     let (dir, ns) = workspace("nons");
     let group = format!("{ns}.example.com");
-    write(&dir, "crd.yaml", &crd(&group, "Widget", "widgets"));
-    write(&dir, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n");
+    write_file(&dir, "crd.yaml", &crd(&group, "Widget", "widgets"));
+    write_file(&dir, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n");
     let d = dir.to_str().unwrap();
     let app = ["-f", d, "--app", "web", "-n", &ns, "--prune"];
     let real = kapply(&app, None);
@@ -739,8 +735,8 @@ fn an_app_into_a_missing_namespace_is_refused_before_anything_is_written_and_the
 
     // With the Namespace (and a custom resource of the new CRD) in the input, the dry run says
     // every object would be created, creates nothing, and the real run agrees.
-    write(&dir, "ns.yaml", &namespace(&ns));
-    write(&dir, "widget.yaml", &widget(&group, &ns, "w"));
+    write_file(&dir, "ns.yaml", &namespace(&ns));
+    write_file(&dir, "widget.yaml", &widget(&group, &ns, "w"));
     let dry = ok(&kapply(&[&app[..], &["--dry-run"]].concat(), None));
     let created = |doc: &Value| actions(doc).iter().filter(|(_, a)| a == "created").count();
     assert_eq!(created(&dry), 4, "{:?}", actions(&dry));
@@ -764,7 +760,7 @@ fn a_run_that_fails_half_way_leaves_every_member_findable_even_without_its_paren
     // The second CRD is refused (its name is not <plural>.<group>) while the first is applied.
     let refused =
         crd(&group, "Gadget", "gadgets").replace(&format!("name: gadgets.{group}"), "name: wrong.example.com");
-    write(&dir, "all.yaml", &(namespace(&ns) + &crd(&group, "Widget", "widgets") + &refused));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &crd(&group, "Widget", "widgets") + &refused));
     let d = dir.to_str().unwrap();
     let out = kapply(&["-f", d, "--app", "web", "-n", &ns], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -779,7 +775,11 @@ fn a_run_that_fails_half_way_leaves_every_member_findable_even_without_its_paren
     let (dir, ns) = workspace("orphan2");
     let group = format!("{ns}.example.com");
     let bad = deployment(&ns, "web", "").replace("  replicas: 1\n", "  replicas: 1\n  bogus: true\n");
-    write(&dir, "all.yaml", &(namespace(&ns) + &crd(&group, "Widget", "widgets") + &configmap(&ns, "c", "1") + &bad));
+    write_file(
+        &dir,
+        "all.yaml",
+        &(namespace(&ns) + &crd(&group, "Widget", "widgets") + &configmap(&ns, "c", "1") + &bad),
+    );
     let out = kapply(&["-f", dir.to_str().unwrap(), "--app", "web", "-n", &ns], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(exists(&["crd", &format!("widgets.{group}")]) && exists(&["configmap", "c", "-n", &ns]));
@@ -807,7 +807,7 @@ fn an_apiservice_that_is_not_available_is_not_ready() {
          group: {group}\n  version: v1alpha1\n  service: {{namespace: {ns}, name: api, port: 443}}\n  \
          insecureSkipTLSVerify: true\n  groupPriorityMinimum: 1000\n  versionPriority: 15\n"
     );
-    write(&dir, "all.yaml", &(namespace(&ns) + &service + &apiservice));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &service + &apiservice));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "4s"], None);
     // An unavailable aggregated API stalls namespace deletion cluster-wide: remove it at once.
     kubectl(&["delete", "apiservice", &format!("v1alpha1.{group}"), "--wait=false"]);
@@ -831,7 +831,7 @@ fn an_unchanged_reapply_sends_nothing_and_a_removed_field_is_still_removed() {
     let write_all = |cm: &str| {
         let objects =
             [namespace(&ns), crd(&group, "Widget", "widgets"), widget(&group, &ns, "w"), deployment(&ns, "web", "")];
-        write(&dir, "all.yaml", &(objects.concat() + cm));
+        write_file(&dir, "all.yaml", &(objects.concat() + cm));
     };
     let both = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{a: '1', b: '2'}}\n"
@@ -890,7 +890,7 @@ fn an_unchanged_reapply_sends_nothing_and_a_removed_field_is_still_removed() {
 fn an_unchanged_object_that_is_not_ready_is_still_waited_for() {
     let (dir, ns) = workspace("stuck-again");
     let stuck = deployment_of(&ns, "stuck", &container(&missing_image(), RUNS, ""), "");
-    write(&dir, "all.yaml", &(namespace(&ns) + &stuck));
+    write_file(&dir, "all.yaml", &(namespace(&ns) + &stuck));
     ok(&kapply(&["-f", dir.to_str().unwrap(), "--no-wait"], None));
     let out = kapply(&["-f", dir.to_str().unwrap(), "--timeout", "3s"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ekskit_tests::{renderable_chart, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    command, helm, kubectl_path, renderable_chart, repo_root, run_tool, stack_env, stderr, stdout_json, unique_stack,
+};
 use serde_json::{Value, json};
 
 const ADDONS: [&str; 5] =
@@ -80,19 +82,13 @@ fn document(cluster: &str) -> Value {
         "vpc": {"id": "vpc-0a1b2c3d4e5f"},
         "cluster": {"name": cluster, "region": "eu-west-1", "endpoint": "https://eks.example.org",
                     "security_group": "sg-0a1b2c3d", "addons": addons},
-        "gitops": {"repo_url": "https://git.example.org/shop/ekskit.git", "revision": "main",
+        "gitops": {"repo_url": "https://git.example.org/shop/ekskit.git", "revision": "gitops", "prod_revision": "gitops-prod",
                    "image_repository": "registry.example.org/shop/comments"},
     })
 }
 
-fn command(program: &str, args: &[&str]) -> Output {
-    let out = Command::new(program).envs(env()).args(args).output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
 fn kubectl(args: &[&str]) -> Output {
-    command(&format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]), args)
+    command(kubectl_path(env()), env(), args)
 }
 
 /// `kubectl kustomize` of an add-on's overlay, as scripts/up's `kapply -k` renders it.
@@ -124,9 +120,7 @@ fn placeholders(text: &str) -> BTreeSet<String> {
 /// kapply on the local control plane, as scripts/up runs it there (`--kubeconfig` wins over the
 /// document's EKS endpoint).
 fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = tool("kapply", env());
-    cmd.args(args).args(["--kubeconfig", &env()["EKSKIT_KUBECONFIG"]]);
-    run(cmd, stdin)
+    run_tool("kapply", env(), &[args, &["--kubeconfig", &env()["EKSKIT_KUBECONFIG"]]].concat(), stdin)
 }
 
 fn versions() -> BTreeMap<String, String> {
@@ -157,7 +151,7 @@ fn each_overlay_renders_with_contract_placeholders_only_and_pinned_versions() {
     let promised: BTreeSet<String> =
         schema["$defs"]["AddonDoc"]["properties"].as_object().unwrap().keys().cloned().collect();
     let contract: BTreeSet<String> = ADDONS.iter().flat_map(|a| contract_keys(a)).map(str::to_owned).collect();
-    assert_eq!(contract, promised, "tests/addons.rs' contract and mkeks' cluster.addons schema");
+    assert_eq!(contract, promised, "tests/e2e/addons.rs' contract and mkeks' cluster.addons schema");
     let versions = versions();
     for dir in DIRS {
         for environment in ENVIRONMENTS {
@@ -256,7 +250,7 @@ fn the_api_server_takes_every_overlay_after_the_pinned_crds() {
             .map(|n| format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {n}}}\n---\n"))
             .collect::<String>()
     };
-    // The shared argocd namespace stays (tests/deploy.rs makes it too); the app's environments
+    // The shared argocd namespace stays (tests/e2e/deploy.rs makes it too); the app's environments
     // and the Gateway's namespace get names of this run only.
     let out = kapply(&["-f", "-"], Some(&setup(&["argocd"])));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -356,11 +350,8 @@ fn helm_template(name: &str, chart: &str, namespace: &str, values: &Value) -> St
     let work = renderable_chart(Path::new(chart));
     let values_file = work.join("ekskit-values.json");
     std::fs::write(&values_file, values.to_string()).unwrap();
-    let out = Command::new(&env()["EKSKIT_HELM"])
-        .args(["template", name, work.to_str().unwrap(), "--namespace", namespace, "--kube-version", "1.34.0", "-f"])
-        .arg(&values_file)
-        .output()
-        .unwrap();
+    let args = ["template", name, work.to_str().unwrap(), "--namespace", namespace, "--kube-version", "1.34.0", "-f"];
+    let out = helm(env(), &[&args[..], &[values_file.to_str().unwrap()]].concat());
     std::fs::remove_dir_all(&work).unwrap();
     assert!(out.status.success(), "helm template {name}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 
-use ekskit_tests::{assert_schema, aws_config, block_on, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    assert_schema, aws_config, block_on, ok_json, run, run_tool, stack_env, stderr, tool, unique_stack,
+};
 use serde_json::{Value, json};
 
 const REGION: &str = "us-east-1";
@@ -15,20 +17,16 @@ fn env() -> &'static BTreeMap<String, String> {
 }
 
 fn mkvpc(stack: &str) -> Value {
-    let mut cmd = tool("mkvpc", env());
-    cmd.args(["--name", stack, "--nat", "none", "--region", REGION]);
-    ok(&run(cmd, None))
+    ok_json("mkvpc", &run_tool("mkvpc", env(), &["--name", stack, "--nat", "none", "--region", REGION], None))
 }
 
 fn mkeks(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = tool("mkeks", env());
-    cmd.args(args);
-    run(cmd, stdin)
+    run_tool("mkeks", env(), args, stdin)
 }
 
+/// The document of a run of mkeks (or of mkvpc --delete) that succeeded.
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "failed ({:?}):\n{}", out.status, stderr(out));
-    stdout_json(out)
+    ok_json("the tool", out)
 }
 
 /// What moto holds for the stack, looked up behind mkeks' back: roles, cluster, node groups, key.

@@ -19,9 +19,7 @@ fn ec2(region: &str) -> aws_sdk_ec2::Client {
 }
 
 fn mkvpc(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut cmd = tool("mkvpc", env());
-    cmd.args(args);
-    run(cmd, stdin)
+    run_tool("mkvpc", env(), args, stdin)
 }
 
 fn ok(args: &[&str], stdin: Option<&str>) -> Value {

@@ -18,8 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ekskit_tests::{git, owned_resources, repo_root, stack_env, unique_stack};
+use ekskit_tests::{
+    command, git, kubectl_path, owned_resources, repo_root, stack_alone, stack_env, temp_dir, unique_stack, wait_for,
+};
 use serde_json::Value;
+
+/// How often the waits below look again.
+const SECOND: Duration = Duration::from_secs(1);
 
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&[])
@@ -27,8 +32,7 @@ fn env() -> &'static BTreeMap<String, String> {
 
 /// A copy of the clone's files (tracked and untracked, not ignored) as a fresh repository.
 fn tree_copy() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_stack("tree"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("tree");
     let root = repo_root();
     let files = git(&root, &["ls-files", "-co", "--exclude-standard"]);
     for file in files.lines().filter(|f| root.join(f).is_file()) {
@@ -69,9 +73,7 @@ fn curl(args: &[&str]) -> String {
 }
 
 fn kubectl(args: &[&str]) -> String {
-    let out = Command::new(format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"])).envs(env()).args(args).output().unwrap();
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&command(kubectl_path(env()), env(), args).stdout).into_owned()
 }
 
 fn kubectl_json(args: &[&str]) -> Value {
@@ -84,18 +86,6 @@ fn kubectl_json(args: &[&str]) -> Value {
 fn served_revision(app: &str) -> Option<String> {
     let body = curl(&["--max-time", "2", &format!("{app}/version")]);
     serde_json::from_str::<Value>(&body).ok()?["revision"].as_str().map(str::to_owned)
-}
-
-/// Polls `check` every second until it gives a value, at most `limit`.
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_secs(1));
-    }
 }
 
 /// Runs scripts/down for the stack if the test ends before its own down (a failed assertion), so a
@@ -124,6 +114,7 @@ struct Load {
 }
 
 impl Load {
+    #[allow(clippy::disallowed_methods, reason = "paces the load the test sends")]
     fn start(app: &str) -> Load {
         let (stop, sent, failed) = (Arc::default(), Arc::default(), Arc::default());
         let url = format!("{app}/api/comment/list/loop");
@@ -181,6 +172,9 @@ fn prometheus_series(query: &str) -> Vec<Value> {
 
 #[test]
 fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
+    // Argo CD, the add-ons' CRDs and the monitoring stack are the whole stack's: installed and
+    // removed here while no other test runs.
+    let _alone = stack_alone();
     let tree = tree_copy();
     let stack = unique_stack("sys");
     let port = ekskit_tests::free_port();
@@ -230,7 +224,7 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
     let doc = read_doc();
     let tag = doc["push"]["tags"][0].as_str().unwrap().to_owned();
     assert!(doc["bump"]["commit"].is_string(), "the new tag was committed to the GitOps remote: {doc}");
-    wait_for("every answer to come from the new revision", Duration::from_secs(60), || {
+    wait_for("every answer to come from the new revision", Duration::from_secs(60), SECOND, || {
         (0..10).all(|_| served_revision(&app).as_deref() == Some(second.as_str())).then_some(())
     });
     let (sent, failed, failures) = load.finish();
@@ -245,7 +239,7 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
 
     // Argo CD synced the commit tagbump pushed (its status follows the rollout by a few
     // seconds); the old ReplicaSet is scaled down.
-    wait_for("Argo CD to report the bump commit Synced and Healthy", Duration::from_secs(60), || {
+    wait_for("Argo CD to report the bump commit Synced and Healthy", Duration::from_secs(60), SECOND, || {
         let status = kubectl_json(&["-n", "argocd", "get", "application", ns])["status"].clone();
         (status["sync"]["status"] == "Synced"
             && status["health"]["status"] == "Healthy"
@@ -267,7 +261,7 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
         .collect();
     assert!(!new_pods.is_empty());
     let query = format!("http_requests_total{{pod=~\"{}\"}}", new_pods.join("|"));
-    let series = wait_for("Prometheus to scrape the new Pods", Duration::from_secs(120), || {
+    let series = wait_for("Prometheus to scrape the new Pods", Duration::from_secs(120), SECOND, || {
         let found = prometheus_series(&query);
         (!found.is_empty()).then_some(found)
     });

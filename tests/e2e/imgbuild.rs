@@ -1,24 +1,32 @@
 //! imgbuild against the local stack's Docker engine, building from the local base image.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use ekskit_tests::{assert_schema, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    assert_schema, build_app_image, docker, git, ok_json, run, stack_env, stderr, temp_dir, tool, unique_stack,
+};
 use serde_json::Value;
 
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["docker", "base"])
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    ekskit_tests::git(dir, args);
-}
-
 /// A git repository with a context `web/` that copies all of itself into the image.
 fn repo(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_stack(prefix));
+    let dir = plain(prefix);
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["remote", "add", "origin", "https://bot:s3cret@git.example.com/shop/web.git"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "init"]);
+    dir
+}
+
+/// The same context `web/` in a directory that is no git repository, as CodeBuild unzips a
+/// CodePipeline CODE_ZIP source.
+fn plain(prefix: &str) -> PathBuf {
+    let dir = temp_dir(prefix);
     std::fs::create_dir_all(dir.join("web/sub")).unwrap();
     let files = [
         (
@@ -33,26 +41,22 @@ fn repo(prefix: &str) -> PathBuf {
     for (f, text) in files {
         std::fs::write(dir.join(f), text).unwrap();
     }
-    git(&dir, &["init", "-q"]);
-    git(&dir, &["remote", "add", "origin", "https://bot:s3cret@git.example.com/shop/web.git"]);
-    git(&dir, &["add", "-A"]);
-    git(&dir, &["commit", "-qm", "init"]);
     dir
 }
 
 fn imgbuild(args: &[&str], stdin: Option<&str>) -> Output {
+    imgbuild_with(&[], args, stdin)
+}
+
+/// imgbuild with these variables set, as a CI system sets them.
+fn imgbuild_with(vars: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = tool("imgbuild", env());
-    cmd.args(args);
+    cmd.envs(vars.iter().copied()).args(args);
     run(cmd, stdin)
 }
 
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "imgbuild failed ({:?}):\n{}", out.status, stderr(out));
-    stdout_json(out)
-}
-
-fn docker(args: &[&str]) -> String {
-    ekskit_tests::docker(env(), args)
+    ok_json("imgbuild", out)
 }
 
 #[test]
@@ -67,6 +71,7 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
     let image = &doc["image"];
     let commit = image["revision"].as_str().unwrap().to_owned();
     assert_eq!(commit.len(), 40);
+    assert_eq!(image["revision_source"], "git");
     assert_eq!(image["tags"], serde_json::json!([format!("shop-web:{}", &commit[..8]), "shop-web:latest"]));
     assert_eq!(image["labels"]["org.opencontainers.image.revision"], commit.as_str());
     assert_eq!(
@@ -77,21 +82,21 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
     assert!(!doc.to_string().contains("s3cret"));
 
     // What the engine got: .dockerignore applied by imgbuild, labels set, a non-root user.
-    let listing = docker(&["run", "--rm", &format!("shop-web:{}", &commit[..8])]);
+    let listing = docker(env(), &["run", "--rm", &format!("shop-web:{}", &commit[..8])]);
     assert!(listing.contains("app.txt") && listing.contains("Dockerfile"), "{listing}");
     assert!(!listing.contains("secret.env") && !listing.contains("cache.tmp"), "{listing}");
-    let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", image["id"].as_str().unwrap()]);
+    let labels = docker(env(), &["inspect", "-f", "{{json .Config.Labels}}", image["id"].as_str().unwrap()]);
     assert!(labels.contains(&commit), "{labels}");
-    let built_from = docker(&["run", "--rm", image["id"].as_str().unwrap(), "cat", "/revision"]);
+    let built_from = docker(env(), &["run", "--rm", image["id"].as_str().unwrap(), "cat", "/revision"]);
     assert_eq!(built_from.trim(), commit, "imgbuild passes the commit as the REVISION build arg");
 
     let again = ok(&imgbuild(&args, None));
     assert_eq!(again["image"]["id"], image["id"], "same context and tag: the same image");
     let classic = ok(&imgbuild(&[&args[..], &["--builder", "classic"]].concat(), None));
     assert_eq!(classic["image"]["builder"], "classic");
-    let listing = docker(&["run", "--rm", classic["image"]["id"].as_str().unwrap()]);
+    let listing = docker(env(), &["run", "--rm", classic["image"]["id"].as_str().unwrap()]);
     assert!(listing.contains("app.txt") && !listing.contains("secret.env"), "{listing}");
-    let built_from = docker(&["run", "--rm", classic["image"]["id"].as_str().unwrap(), "cat", "/revision"]);
+    let built_from = docker(env(), &["run", "--rm", classic["image"]["id"].as_str().unwrap(), "cat", "/revision"]);
     assert_eq!(built_from.trim(), commit, "the classic builder gets the build args too");
 
     // Uncommitted changes are marked in the tag.
@@ -99,6 +104,130 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
     let dirty = ok(&imgbuild(&args, None));
     assert_eq!(dirty["image"]["tags"][0], format!("shop-web:{}-dirty", &commit[..8]));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const CODEBUILD_COMMIT: &str = "cb0123456789abcdef0123456789abcdef012345";
+const GITHUB_COMMIT: &str = "9b0123456789abcdef0123456789abcdef012345";
+
+/// CodeBuild (CodePipeline's CODE_ZIP source) and GitHub Actions without a checkout: no `.git`,
+/// the commit in the CI system's variable, or given with --revision.
+#[test]
+fn builds_without_a_repository_from_the_ci_systems_variable_or_revision() {
+    let dir = plain("ibplain");
+    let context = dir.join("web");
+    let c = context.to_str().unwrap();
+    let base = format!("BASE={}", env()["EKSKIT_BASE_IMAGE"]);
+    let args = ["--name", "shop-web-plain", "--build-arg", &base, c];
+    let codebuild = [
+        ("CODEBUILD_RESOLVED_SOURCE_VERSION", CODEBUILD_COMMIT),
+        ("CODEBUILD_SOURCE_REPO_URL", "https://bot:s3cret@git.example.com/shop/web.git"),
+    ];
+    let out = imgbuild_with(&codebuild, &args, None);
+    let doc = ok(&out);
+    assert_schema("image.schema.json", &doc["image"]);
+    let image = &doc["image"];
+    assert_eq!(image["tags"], serde_json::json!(["shop-web-plain:cb012345"]), "never -dirty: nothing to compare with");
+    assert_eq!(image["revision"], CODEBUILD_COMMIT);
+    assert_eq!(image["revision_source"], "CODEBUILD_RESOLVED_SOURCE_VERSION");
+    assert_eq!(
+        image["labels"],
+        serde_json::json!({
+            "org.opencontainers.image.revision": CODEBUILD_COMMIT,
+            "org.opencontainers.image.source": "https://git.example.com/shop/web.git",
+        }),
+        "no created (no commit time, and a build time would make every build a new image), no version"
+    );
+    assert!(!doc.to_string().contains("s3cret"));
+    let said = format!("revision cb012345… from CODEBUILD_RESOLVED_SOURCE_VERSION (no git repository at {c})");
+    assert!(stderr(&out).contains(&said), "{}", stderr(&out));
+    let id = image["id"].as_str().unwrap();
+    assert_eq!(docker(env(), &["run", "--rm", id, "cat", "/revision"]).trim(), CODEBUILD_COMMIT);
+    let labels = docker(env(), &["inspect", "-f", "{{json .Config.Labels}}", id]);
+    assert!(labels.contains(CODEBUILD_COMMIT) && !labels.contains("created"), "{labels}");
+
+    // --revision wins over the variable; the same context and commit make the same image.
+    let other = [("CODEBUILD_RESOLVED_SOURCE_VERSION", GITHUB_COMMIT), codebuild[1]];
+    let flagged = ok(&imgbuild_with(&other, &[&args[..], &["--revision", CODEBUILD_COMMIT]].concat(), None));
+    assert_eq!(flagged["image"]["revision_source"], "flag");
+    assert_eq!(flagged["image"]["id"], image["id"], "same context and revision: the same image");
+
+    let github = [
+        ("GITHUB_SHA", GITHUB_COMMIT),
+        ("GITHUB_SERVER_URL", "https://github.example.com"),
+        ("GITHUB_REPOSITORY", "shop/web"),
+        ("SOURCE_DATE_EPOCH", "1700000000"),
+    ];
+    let doc = ok(&imgbuild_with(&github, &args, None));
+    let image = &doc["image"];
+    assert_eq!(image["tags"][0], "shop-web-plain:9b012345");
+    assert_eq!(image["revision_source"], "GITHUB_SHA");
+    assert_eq!(image["labels"]["org.opencontainers.image.source"], "https://github.example.com/shop/web");
+    assert_eq!(image["labels"]["org.opencontainers.image.created"], "2023-11-14T22:13:20Z", "SOURCE_DATE_EPOCH");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without a repository and without a commit to go by, or with one that is not a full commit
+/// id, nothing is built.
+#[test]
+fn without_a_repository_a_missing_or_malformed_commit_is_bad_input() {
+    let dir = plain("ibplainbad");
+    let c = dir.join("web");
+    let c = c.to_str().unwrap();
+    let name = format!("shop-web-none-{}", std::process::id());
+    let args = ["--name", &name, c];
+
+    let out = imgbuild(&args, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("not in a git repository"), "{text}");
+    for hint in ["--revision", "CODEBUILD_RESOLVED_SOURCE_VERSION", "GITHUB_SHA"] {
+        assert!(text.contains(hint), "the hint names {hint}: {text}");
+    }
+    assert!(out.stdout.is_empty());
+
+    let out = imgbuild(&[&args[..], &["--revision", "cb012345"]].concat(), None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a full commit id") && stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    // CodeBuild's S3 sources set it to the object's version, which names no commit.
+    let s3 =
+        [("CODEBUILD_RESOLVED_SOURCE_VERSION", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"), ("GITHUB_SHA", GITHUB_COMMIT)];
+    let out = imgbuild_with(&s3, &args, None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a commit id"), "{}", stderr(&out));
+    assert_eq!(docker(env(), &["image", "ls", "-q", &name]).trim(), "", "nothing was built");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// GitHub Actions checks out with depth 1: git still gives the commit. --revision wins over HEAD,
+/// with a warning when they differ.
+#[test]
+fn a_shallow_clone_is_a_repository_and_revision_overrides_its_head() {
+    let dir = repo("ibshallow");
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let clone = std::env::temp_dir().join(unique_stack("ibshallow-clone"));
+    let url = format!("file://{}", dir.display());
+    git(&dir, &["clone", "-q", "--depth", "1", &url, clone.to_str().unwrap()]);
+    assert!(clone.join(".git/shallow").exists(), "a shallow clone");
+    let c = clone.join("web");
+    let base = format!("BASE={}", env()["EKSKIT_BASE_IMAGE"]);
+    let args = ["--name", "shop-web-shallow", "--build-arg", &base, c.to_str().unwrap()];
+    let ci = [("GITHUB_SHA", GITHUB_COMMIT)];
+
+    let doc = ok(&imgbuild_with(&ci, &args, None));
+    assert_eq!(doc["image"]["revision"], head.as_str(), "the repository beats GITHUB_SHA");
+    assert_eq!(doc["image"]["revision_source"], "git");
+    assert_eq!(doc["image"]["tags"][0], format!("shop-web-shallow:{}", &head[..8]));
+
+    let out = imgbuild_with(&ci, &[&args[..], &["--revision", CODEBUILD_COMMIT]].concat(), None);
+    let doc = ok(&out);
+    assert_eq!(doc["image"]["revision"], CODEBUILD_COMMIT);
+    assert_eq!(doc["image"]["revision_source"], "flag");
+    assert_eq!(doc["image"]["tags"][0], "shop-web-shallow:cb012345");
+    let warned = format!("--revision cb012345… is not HEAD ({}…)", &head[..8]);
+    assert!(stderr(&out).contains(&warned), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&clone).unwrap();
 }
 
 #[test]
@@ -140,27 +269,11 @@ fn bad_input_and_an_unreachable_engine_get_one_line_reasons() {
     std::fs::remove_dir_all(&outside).unwrap();
 }
 
-/// The app's wheels, downloaded once per test binary (scripts/app-wheels; tests run in parallel).
-fn app_wheels() {
-    static WHEELS: OnceLock<()> = OnceLock::new();
-    WHEELS.get_or_init(|| {
-        let wheels = Command::new(ekskit_tests::repo_root().join("scripts/app-wheels")).status().unwrap();
-        assert!(wheels.success(), "scripts/app-wheels failed");
-    });
-}
-
 /// imgbuild's document for the real app image from the local Python base, offline (wheels from
 /// scripts/app-wheels), tagged `<name>:<revision>`; the caller removes the tag. Each test builds
 /// its own tag; the engine's cache makes the builds after the first quick.
 fn build_app(prefix: &str) -> Value {
-    app_wheels();
-    let base = format!("BASE_IMAGE={}", env()["EKSKIT_PYTHON_IMAGE"]);
-    let name = format!("{prefix}-{}", std::process::id());
-    let app = ekskit_tests::repo_root().join("app");
-    ok(&imgbuild(
-        &["--name", &name, "--build-arg", &base, "--build-arg", "PIP_NO_INDEX=1", app.to_str().unwrap()],
-        None,
-    ))
+    ok(&build_app_image(env(), &format!("{prefix}-{}", std::process::id()), None))
 }
 
 /// The real app image answers /readyz and runs as a non-root user.
@@ -168,14 +281,14 @@ fn build_app(prefix: &str) -> Value {
 fn the_comments_app_image_builds_offline_runs_as_non_root_and_is_ready() {
     let doc = build_app("comments-test");
     let tag = doc["image"]["tags"][0].as_str().unwrap();
-    assert_eq!(docker(&["inspect", "-f", "{{.Config.User}}", tag]).trim(), "10001:10001");
+    assert_eq!(docker(env(), &["inspect", "-f", "{{.Config.User}}", tag]).trim(), "10001:10001");
     let (ready, uid) = ekskit_tests::run_app_until_ready(env(), tag);
-    docker(&["rmi", tag]);
+    docker(env(), &["rmi", tag]);
     assert_eq!(ready, "{\"status\":\"ok\"}");
     assert_eq!(uid, "10001");
 }
 
-/// How the rendered chart (deploy/base/comments.yaml, which tests/deploy.rs keeps equal to
+/// How the rendered chart (deploy/base/comments.yaml, which tests/e2e/deploy.rs keeps equal to
 /// `helm template`) runs the app's container, as `docker run` flags: its environment, the Pod's
 /// and the container's securityContext, and its emptyDir volumes as tmpfs mounts; and its schema
 /// migration Job's command, as `docker exec` arguments.
@@ -358,12 +471,13 @@ impl Container {
 /// 200 (at most 20 s), then runs the migration Job's command in it (the SQLite file is on the
 /// container's own /tmp; in the cluster the Job runs first, on PostgreSQL); returns the container
 /// and its published port.
+#[allow(clippy::disallowed_methods, reason = "polls a container the test started")]
 fn run_as_the_chart(image: &str, chart: &ChartContainer) -> (Container, String) {
     let mut args = vec!["run", "-d"];
     args.extend(chart.run_args.iter().map(String::as_str));
     args.push(image);
-    let container = Container(docker(&args).trim().to_owned());
-    let port = docker(&["port", &container.0, &format!("{}/tcp", chart.port)]);
+    let container = Container(docker(env(), &args).trim().to_owned());
+    let port = docker(env(), &["port", &container.0, &format!("{}/tcp", chart.port)]);
     let port = port.lines().next().and_then(|l| l.rsplit(':').next()).unwrap().trim().to_owned();
     for _ in 0..100 {
         if http(&port, "GET", &chart.readiness, None).0 == 200 {
@@ -407,7 +521,7 @@ fn the_app_image_serves_under_the_rendered_charts_environment_user_and_read_only
         metrics.contains(r#"http_requests_total{method="POST",route="/api/comment/new",status="200"} 1.0"#),
         "{metrics}"
     );
-    assert_eq!(docker(&["exec", &container.0, "id", "-u"]).trim(), chart.uid.to_string());
+    assert_eq!(docker(env(), &["exec", &container.0, "id", "-u"]).trim(), chart.uid.to_string());
     let root_write = Command::new("docker")
         .env("DOCKER_HOST", &env()["DOCKER_HOST"])
         .args(["exec", &container.0, "touch", "/app/x"])
@@ -442,7 +556,7 @@ fn the_app_image_answers_version_with_the_commit_imgbuild_reported() {
     for path in ["/healthz", "/api/comment/list/none", "/metrics"] {
         assert_eq!(headers(&port, path).get("x-revision").map(String::as_str), Some(commit), "{path}");
     }
-    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &tag.0]);
+    let env = docker(env(), &["inspect", "-f", "{{json .Config.Env}}", &tag.0]);
     assert!(env.contains(&format!("APP_REVISION={commit}")), "{env}");
     drop(container);
 }

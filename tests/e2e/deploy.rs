@@ -4,10 +4,13 @@
 //! (imgbuild | imgpush | tagbump --push) lands as a commit on the remote.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-use ekskit_tests::{git, git_remote, repo_root, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    build_app_image, command, git, git_clone, git_remote, helm, kubectl_path, repo_root, run, run_tool, stack_env,
+    stderr, stdout_json, tool, unique_stack,
+};
 use serde_json::Value;
 
 fn env() -> &'static BTreeMap<String, String> {
@@ -18,20 +21,8 @@ fn deploy() -> PathBuf {
     repo_root().join("deploy")
 }
 
-fn command(program: &str, args: &[&str]) -> Output {
-    let out = Command::new(program).envs(env()).args(args).output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn helm(args: &[&str]) -> Output {
-    Command::new(&env()["EKSKIT_HELM"]).args(args).output().unwrap()
-}
-
 fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = tool("kapply", env());
-    cmd.args(args);
-    run(cmd, stdin)
+    run_tool("kapply", env(), args, stdin)
 }
 
 /// The objects of a multi-document YAML stream.
@@ -41,16 +32,15 @@ fn yaml_docs(text: &str) -> Vec<Value> {
 
 /// `kubectl kustomize` of an environment, as Argo CD builds it.
 fn render(environment: &str) -> String {
-    let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
     let dir = deploy().join("environments").join(environment);
-    let out = command(&kubectl, &["kustomize", dir.to_str().unwrap()]);
+    let out = command(kubectl_path(env()), env(), &["kustomize", dir.to_str().unwrap()]);
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
 fn the_rendered_base_is_the_chart_rendered_today() {
     let chart = deploy().join("base/charts/comments");
-    let out = helm(&["template", "comments", chart.to_str().unwrap()]);
+    let out = helm(env(), &["template", "comments", chart.to_str().unwrap()]);
     assert!(out.status.success());
     let committed = std::fs::read_to_string(deploy().join("base/comments.yaml")).unwrap();
     let body: String = committed.lines().skip_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
@@ -64,11 +54,11 @@ fn the_rendered_base_is_the_chart_rendered_today() {
 #[test]
 fn the_chart_lints_and_its_schema_keeps_the_tag_a_string() {
     let chart = deploy().join("base/charts/comments");
-    let out = helm(&["lint", "--strict", chart.to_str().unwrap()]);
+    let out = helm(env(), &["lint", "--strict", chart.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let values = std::env::temp_dir().join(unique_stack("values"));
     std::fs::write(&values, "image:\n  repository: comments\n  tag: 1.20\n").unwrap();
-    let out = helm(&["template", "x", chart.to_str().unwrap(), "-f", values.to_str().unwrap()]);
+    let out = helm(env(), &["template", "x", chart.to_str().unwrap(), "-f", values.to_str().unwrap()]);
     assert!(!out.status.success(), "an unquoted 1.20 is a number and the schema refuses it");
     assert!(String::from_utf8_lossy(&out.stderr).contains("tag"), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_file(values).unwrap();
@@ -81,7 +71,7 @@ fn chart_objects(sets: &[&str]) -> BTreeMap<String, Value> {
     for set in sets {
         args.extend(["--set", set]);
     }
-    let out = helm(&args);
+    let out = helm(env(), &args);
     assert!(out.status.success(), "helm template {sets:?}: {}", stderr(&out));
     yaml_docs(&String::from_utf8(out.stdout).unwrap())
         .into_iter()
@@ -284,7 +274,7 @@ fn each_environment_renders_and_the_api_server_takes_it() {
         let tree = std::env::temp_dir().join(unique_stack("images"));
         let over = tree.join("release");
         std::fs::create_dir_all(&over).unwrap();
-        command("cp", &["-r", deploy().to_str().unwrap(), tree.to_str().unwrap()]);
+        command("cp", env(), &["-r", deploy().to_str().unwrap(), tree.to_str().unwrap()]);
         std::fs::write(
             over.join("kustomization.yaml"),
             format!(
@@ -292,9 +282,8 @@ fn each_environment_renders_and_the_api_server_takes_it() {
             ),
         )
         .unwrap();
-        let kubectl = format!("{}/kubectl", env()["EKSKIT_KUBE_BIN"]);
-        let released =
-            yaml_docs(&String::from_utf8(command(&kubectl, &["kustomize", over.to_str().unwrap()]).stdout).unwrap());
+        let kustomized = command(kubectl_path(env()), env(), &["kustomize", over.to_str().unwrap()]);
+        let released = yaml_docs(&String::from_utf8(kustomized.stdout).unwrap());
         std::fs::remove_dir_all(&tree).unwrap();
         let images: Vec<(&str, &str)> = released
             .iter()
@@ -344,7 +333,7 @@ fn the_argo_cd_objects_are_valid_against_argo_cds_crds() {
     let out = kapply(&["-f", "-"], Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n"));
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let document = r#"{"gitops": {"repo_url": "https://git.example.com/shop/ekskit.git", "revision": "main",
+    let document = r#"{"gitops": {"repo_url": "https://git.example.com/shop/ekskit.git", "revision": "gitops", "prod_revision": "gitops-prod",
                        "image_repository": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/comments"}}"#;
     let argocd = deploy().join("argocd");
     let out = kapply(&["-f", argocd.to_str().unwrap(), "--dry-run"], Some(document));
@@ -365,31 +354,17 @@ fn the_argo_cd_objects_are_valid_against_argo_cds_crds() {
 /// A remote holding this repository's deploy/ tree, as the GitOps repository would.
 fn gitops_remote() -> String {
     git_remote(env(), |work| {
-        command("cp", &["-r", deploy().to_str().unwrap(), work.to_str().unwrap()]);
+        command("cp", env(), &["-r", deploy().to_str().unwrap(), work.to_str().unwrap()]);
     })
 }
 
 #[test]
 fn a_release_builds_pushes_and_commits_the_new_tag_to_the_gitops_remote() {
-    let root = repo_root();
-    assert!(Command::new(root.join("scripts/app-wheels")).status().unwrap().success());
     let name = gitops_remote();
     let url = format!("{}/{name}", env()["EKSKIT_GIT_URL"]);
-    let clone = std::env::temp_dir().join(unique_stack("clone"));
-    git(Path::new("/"), &["clone", "-q", &url, clone.to_str().unwrap()]);
+    let clone = git_clone(&url);
 
-    let base = format!("BASE_IMAGE={}", env()["EKSKIT_PYTHON_IMAGE"]);
-    let mut build = tool("imgbuild", env());
-    build.args([
-        "--name",
-        "comments",
-        "--build-arg",
-        &base,
-        "--build-arg",
-        "PIP_NO_INDEX=1",
-        root.join("app").to_str().unwrap(),
-    ]);
-    let built = run(build, None);
+    let built = build_app_image(env(), "comments", None);
     assert!(built.status.success(), "{}", stderr(&built));
     let repository = format!("{}/{}/comments", env()["EKSKIT_REGISTRY"], unique_stack("release"));
     let mut push = tool("imgpush", env());
@@ -405,8 +380,7 @@ fn a_release_builds_pushes_and_commits_the_new_tag_to_the_gitops_remote() {
     assert_eq!((doc["bump"]["new"].as_str(), doc["bump"]["pushed"].as_bool()), (Some(tag.as_str()), Some(true)));
     assert_eq!(doc["bump"]["path"], "images[name=comments].newTag");
 
-    let check = std::env::temp_dir().join(unique_stack("check"));
-    git(Path::new("/"), &["clone", "-q", &url, check.to_str().unwrap()]);
+    let check = git_clone(&url);
     let text = std::fs::read_to_string(check.join("deploy/environments/dev/kustomization.yaml")).unwrap();
     assert!(text.contains(&format!("    newTag: \"{tag}\"\n")), "{text}");
     let subject = git(&check, &["log", "-1", "--format=%s"]);

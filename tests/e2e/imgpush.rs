@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use ekskit_tests::{assert_schema, block_on, docker, run, stack_env, stderr, stdout_json, tool, unique_stack};
+use ekskit_tests::{
+    assert_schema, block_on, build_app_image, docker, ok_json, run, stack_env, stderr, temp_dir, tool, unique_stack,
+};
 use serde_json::Value;
 
 fn env() -> &'static BTreeMap<String, String> {
@@ -18,9 +20,7 @@ fn env() -> &'static BTreeMap<String, String> {
 
 /// An empty Docker config directory, so the machine's own logins take no part.
 fn empty_docker_config() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_stack("dockercfg"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    temp_dir("dockercfg")
 }
 
 fn imgpush_in(args: &[&str], stdin: Option<&str>, docker_config: &std::path::Path) -> Output {
@@ -34,8 +34,7 @@ fn imgpush(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "imgpush failed ({:?}):\n{}", out.status, stderr(out));
-    stdout_json(out)
+    ok_json("imgpush", out)
 }
 
 /// A small image of its own (a unique label makes a unique image id), tagged `name:tag`.
@@ -81,21 +80,8 @@ fn assert_no_secret(out: &Output, secrets: &[&str]) {
 #[test]
 fn the_app_image_piped_from_imgbuild_lands_in_the_registry_and_runs_from_there() {
     let env = env();
-    let root = ekskit_tests::repo_root();
-    assert!(Command::new(root.join("scripts/app-wheels")).status().unwrap().success());
     let name = unique_stack("comments");
-    let base = format!("BASE_IMAGE={}", env["EKSKIT_PYTHON_IMAGE"]);
-    let mut build = tool("imgbuild", env);
-    build.args([
-        "--name",
-        &name,
-        "--build-arg",
-        &base,
-        "--build-arg",
-        "PIP_NO_INDEX=1",
-        root.join("app").to_str().unwrap(),
-    ]);
-    let built = run(build, Some("{\"kept\": true}"));
+    let built = build_app_image(env, &name, Some("{\"kept\": true}"));
     assert!(built.status.success(), "{}", stderr(&built));
     let built = String::from_utf8(built.stdout).unwrap();
 

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use ekskit_tests::{
-    assert_schema, git, git_remote, renderable_chart, run, stack_env, stderr, stdout_json, tool, unique_stack,
+    assert_schema, git, git_clone, git_remote, helm, kubectl, ok_json, renderable_chart, run, stack_env, stderr,
+    temp_dir, tool, unique_stack, write_file,
 };
 use serde_json::Value;
 
@@ -19,17 +20,9 @@ fn env() -> &'static BTreeMap<String, String> {
 fn remote(files: &[(&str, &str)]) -> String {
     git_remote(env(), |work| {
         for (path, text) in files {
-            let file = work.join(path);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, text).unwrap();
+            write_file(work, path, text);
         }
     })
-}
-
-fn clone(url: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_stack("clone"));
-    git(Path::new("/"), &["clone", "-q", url, dir.to_str().unwrap()]);
-    dir
 }
 
 fn daemon_url(name: &str) -> String {
@@ -43,8 +36,7 @@ fn tagbump(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn ok(out: &Output) -> Value {
-    assert!(out.status.success(), "tagbump failed ({:?}):\n{}", out.status, stderr(out));
-    stdout_json(out)
+    ok_json("tagbump", out)
 }
 
 /// Real-world shapes: (file, text, path flag, old literal, new literal as written).
@@ -96,7 +88,7 @@ const CORPUS: &[(&str, &str, &str, &str, &str)] = &[
 #[test]
 fn edits_are_byte_exact_on_a_corpus_and_a_rerun_commits_nothing() {
     let files: Vec<(&str, &str)> = CORPUS.iter().map(|(f, t, ..)| (*f, *t)).collect();
-    let dir = clone(&daemon_url(&remote(&files)));
+    let dir = git_clone(&daemon_url(&remote(&files)));
     for (file, text, flag, old, new) in CORPUS {
         let mut args = vec![*file, "--tag", "1.20"];
         if !flag.is_empty() {
@@ -153,7 +145,7 @@ const SHAPES: &[(&str, &str, &[&str], &str, &str)] = &[
 #[test]
 fn empty_values_lenient_files_and_dotted_selectors_are_edited_in_place() {
     let files: Vec<(&str, &str)> = SHAPES.iter().map(|(f, t, ..)| (*f, *t)).collect();
-    let dir = clone(&daemon_url(&remote(&files)));
+    let dir = git_clone(&daemon_url(&remote(&files)));
     for (file, _, flags, expected, old) in SHAPES {
         let args = [&[*file, "--tag", "v1.2.3"], *flags].concat();
         let doc = ok(&tagbump(&dir, &args, None));
@@ -168,7 +160,7 @@ fn empty_values_lenient_files_and_dotted_selectors_are_edited_in_place() {
 #[test]
 fn bad_targets_are_exit_2_and_leave_the_file_and_the_branch_alone() {
     let files = [("values.yaml", "image:\n  tag: v1\n  list: [a]\n"), ("notes.txt", "image: [unclosed\n")];
-    let dir = clone(&daemon_url(&remote(&files)));
+    let dir = git_clone(&daemon_url(&remote(&files)));
     let head = git(&dir, &["rev-parse", "HEAD"]);
     for (args, why) in [
         (vec!["values.yaml", "--tag", "v2", "--path", "image.missing"], "image.missing does not exist"),
@@ -212,7 +204,7 @@ fn racing_pushes_all_land_one_after_the_other() {
     let hook = PathBuf::from(&env()["EKSKIT_GIT_ROOT"]).join(&name).join("hooks/pre-receive");
     std::fs::write(&hook, "#!/bin/sh\ncat >/dev/null\nsleep 0.5\n").unwrap();
     make_executable(&hook);
-    let clones: Vec<PathBuf> = envs.iter().map(|_| clone(&daemon_url(&name))).collect();
+    let clones: Vec<PathBuf> = envs.iter().map(|_| git_clone(&daemon_url(&name))).collect();
     let children: Vec<_> = envs
         .iter()
         .zip(&clones)
@@ -233,7 +225,7 @@ fn racing_pushes_all_land_one_after_the_other() {
         attempts += doc["bump"]["attempts"].as_u64().unwrap();
     }
     assert!(attempts > 4, "some pushes lost the race and were redone ({attempts} attempts)");
-    let check = clone(&daemon_url(&name));
+    let check = git_clone(&daemon_url(&name));
     for e in envs {
         let text = std::fs::read_to_string(check.join(format!("deploy/{e}/values.yaml"))).unwrap();
         assert_eq!(text, format!("image:\n  tag: {e}-2\n"), "no update was lost");
@@ -279,7 +271,7 @@ fn tokens_push_over_https_style_remotes_and_never_show() {
         tagbump(&dir, &["values.yaml", "--tag", "v4", "--push", "--token-file", file.to_str().unwrap()], None);
     assert_eq!(ok(&by_file)["bump"]["pushed"], true);
 
-    let secret = create_secret(&format!("{{\"token\": \"{token}\"}}"));
+    let secret = ekskit_tests::create_secret(env(), "git-token", &format!("{{\"token\": \"{token}\"}}"));
     let by_secret = tagbump(&dir, &["values.yaml", "--tag", "v5", "--push", "--token-secret", &secret], None);
     assert_eq!(ok(&by_secret)["bump"]["pushed"], true);
 
@@ -292,20 +284,12 @@ fn tokens_push_over_https_style_remotes_and_never_show() {
     ] {
         assert!(!text.contains(&token), "the token leaked into {what}");
     }
-    let check = clone(&daemon_url(&name));
+    let check = git_clone(&daemon_url(&name));
     assert_eq!(std::fs::read_to_string(check.join("values.yaml")).unwrap(), "image:\n  tag: v5\n");
     for d in [&dir, &check] {
         std::fs::remove_dir_all(d).unwrap();
     }
     std::fs::remove_file(file).unwrap();
-}
-
-fn create_secret(value: &str) -> String {
-    let client = aws_sdk_secretsmanager::Client::new(&ekskit_tests::aws_config(env(), "us-east-1"));
-    let out =
-        ekskit_tests::block_on(client.create_secret().name(unique_stack("git-token")).secret_string(value).send())
-            .unwrap();
-    out.arn().unwrap().to_owned()
 }
 
 /// Tags YAML readers type as something else when plain (YAML 1.1, 1.2 and go-yaml forms), and
@@ -417,10 +401,7 @@ fn helm_reader(values: &Path) -> Readings {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tags\ndata:\n{{- range $k, $v := .Values }}{{ if hasPrefix \"k\" $k }}\n  {{ $k }}: {{ ternary (printf \"str:%s\" (toJson $v.tag)) (kindOf $v.tag) (kindIs \"string\" $v.tag) | quote }}\n{{- end }}{{ end }}\n",
     )
     .unwrap();
-    let out = std::process::Command::new(&env()["EKSKIT_HELM"])
-        .args(["template", "reader", chart.to_str().unwrap(), "-f", values.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = helm(env(), &["template", "reader", chart.to_str().unwrap(), "-f", values.to_str().unwrap()]);
     assert!(out.status.success(), "helm template failed: {}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
     let data = doc["data"].as_mapping().unwrap();
@@ -431,8 +412,7 @@ fn helm_reader(values: &Path) -> Readings {
 
 /// kustomize (`kubectl kustomize`, kyaml) setting each `img-N` image to its `newTag`.
 fn kustomize_reader(dir: &Path) -> Readings {
-    let kubectl = Path::new(&env()["EKSKIT_KUBE_BIN"]).join("kubectl");
-    let out = std::process::Command::new(kubectl).args(["kustomize", dir.to_str().unwrap()]).output().unwrap();
+    let out = kubectl(env(), &["kustomize", dir.to_str().unwrap()]);
     if !out.status.success() {
         // A tag kustomize cannot read as a string fails the whole build: every key is wrong.
         return [(("kustomize".to_owned(), "error".to_owned()), stderr(&out))].into();
@@ -479,7 +459,7 @@ fn every_tag_written_reads_back_as_the_same_string_in_pyyaml_ruamel_helm_and_kus
         ("k/kustomization.yaml", kustomization.as_str()),
         ("k/deployment.yaml", deployment.as_str()),
     ];
-    let dir = clone(&daemon_url(&remote(&files)));
+    let dir = git_clone(&daemon_url(&remote(&files)));
     for (i, tag) in tags.iter().enumerate() {
         ok(&tagbump(&dir, &["values.yaml", "--path", &format!("k{i}.tag"), "--tag", tag], None));
         ok(&tagbump(&dir, &["k/kustomization.yaml", "--image", &format!("img-{i}"), "--tag", tag], None));
@@ -522,7 +502,7 @@ fn upstream_charts_values_change_by_one_line_and_helm_renders_the_new_tag() {
         let original = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
         let mut paths = Vec::new();
         image_tag_paths(&serde_yaml::from_str(&original).unwrap(), "", &mut paths);
-        let dir = clone(&daemon_url(&remote(&[("values.yaml", &original)])));
+        let dir = git_clone(&daemon_url(&remote(&[("values.yaml", &original)])));
         let renderable = renderable_chart(&chart);
         for (path, repository) in paths {
             let tag = "0123abcd";
@@ -548,4 +528,300 @@ fn upstream_charts_values_change_by_one_line_and_helm_renders_the_new_tag() {
         std::fs::remove_dir_all(&renderable).unwrap();
     }
     assert!(bumped >= 4, "the cached charts hold image tags ({bumped} found)");
+}
+
+/// An empty directory for one `--repo` run's TMPDIR: empty again afterwards when tagbump removed
+/// its temporary clone.
+fn tmpdir() -> PathBuf {
+    temp_dir("tmpdir")
+}
+
+fn leftovers(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+/// tagbump run outside any clone (a CodeBuild source without .git), with `tmp` as TMPDIR.
+fn tagbump_repo(tmp: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = tool("tagbump", env());
+    cmd.current_dir(tmp).args(args).env("TMPDIR", tmp);
+    cmd.env("GIT_AUTHOR_NAME", "CI Bot").env("GIT_AUTHOR_EMAIL", "ci@example.com");
+    let out = run(cmd, stdin);
+    assert_eq!(leftovers(tmp), Vec::<String>::new(), "the temporary clone is gone ({args:?}):\n{}", stderr(&out));
+    out
+}
+
+const DEV_KUSTOMIZATION: &str = "# dev\nimages:\n  - name: comments   # the app\n    newTag: \"latest\"\n";
+const PROD_KUSTOMIZATION: &str = "# prod: promoted\nimages:\n  - name: comments\n    newTag: v1.0.0 # pinned\n";
+
+fn gitops_remote() -> String {
+    remote(&[
+        ("deploy/environments/dev/kustomization.yaml", DEV_KUSTOMIZATION),
+        ("deploy/environments/prod/kustomization.yaml", PROD_KUSTOMIZATION),
+    ])
+}
+
+/// The file at the tip of `main` of the remote, and the tip's message.
+fn remote_file(name: &str, file: &str) -> (String, String) {
+    let check = git_clone(&daemon_url(name));
+    let text = std::fs::read_to_string(check.join(file)).unwrap();
+    let message = git(&check, &["log", "-1", "--format=%B"]);
+    std::fs::remove_dir_all(&check).unwrap();
+    (text, message)
+}
+
+fn remote_head(name: &str) -> String {
+    git(Path::new("/"), &["--git-dir", &format!("{}/{name}", env()["EKSKIT_GIT_ROOT"]), "rev-parse", "main"])
+}
+
+#[test]
+fn repo_clones_the_token_remote_pushes_and_leaves_nothing_behind() {
+    let token_file = &env()["EKSKIT_GIT_HTTP_TOKEN_FILE"];
+    let token = std::fs::read_to_string(token_file).unwrap().trim().to_owned();
+    let name = gitops_remote();
+    let url = format!("{}/{name}", env()["EKSKIT_GIT_HTTP_URL"]);
+    let file = "deploy/environments/dev/kustomization.yaml";
+    let tmp = tmpdir();
+    let pushed =
+        r#"{"push": {"repository": "127.0.0.1:5001/comments", "tags": ["0123abcd"], "digest": "sha256:5eed"}}"#;
+    let args = [file, "--repo", &url, "--branch", "main", "--push", "--token-file", token_file];
+
+    let first = tagbump_repo(&tmp, &args, Some(pushed));
+    let doc = ok(&first);
+    assert_schema("bump.schema.json", &doc["bump"]);
+    assert_eq!(doc["push"]["digest"], "sha256:5eed", "the stdin document is kept");
+    let bump = &doc["bump"];
+    assert_eq!((bump["repository"].as_str(), bump["file"].as_str()), (Some(url.as_str()), Some(file)));
+    assert_eq!((bump["old"].as_str(), bump["new"].as_str()), (Some("latest"), Some("0123abcd")));
+    assert_eq!(
+        (bump["pushed"].as_bool(), bump["branch"].as_str(), bump["attempts"].as_u64()),
+        (Some(true), Some("main"), Some(1))
+    );
+    assert!(bump.get("from").is_none());
+    let (text, message) = remote_file(&name, file);
+    assert_eq!(text, DEV_KUSTOMIZATION.replace("latest", "0123abcd"), "only the tag's bytes change");
+    assert!(message.ends_with("\n\nImage-Digest: sha256:5eed"), "{message}");
+    assert_eq!(remote_head(&name), bump["commit"].as_str().unwrap());
+
+    let mut by_env = tool("tagbump", env());
+    by_env.current_dir(&tmp).env("TMPDIR", &tmp).env("GIT_TOKEN", &token);
+    by_env.args([file, "--repo", &url, "--branch", "main", "--push"]);
+    let second = run(by_env, Some(pushed));
+    assert!(leftovers(&tmp).is_empty());
+    let again = ok(&second);
+    assert_eq!((again["bump"]["commit"].clone(), again["bump"]["pushed"].clone()), (Value::Null, Value::Bool(false)));
+    assert_eq!(remote_head(&name), bump["commit"].as_str().unwrap(), "a re-run commits nothing");
+
+    // No token: the fetch is refused; exit 1 naming the URL.
+    let refused = tagbump_repo(&tmp, &[file, "--repo", &url, "--branch", "main", "--push", "--tag", "v9"], None);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains(&format!("fetching {url} failed")), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("hint: give a token"), "{}", stderr(&refused));
+
+    for out in [&first, &second, &refused] {
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out));
+        assert!(!all.contains(&token), "the token leaked");
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn repo_refuses_a_missing_branch_bad_paths_and_unreachable_remotes() {
+    let name = gitops_remote();
+    let url = daemon_url(&name);
+    let head = remote_head(&name);
+    let tmp = tmpdir();
+    let file = "deploy/environments/dev/kustomization.yaml";
+    let unreachable = format!("http://127.0.0.1:{}/gitops.git", ekskit_tests::free_port());
+    for (args, code, why) in [
+        (vec![file, "--repo", &url, "--branch", "gitops", "--push", "--tag", "v2"], 2, "has no branch gitops"),
+        (vec!["../kustomization.yaml", "--repo", &url, "-b", "main", "--push", "--tag", "v2"], 2, "not a path inside"),
+        (
+            vec!["/etc/kustomization.yaml", "--repo", &url, "-b", "main", "--push", "--tag", "v2"],
+            2,
+            "not a path inside",
+        ),
+        (
+            vec!["deploy/kustomization.yaml", "--repo", &url, "-b", "main", "--push", "--tag", "v2"],
+            2,
+            "deploy/kustomization.yaml is not on branch main of",
+        ),
+        (vec![file, "--repo", &url, "-b", "main", "--push", "--from", "../dev.yaml"], 2, "not a path inside"),
+        (
+            vec![file, "--repo", &url, "-b", "main", "--push", "--from", "missing.yaml"],
+            2,
+            "missing.yaml is not on branch main",
+        ),
+        (vec![file, "--repo", &url, "-b", "main", "--tag", "v2"], 2, "--repo needs --push"),
+        (vec![file, "--repo", &url, "--push", "--tag", "v2"], 2, "--repo needs --branch"),
+        (
+            vec![file, "--repo", "https://x:s3cr3t@git.example.org/g.git", "-b", "main", "--push", "--tag", "v2"],
+            2,
+            "https://git.example.org/g.git carries credentials",
+        ),
+        (
+            vec![file, "--repo", &unreachable, "-b", "main", "--push", "--tag", "v2"],
+            1,
+            &format!("fetching {unreachable} failed"),
+        ),
+    ] {
+        let out = tagbump_repo(&tmp, &args, None);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        let error = stderr(&out).lines().find(|l| l.starts_with("tagbump: error: ")).unwrap_or_default().to_owned();
+        assert!(error.contains(why), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("s3cr3t"));
+    }
+    let missing = tagbump_repo(&tmp, &[file, "--repo", &url, "--branch", "gitops", "--push", "--tag", "v2"], None);
+    assert!(
+        stderr(&missing).contains("hint: create it, e.g. from main in a clone: git push origin main:gitops"),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(remote_head(&name), head, "nothing was pushed");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn from_promotes_the_tag_of_another_file_in_a_clone_and_with_repo() {
+    let name = gitops_remote();
+    let dev = "deploy/environments/dev/kustomization.yaml";
+    let prod = "deploy/environments/prod/kustomization.yaml";
+    // In a clone: dev gets a build's tag, prod copies it; stdin's push is ignored with --from.
+    let dir = git_clone(&daemon_url(&name));
+    ok(&tagbump(&dir, &[dev, "--tag", "0123abcd", "--push"], None));
+    let pushed = r#"{"push": {"repository": "comments", "tags": ["ignored"], "digest": "sha256:0"}}"#;
+    let doc = ok(&tagbump(&dir, &[prod, "--from", dev], Some(pushed)));
+    assert_schema("bump.schema.json", &doc["bump"]);
+    assert_eq!((doc["bump"]["from"].as_str(), doc["bump"]["new"].as_str()), (Some(dev), Some("0123abcd")));
+    assert_eq!((doc["bump"]["old"].as_str(), doc["bump"]["image"].as_str()), (Some("v1.0.0"), Some("comments")));
+    assert!(doc["bump"].get("repository").is_none());
+    assert_eq!(std::fs::read_to_string(dir.join(prod)).unwrap(), PROD_KUSTOMIZATION.replace("v1.0.0", "0123abcd"));
+    let message = git(&dir, &["log", "-1", "--format=%B"]);
+    assert!(message.contains(&format!("copied from {dev}")) && !message.contains("Image-Digest"), "{message}");
+    let out = tagbump(&dir, &[prod, "--from", dev, "--tag", "v2"], None);
+    assert_eq!(out.status.code(), Some(2), "--from conflicts with --tag");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // With --repo: the dry run shows the diff and pushes nothing; the real run pushes.
+    let tmp = tmpdir();
+    let url = daemon_url(&name);
+    let work = git_clone(&url);
+    ok(&tagbump(&work, &[dev, "--tag", "v2.0.0", "--push"], None));
+    std::fs::remove_dir_all(&work).unwrap();
+    let head = remote_head(&name);
+    let plan = ok(&tagbump_repo(&tmp, &[prod, "--repo", &url, "-b", "main", "--from", dev, "--dry-run"], None));
+    assert_schema("plan.bump.schema.json", &plan["plan"]["bump"]);
+    assert!(plan["plan"]["bump"]["diff"].as_str().unwrap().contains("+    newTag: v2.0.0 # pinned"), "{plan:#}");
+    assert_eq!(remote_head(&name), head, "a dry run pushes nothing");
+    let doc = ok(&tagbump_repo(&tmp, &[prod, "--repo", &url, "-b", "main", "--from", dev, "--push"], None));
+    assert_eq!((doc["bump"]["from"].as_str(), doc["bump"]["repository"].as_str()), (Some(dev), Some(url.as_str())));
+    assert_eq!(doc["bump"]["pushed"], true);
+    assert_eq!(remote_file(&name, prod).0, PROD_KUSTOMIZATION.replace("v1.0.0", "v2.0.0"));
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+/// Holds the first push to `bare` in its pre-receive hook until `<marks>/go` exists (at most 30 s);
+/// `<marks>/waiting` says it is held.
+fn hold_first_push(bare: &Path, marks: &Path) {
+    let hook = bare.join("hooks/pre-receive");
+    let m = marks.display();
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nif mkdir {m}/first 2>/dev/null; then\n  touch {m}/waiting\n  i=0\n  while [ ! -e {m}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\nfi\n"
+        ),
+    )
+    .unwrap();
+    make_executable(&hook);
+}
+
+/// Starts `cmd` (output piped) and returns once its push is held by [`hold_first_push`].
+#[allow(clippy::disallowed_methods, reason = "polls the hook's mark file")]
+fn spawn_until_held(mut cmd: std::process::Command, marks: &Path) -> std::process::Child {
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !marks.join("waiting").exists() {
+        assert!(started.elapsed().as_secs() < 60, "tagbump never pushed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+fn a_push_lost_to_a_commit_made_after_the_shallow_clone_is_redone_on_the_new_tip() {
+    let name = gitops_remote();
+    let bare = PathBuf::from(&env()["EKSKIT_GIT_ROOT"]).join(&name);
+    let marks = std::env::temp_dir().join(unique_stack("race"));
+    std::fs::create_dir_all(&marks).unwrap();
+    // Some history, so that the depth-1 clone lacks its tip's parent.
+    let other = git_clone(&daemon_url(&name));
+    std::fs::write(other.join("README.md"), "gitops\n").unwrap();
+    git(&other, &["add", "README.md"]);
+    git(&other, &["commit", "-qm", "readme"]);
+    git(&other, &["push", "-q", "origin", "HEAD:main"]);
+    // The first push waits in pre-receive until the test has pushed another commit: its ref
+    // update then fails, as a push racing another pipeline's does.
+    hold_first_push(&bare, &marks);
+    std::fs::write(other.join("NOTES.md"), "another pipeline's commit\n").unwrap();
+    git(&other, &["add", "NOTES.md"]);
+    git(&other, &["commit", "-qm", "notes"]);
+
+    let tmp = tmpdir();
+    let mut cmd = tool("tagbump", env());
+    let prod = "deploy/environments/prod/kustomization.yaml";
+    cmd.current_dir(&tmp).env("TMPDIR", &tmp);
+    cmd.args([prod, "--repo", &daemon_url(&name), "--branch", "main", "--push", "--tag", "v3", "-v"]);
+    let child = spawn_until_held(cmd, &marks);
+    git(&other, &["push", "-q", bare.to_str().unwrap(), "HEAD:main"]);
+    std::fs::write(marks.join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let doc = ok(&out);
+    assert!(stderr(&out).contains("depth 1"), "the clone is shallow:\n{}", stderr(&out));
+    assert!(stderr(&out).contains("rejected"), "{}", stderr(&out));
+    assert_eq!((doc["bump"]["pushed"].as_bool(), doc["bump"]["attempts"].as_u64()), (Some(true), Some(2)));
+    assert!(leftovers(&tmp).is_empty(), "the temporary clone is gone");
+    let check = git_clone(&daemon_url(&name));
+    assert_eq!(std::fs::read_to_string(check.join("NOTES.md")).unwrap(), "another pipeline's commit\n");
+    assert_eq!(std::fs::read_to_string(check.join(prod)).unwrap(), PROD_KUSTOMIZATION.replace("v1.0.0", "v3"));
+    assert_eq!(git(&check, &["rev-list", "--count", "HEAD"]), "4", "seed, readme, the other commit, the bump on top");
+    for dir in [&other, &check, &tmp, &marks] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+#[allow(clippy::disallowed_methods, reason = "lets the run get going before the signal")]
+fn ctrl_c_during_a_repo_run_leaves_no_clone_behind() {
+    let name = gitops_remote();
+    let bare = PathBuf::from(&env()["EKSKIT_GIT_ROOT"]).join(&name);
+    let marks = std::env::temp_dir().join(unique_stack("sigint"));
+    std::fs::create_dir_all(&marks).unwrap();
+    // The push waits on the server until the test has sent SIGINT.
+    hold_first_push(&bare, &marks);
+    let tmp = tmpdir();
+    let mut cmd = tool("tagbump", env());
+    cmd.current_dir(&tmp).env("TMPDIR", &tmp);
+    cmd.args([
+        "deploy/environments/prod/kustomization.yaml",
+        "--repo",
+        &daemon_url(&name),
+        "-b",
+        "main",
+        "--push",
+        "--tag",
+        "v4",
+    ]);
+    let child = spawn_until_held(cmd, &marks);
+    assert!(!leftovers(&tmp).is_empty(), "the clone exists while tagbump runs");
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::write(marks.join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    // The push under way ends either way; the run then stops (130) or reports it (0).
+    assert!(matches!(out.status.code(), Some(0 | 130)), "{:?}: {}", out.status, stderr(&out));
+    assert!(leftovers(&tmp).is_empty(), "the temporary clone is gone after Ctrl-C: {:?}", leftovers(&tmp));
+    for dir in [&tmp, &marks] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
