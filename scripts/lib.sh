@@ -60,42 +60,27 @@ step() {
   mv "$DOC.tmp" "$DOC"
 }
 
-# set_key KEY JSON: put KEY into the document (python3: no jq needed).
+# set_key KEY JSON: put KEY into the document.
 set_key() {
-  python3 - "$DOC" "$1" "$2" <<'PY'
-import json, sys
-path, key, value = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-with open(path) as f:
-    doc = json.load(f)
-doc[key] = value
-with open(path + ".tmp", "w") as f:
-    json.dump(doc, f, indent=2)
-    f.write("\n")
-PY
+  jq --arg key "$1" --argjson value "$2" '.[$key] = $value' "$DOC" >"$DOC.tmp"
   mv "$DOC.tmp" "$DOC"
 }
 
-# get_key PATH: a value of the document by dotted path (a number indexes a list: push.tags.0),
-# or nothing.
+# JQ_AT: the jq function at(PATH): a value by dotted path (a number indexes a list: push.tags.0),
+# null when there is none.
+# shellcheck disable=SC2016 # jq's variables, not the shell's
+JQ_AT='def at($path): reduce ($path | split(".")[]) as $part (.;
+  if type == "object" then .[$part]
+  elif type == "array" and ($part | test("^[0-9]+$")) then .[$part | tonumber]
+  else null end);'
+
+# get_key PATH: a value of the document by dotted path (see JQ_AT): a string as it is, anything
+# else as JSON, or nothing.
 get_key() {
-  python3 - "$DOC" "$1" <<'PY'
-import json, sys
-value = json.load(open(sys.argv[1]))
-for part in sys.argv[2].split("."):
-    if isinstance(value, dict):
-        value = value.get(part)
-    elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-        value = value[int(part)]
-    else:
-        value = None
-print("" if value is None else value if isinstance(value, str) else json.dumps(value))
-PY
+  jq -r --arg path "$1" "$JQ_AT"' at($path) | if . == null then "" elif type == "string" then . else tojson end' "$DOC"
 }
 
 # addon_names: the keys of the document's cluster.addons (mkeks --addon), one a line.
 addon_names() {
-  local addons
-  addons=$(get_key cluster.addons)
-  [[ -n $addons ]] || return 0
-  python3 -c 'import json, sys; v = json.load(sys.stdin); sys.stdout.write("".join(k + "\n" for k in v) if isinstance(v, dict) else "")' <<<"$addons"
+  jq -r "$JQ_AT"' at("cluster.addons") | if type == "object" then keys_unsorted[] else empty end' "$DOC"
 }

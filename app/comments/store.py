@@ -311,4 +311,4 @@ class SqliteStore:
 def _sqlite_path(url):
     # sqlite:///relative/path or sqlite:////absolute/path, as SQLAlchemy spelled them.
     path = unquote(urlsplit(url).path)
-    return path[1:] if path.startswith("/") else path
+    return path.removeprefix("/")

@@ -90,7 +90,8 @@ def test_limits_are_characters_not_bytes(client):
     assert r.status_code == 400 and "longer than 5000 characters" in r.get_json()["message"]
     # The largest valid body, every character written as a JSON escape pair, is still under the
     # byte limit: 413 is only ever for bodies no valid comment could be.
-    big = '{"email": "%s@e.io", "comment": "%s", "content_id": "%s"}' % ("a" * 249, "\\ud83d\\ude00" * 5000, "\\ud83d\\ude00" * 128)
+    local, comment, content_id = "a" * 249, "\\ud83d\\ude00" * 5000, "\\ud83d\\ude00" * 128
+    big = f'{{"email": "{local}@e.io", "comment": "{comment}", "content_id": "{content_id}"}}'
     assert len(big) > 60_000  # far past the old 16 KiB limit
     assert client.post(NEW, data=big, content_type="application/json").status_code == 200
     assert client.get("/api/comment/list/" + emoji * 128).get_json()[0]["comment"] == emoji * 5000

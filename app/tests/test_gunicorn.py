@@ -73,7 +73,7 @@ def test_a_metrics_dir_that_cannot_be_made_stops_the_app_at_start(tmp_path):
     tmp.mkdir()
     (tmp / "metrics").write_text("a file where the directory should be")
     env = gunicorn_env(tmp, free_port())
-    out = subprocess.run(GUNICORN, cwd=APP, env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(GUNICORN, cwd=APP, env=env, capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode != 0
     assert f"PROMETHEUS_MULTIPROC_DIR={tmp / 'metrics'} cannot be made ready for the metrics" in out.stderr, out.stderr
 

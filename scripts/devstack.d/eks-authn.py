@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """eks-authn: the local stack's stand-in for aws-iam-authenticator, as a kube-apiserver token
 webhook. It takes the EKS token (`k8s-aws-v1.` + base64url of a presigned STS GetCallerIdentity
 URL), checks the URL the way the authenticator does (STS host, action, signed cluster header,
@@ -36,7 +35,7 @@ def verify(token, cluster, sts):
     if "x-k8s-aws-id" not in query.get("X-Amz-SignedHeaders", "").split(";"):
         raise ValueError("x-k8s-aws-id is not signed")
     signed = datetime.datetime.strptime(query.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ")
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     if not (now - MAX_AGE <= signed <= now + datetime.timedelta(minutes=1)):
         raise ValueError("token expired")
     # moto routes a request to a service by its Authorization header, which a presigned URL
@@ -66,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             username, uid = verify(token, self.server.cluster, self.server.sts)
             status = {"authenticated": True, "user": {"username": username, "uid": uid,
                                                       "groups": ["system:masters", "system:authenticated"]}}
-        except Exception as e:  # any failure is "not authenticated", with the reason for the log
+        except Exception as e:  # noqa: BLE001 (any failure is "not authenticated", with the reason for the log)
             status["error"] = str(e)
             if token.startswith(PREFIX):
                 self.log_message("rejected an EKS token: %s", e)

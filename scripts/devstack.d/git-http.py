@@ -74,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         )
         if self.headers.get("Content-Encoding"):
             env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False).stdout
         head, _, payload = out.partition(b"\r\n\r\n")
         status, headers = 200, []
         for line in head.decode().split("\r\n"):

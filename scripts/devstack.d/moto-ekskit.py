@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """moto-ekskit: moto's server with the EKS operations moto 5.2.5 does not model yet, so mkeks
 runs against the emulator end to end: add-ons (Create/Describe/List/Update/DeleteAddon,
 DescribeAddonVersions), Pod Identity associations (Create/Describe/List/Update/Delete
@@ -14,8 +13,8 @@ import sys
 import urllib.parse
 import uuid
 
-import moto.eks.urls as urls
 from moto.core.responses import ActionResult
+from moto.eks import urls
 from moto.eks.exceptions import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
 from moto.eks.responses import EKSResponse
 
@@ -36,7 +35,7 @@ ACCESS_ENTRIES = {}  # (account, region, cluster) -> {principal arn: entry}
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _cluster(self):

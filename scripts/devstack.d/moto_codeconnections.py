@@ -202,7 +202,7 @@ def _is_codeconnections(environ):
 
 
 def _install_codebuild():
-    import moto.codebuild.responses as responses
+    from moto.codebuild import responses
     from moto.core.responses import ActionResult
 
     def relaxed(check, kind):
@@ -246,7 +246,7 @@ def _install_codebuild():
                 meta[key] = self._get_param(param)
         if self._get_param("tags") is not None:
             meta["tags"] = project.tags = self._get_param("tags")
-        meta["lastModifiedDate"] = datetime.datetime.now(datetime.timezone.utc).timestamp()
+        meta["lastModifiedDate"] = datetime.datetime.now(datetime.UTC).timestamp()
         return ActionResult({"project": meta})
 
     responses.CodeBuildResponse.update_project = update_project
@@ -275,7 +275,7 @@ def _install_s3():
 
 
 def _epoch(text):
-    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
     return when.timestamp()
 
 
