@@ -14,9 +14,9 @@ APP_PORT ?= 18080
 # `make up` runs on stack 0, the tests on stack 1 (own ports, state, cluster, registry): a test
 # run leaves the demo alone (scripts/devstack, EKSKIT_STACK_INDEX).
 TEST_STACK := 1
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary scripts/target-dir .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/dist scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary scripts/target-dir .ci/run
 
-.PHONY: help bootstrap build lint fmt schemas completions render stack test unit bench up down
+.PHONY: help bootstrap build lint fmt generate schemas completions render stack test unit bench dist up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,19 +27,23 @@ bootstrap: ## install what building and testing need (apt, rustup components)
 build: ## build every tool
 	$(CARGO) build --workspace --locked
 
-lint: bootstrap ## formatting, clippy -D warnings, shellcheck
+lint: bootstrap ## formatting, clippy -D warnings, module cycles, shellcheck, ruff
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) xtask check-modules
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
+	$(HOME)/.cache/ekskit/ruff/bin/ruff check app scripts
 
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-schemas: ## regenerate schemas/ from the output types
-	UPDATE_SCHEMAS=1 $(CARGO) test --locked -p ekskit-vpc -p ekskit-kube -p ekskit-eks -p ekskit-image -p ekskit-registry -p ekskit-bump -p ekskit-mon -p ekskit-pipeline committed_schemas_match_the_types
+generate: ## regenerate schemas/, completions/, man/ and docs/tools/ from the types and clap definitions (make test checks them)
+	$(CARGO) xtask generate
 
-completions: build ## regenerate completions/ (bash, zsh, fish) and man/ from the clap definitions
-	$(BIN)/ekskit-docgen .
+# The older names: one generator writes every generated file, so both run it all.
+schemas: generate ## regenerate schemas/ from the output types (with the rest: make generate)
+
+completions: generate ## regenerate completions/ (bash, zsh, fish) and man/ from the clap definitions (with the rest: make generate)
 
 render: ## re-render deploy/base/comments.yaml from the chart (helm from the local stack)
 	scripts/devstack up gitops
@@ -51,10 +55,11 @@ stack: bootstrap ## start the tests' local stack (stack 1: moto, dockerd, regist
 unit: build ## unit tests only, no local stack
 	$(CARGO) test --workspace --locked --lib --bins
 
-test: lint build stack ## everything CI runs: lint, unit and end-to-end tests on the tests' own local stack, the app's suite
+test: lint build stack ## everything CI runs: lint, the release tarball and tools image (make dist, pushed to the stack's registry), unit and end-to-end tests on the tests' own local stack, the app's suite
+	source <(EKSKIT_STACK_INDEX=$(TEST_STACK) scripts/devstack env) && scripts/dist --image --base-image "$$EKSKIT_PYTHON_IMAGE" --push "$$EKSKIT_REGISTRY/ekskit-tools" >/dev/null
 	EKSKIT_STACK_INDEX=$(TEST_STACK) $(CARGO) test --workspace --locked
 	EKSKIT_STACK_INDEX=$(TEST_STACK) scripts/app-test
-	git diff --exit-code -- schemas/
+	$(CARGO) xtask generate --check
 
 bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --server-side + wait; imgpush vs docker push; the app under wrk; release latency (push to Pods serving) vs Argo CD's polling
 	$(CARGO) build --release --locked -p kapply -p imgpush
@@ -63,6 +68,9 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 	scripts/bench/app
 	$(CARGO) build --workspace --locked
 	scripts/bench/release
+
+dist: ## static release binaries (musl) of every tool + SHA256SUMS in dist/out; DIST_IMAGE=1 also the tools image (DIST_PUSH=REPOSITORY pushes it, DIST_BASE_IMAGE=IMAGE its base)
+	scripts/dist $(if $(DIST_IMAGE),--image) $(if $(DIST_BASE_IMAGE),--base-image $(DIST_BASE_IMAGE)) $(if $(DIST_PUSH),--push $(DIST_PUSH))
 
 up: build ## the whole system on the local stack, offline: up (VPC, EKS, Argo CD, monitoring) then deploy (build, push, bump, roll out)
 	scripts/devstack up

@@ -1,8 +1,10 @@
 complete -c tagbump -l path -d 'Path of the tag, e.g. image.tag, images[name=registry.k8s.io/app].newTag (dots inside [...] are part of the name), labels."app.kubernetes.io/version" (a quoted key) [default: image.tag; images[name=IMAGE].newTag in a kustomization.yaml]' -r
 complete -c tagbump -l image -d 'Image name, for the commit message and kustomization images [default: from stdin]' -r
-complete -c tagbump -s t -l tag -d 'The new tag [default: `push.tags[0]`, else the tag of `image.tags[0]`, from stdin]' -r
+complete -c tagbump -s t -l tag -d 'The new tag [default: the tag in --from FILE2, else `push.tags[0]`, else the tag of `image.tags[0]`, from stdin]' -r
+complete -c tagbump -l from -d 'Copy the tag from FILE2, at the same path as in FILE: a promotion (dev\'s kustomization into prod\'s). With --repo, FILE2 is in the same repository and branch. The stdin `push` and `image` keys are then ignored' -r -F
 complete -c tagbump -l document -d 'Which YAML document of the file, counted from 0, when several have the path' -r
-complete -c tagbump -s b -l branch -d 'Branch to commit on [default: the checked-out one]' -r
+complete -c tagbump -s b -l branch -d 'Branch to commit on [default: the checked-out one]; with --repo, the branch fetched and pushed (required)' -r
+complete -c tagbump -l repo -d 'Work on this repository instead of the clone FILE is in: its --branch is fetched into a temporary directory, edited, pushed (--push; or --dry-run) and removed. https://, http://, ssh://, git@host:path, file:// or a local path, without credentials in it' -r
 complete -c tagbump -l remote -d 'Remote to push to' -r
 complete -c tagbump -l retries -d 'Attempts after the first when the push is rejected because the remote moved' -r
 complete -c tagbump -l author -d 'Commit author, "Name <email>" [default: GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL, else git config]' -r
