@@ -95,6 +95,26 @@ fn creates_the_full_vpc_reruns_to_the_same_ids_and_deletes_everything() {
     assert!(!stderr(&again).contains("created"), "a re-run created something:\n{}", stderr(&again));
     assert_eq!(owned_resources(&ec2, &stack), resources);
 
+    // The interface endpoints' HTTPS rule, removed by hand (or never added by a run killed
+    // right after creating the group), comes back on the next run.
+    let group = vpc["endpoint_security_group"].as_str().expect("sts is an interface endpoint");
+    let https = |ec2: &aws_sdk_ec2::Client| {
+        let groups = block_on(ec2.describe_security_groups().group_ids(group).send()).unwrap();
+        groups.security_groups()[0].ip_permissions().iter().any(|p| p.from_port() == Some(443))
+    };
+    assert!(https(&ec2));
+    let rule = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("10.0.0.0/16").build())
+        .build();
+    block_on(ec2.revoke_security_group_ingress().group_id(group).ip_permissions(rule).send()).unwrap();
+    assert!(!https(&ec2));
+    let repaired = mkvpc(&["--name", &stack, "--endpoints", "s3,sts"], Some(input));
+    assert!(repaired.status.success(), "{}", stderr(&repaired));
+    assert!(https(&ec2), "the HTTPS rule is back:\n{}", stderr(&repaired));
+
     // Its own output piped back in: same stack, same VPC.
     let piped = ok(&[], Some(&doc.to_string()));
     assert_eq!(ids(&piped["vpc"]), ids(vpc));
@@ -200,6 +220,28 @@ fn changing_the_nat_mode_converges_both_ways() {
     assert_eq!((count(&resources, "nat"), count(&resources, "eip")), (0, 0), "{resources:?}");
     assert_eq!(ids(&none["vpc"])[..8], ids(&ha["vpc"])[..8], "VPC, gateway and subnets stay");
     ok(&["--delete"], Some(&none.to_string()));
+}
+
+#[test]
+fn two_vpcs_of_one_stack_stop_a_create_and_a_delete_removes_both() {
+    let stack = unique_stack("race");
+    let ec2 = ec2("eu-west-1");
+    let first = ok(&["--name", &stack, "--nat", "none", "--region", "eu-west-1"], None);
+    // What a lost race (or a retried CreateVpc whose answer was lost) leaves: a second VPC
+    // with the stack's tags.
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("ekskit.io/stack").value(&stack).build())
+        .tags(aws_sdk_ec2::types::Tag::builder().key("ekskit.io/role").value("vpc").build())
+        .build();
+    block_on(ec2.create_vpc().cidr_block("10.9.0.0/16").tag_specifications(tags).send()).unwrap();
+    let again = mkvpc(&["--nat", "none"], Some(&first.to_string()));
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(stderr(&again).contains("owns 2 VPCs"), "{}", stderr(&again));
+    let deleted = ok(&["--delete", "--name", &stack, "--region", "eu-west-1"], None);
+    let vpcs = deleted["deleted"]["vpc"]["resources"].as_array().unwrap().iter().filter(|r| r["kind"] == "vpc").count();
+    assert_eq!(vpcs, 2, "{deleted}");
+    assert_eq!(owned_resources(&ec2, &stack), Vec::<String>::new());
 }
 
 /// Each case: flags, stdin, extra environment changes; all must exit 2 with a one-line reason

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, IpPermission, IpRange, NatGatewayState, ResourceType, RouteTable, Subnet,
-    VpcEndpointType,
+    AttributeBooleanValue, DomainType, IpPermission, IpRange, NatGatewayState, ResourceType, RouteTable, SecurityGroup,
+    Subnet, VpcEndpointType,
 };
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::stack::ownership_tags;
@@ -531,6 +531,12 @@ impl Converge<'_> {
         if let Some(group) = self.inventory.endpoint_security_group() {
             let id = group.group_id().unwrap_or_default().to_owned();
             info!("found endpoint security group {id}");
+            // A run killed between creating the group and adding its rule, or a rule removed by
+            // hand, leaves endpoints nothing can reach: the rule is repaired on every run.
+            if !allows_https_from(group, &self.spec.cidr.to_string()) {
+                info!("restoring the HTTPS rule of {id}");
+                self.allow_https(&id).await?;
+            }
             return Ok(id);
         }
         let tags = Tags::new(self.stack(), role::ENDPOINT_SG, None, "endpoints");
@@ -545,19 +551,24 @@ impl Converge<'_> {
             .await
             .aws("creating the endpoint security group")?;
         let id = out.group_id().unwrap_or_default().to_owned();
+        self.allow_https(&id).await?;
+        info!("created endpoint security group {id}");
+        Ok(id)
+    }
+
+    /// Allows HTTPS from the VPC's CIDR into the group; an existing identical rule is fine.
+    async fn allow_https(&self, id: &str) -> anyhow::Result<()> {
         let https = IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(443)
             .to_port(443)
             .ip_ranges(IpRange::builder().cidr_ip(self.spec.cidr.to_string()).description("the VPC").build())
             .build();
-        let allowed = self.ec2.authorize_security_group_ingress().group_id(&id).ip_permissions(https).send().await;
+        let allowed = self.ec2.authorize_security_group_ingress().group_id(id).ip_permissions(https).send().await;
         match allowed.aws(format!("allowing HTTPS from the VPC into {id}")) {
-            Err(e) if aws_code(&e) == Some("InvalidPermission.Duplicate") => {}
-            other => drop(other?),
+            Err(e) if aws_code(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
+            other => other.map(drop),
         }
-        info!("created endpoint security group {id}");
-        Ok(id)
     }
 
     async fn ensure_endpoints(
@@ -672,6 +683,16 @@ pub fn nat_check(state: Option<&NatGatewayState>, failure: Option<&str>) -> Chec
     }
 }
 
+/// Whether the group lets TCP 443 in from `cidr` (one rule may cover a wider port range).
+fn allows_https_from(group: &SecurityGroup, cidr: &str) -> bool {
+    group.ip_permissions().iter().any(|p| {
+        matches!(p.ip_protocol(), Some("tcp" | "6" | "-1"))
+            && (p.ip_protocol() == Some("-1")
+                || (p.from_port().unwrap_or(0) <= 443 && p.to_port().unwrap_or(65535) >= 443))
+            && p.ip_ranges().iter().any(|r| r.cidr_ip() == Some(cidr))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,5 +729,24 @@ mod tests {
             Check::Failed("failed: Elastic IP address [eipalloc-1] is already associated".into())
         );
         assert_eq!(nat_check(Some(&NatGatewayState::Deleted), None), Check::Failed("deleted".into()));
+    }
+
+    #[test]
+    fn https_rule_detection() {
+        let rule = |proto: &str, from: i32, to: i32, cidr: &str| {
+            IpPermission::builder()
+                .ip_protocol(proto)
+                .from_port(from)
+                .to_port(to)
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                .build()
+        };
+        let group = |rules: Vec<IpPermission>| SecurityGroup::builder().set_ip_permissions(Some(rules)).build();
+        assert!(allows_https_from(&group(vec![rule("tcp", 443, 443, "10.0.0.0/16")]), "10.0.0.0/16"));
+        assert!(allows_https_from(&group(vec![rule("tcp", 0, 65535, "10.0.0.0/16")]), "10.0.0.0/16"));
+        assert!(allows_https_from(&group(vec![rule("-1", -1, -1, "10.0.0.0/16")]), "10.0.0.0/16"));
+        assert!(!allows_https_from(&group(vec![]), "10.0.0.0/16"));
+        assert!(!allows_https_from(&group(vec![rule("tcp", 443, 443, "10.1.0.0/16")]), "10.0.0.0/16"));
+        assert!(!allows_https_from(&group(vec![rule("udp", 443, 443, "10.0.0.0/16")]), "10.0.0.0/16"));
     }
 }

@@ -37,15 +37,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let region = config.region().map(ToString::to_string).unwrap_or_default();
     let ec2 = Client::new(&config);
     let inventory = Inventory::load(&ec2, &spec.stack).await?;
-    if inventory.vpcs.len() > 1 {
-        let ids: Vec<&str> = inventory.vpcs.iter().filter_map(|v| v.vpc_id()).collect();
-        return Err(ekskit_core::Hinted::new(
-            format!("stack {} owns {} VPCs ({}); expected one", spec.stack, ids.len(), ids.join(", ")),
-            "two runs raced, or a VPC was copied with its tags; delete the extra one (or all, with --delete) and re-run",
-        )
-        .into());
-    }
-
     if args.delete.on {
         if args.dry_run.on {
             doc.set_nested("plan", "vpc", &dry_run::delete_plan(&spec.stack, &region, &inventory))?;
@@ -63,6 +54,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         doc.remove("vpc");
         doc.set_nested("deleted", "vpc", &DeletedDoc { stack: spec.stack.clone(), region, resources })?;
         return emit(&doc);
+    }
+
+    // Deleting takes every VPC of the stack (a lost race leaves two); creating needs one.
+    if inventory.vpcs.len() > 1 {
+        let ids: Vec<&str> = inventory.vpcs.iter().filter_map(|v| v.vpc_id()).collect();
+        return Err(ekskit_core::Hinted::new(
+            format!("stack {} owns {} VPCs ({}); expected one", spec.stack, ids.len(), ids.join(", ")),
+            "two runs raced, or a VPC was copied with its tags; delete the extra one (or all, with --delete) and re-run",
+        )
+        .into());
     }
 
     if spec.azs == AzChoice::Default
