@@ -56,9 +56,27 @@ fn owned(stack: &str) -> Vec<String> {
                 found.push(format!("kms-alias {}", a.alias_name().unwrap()));
             }
         }
+        for key in live_keys(&kms, stack).await {
+            found.push(format!("kms-key {key}"));
+        }
         found.sort();
         found
     })
+}
+
+/// Ids of the KMS keys tagged with the stack that are not pending deletion.
+async fn live_keys(kms: &aws_sdk_kms::Client, stack: &str) -> Vec<String> {
+    let mut live = Vec::new();
+    for key in kms.list_keys().limit(1000).send().await.unwrap().keys() {
+        let id = key.key_id().unwrap();
+        let meta = kms.describe_key().key_id(id).send().await.unwrap().key_metadata.unwrap();
+        let tags = kms.list_resource_tags().key_id(id).send().await.unwrap();
+        let ours = tags.tags().iter().any(|t| t.tag_key() == "ekskit.io/stack" && t.tag_value() == stack);
+        if ours && meta.key_state() != Some(&aws_sdk_kms::types::KeyState::PendingDeletion) {
+            live.push(id.to_owned());
+        }
+    }
+    live
 }
 
 #[test]
@@ -105,6 +123,13 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
         format!("kms-alias alias/ekskit-{stack}"),
         format!("node-group {stack}-nodes"),
     ];
+    let mut owned_now = owned(&stack);
+    let key = owned_now.iter().position(|r| r.starts_with("kms-key ")).map(|i| owned_now.remove(i));
+    assert!(key.is_some(), "one live KMS key: {owned_now:?}");
+    assert_eq!(owned_now, expected);
+    let mut expected = expected.to_vec();
+    expected.push(key.unwrap());
+    expected.sort();
     assert_eq!(owned(&stack), expected);
 
     // The roles carry the ownership tags and the managed policies.
@@ -161,6 +186,21 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
 fn killed_during_creation_a_rerun_converges_without_duplicates() {
     let stack = unique_stack("ekskill").to_lowercase();
     let vpc = mkvpc(&stack).to_string();
+    // A run killed between CreateKey and CreateAlias leaves a key with the stack's tags only;
+    // the next run adopts it instead of making a second one.
+    let kms = aws_sdk_kms::Client::new(&aws_config(env(), REGION));
+    let orphan = block_on(
+        kms.create_key()
+            .tags(aws_sdk_kms::types::Tag::builder().tag_key("ekskit.io/stack").tag_value(&stack).build().unwrap())
+            .tags(
+                aws_sdk_kms::types::Tag::builder().tag_key("ekskit.io/managed-by").tag_value("mkeks").build().unwrap(),
+            )
+            .send(),
+    )
+    .unwrap()
+    .key_metadata
+    .unwrap()
+    .key_id;
     for k in 1..=5 {
         let mut cmd = tool("mkeks", env());
         cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
@@ -184,7 +224,14 @@ fn killed_during_creation_a_rerun_converges_without_duplicates() {
     }
     let doc = ok(&mkeks(&[], Some(&vpc)));
     assert_schema("cluster.schema.json", &doc["cluster"]);
-    assert_eq!(owned(&stack).len(), 11, "{:?}", owned(&stack));
+    assert_eq!(owned(&stack).len(), 12, "{:?}", owned(&stack));
+    assert!(owned(&stack).contains(&format!("kms-key {orphan}")), "the orphan key was adopted: {:?}", owned(&stack));
+    let aliased = block_on(kms.describe_key().key_id(format!("alias/ekskit-{stack}")).send()).unwrap();
+    assert_eq!(aliased.key_metadata.unwrap().key_id, orphan);
+
+    // A delete killed after scheduling the key's deletion, before removing its alias: the
+    // next --delete finishes the job.
+    block_on(kms.schedule_key_deletion().key_id(&orphan).pending_window_in_days(7).send()).unwrap();
     ok(&mkeks(&["--delete"], Some(&doc.to_string())));
     assert_eq!(owned(&stack), Vec::<String>::new());
 }

@@ -1,10 +1,12 @@
 //! The KMS key that envelope-encrypts the cluster's Secrets, found by its alias
-//! `alias/ekskit-<stack>`. Deleting schedules the key's deletion (KMS allows no faster).
+//! `alias/ekskit-<stack>` and, when a run stopped before the alias was made, by its stack tag.
+//! Deleting schedules the key's deletion (KMS allows no faster) before the alias goes, so no
+//! interruption leaves an enabled key that nothing finds.
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::types::{KeyMetadata, KeyState, Tag};
+use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeyState, Tag};
 use ekskit_aws::{AwsResultExt, aws_code};
-use ekskit_core::stack::ownership_tags;
+use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::info;
 
 use crate::TOOL;
@@ -18,17 +20,44 @@ pub fn alias(stack: &str) -> String {
 
 /// The key's ARN when the alias points at a key that is not being deleted.
 pub async fn find(kms: &Client, stack: &str) -> anyhow::Result<Option<String>> {
-    Ok(find_key(kms, stack).await?.and_then(|k| k.arn))
+    Ok(by_alias(kms, stack).await?.and_then(|k| k.arn))
 }
 
-async fn find_key(kms: &Client, stack: &str) -> anyhow::Result<Option<KeyMetadata>> {
+/// The key the alias points at, unless it is being deleted.
+async fn by_alias(kms: &Client, stack: &str) -> anyhow::Result<Option<KeyMetadata>> {
     let alias = alias(stack);
     let key = match kms.describe_key().key_id(&alias).send().await.aws(format!("reading KMS key {alias}")) {
         Ok(out) => out.key_metadata,
         Err(e) if aws_code(&e) == Some("NotFoundException") => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(key.filter(|k| k.key_state() != Some(&KeyState::PendingDeletion)))
+    Ok(key.filter(live))
+}
+
+/// The account's customer-managed keys that carry the stack's tag and are not being deleted,
+/// alias or not. Keys this caller may not read are someone else's and are skipped.
+async fn by_tag(kms: &Client, stack: &str) -> anyhow::Result<Vec<KeyMetadata>> {
+    let mut found = Vec::new();
+    let mut keys = kms.list_keys().into_paginator().items().send();
+    while let Some(entry) = keys.next().await {
+        let entry = entry.aws("listing KMS keys")?;
+        let Some(id) = entry.key_id() else { continue };
+        let Ok(described) = kms.describe_key().key_id(id).send().await else { continue };
+        let Some(meta) =
+            described.key_metadata.filter(|k| live(k) && k.key_manager() == Some(&KeyManagerType::Customer))
+        else {
+            continue;
+        };
+        let Ok(tags) = kms.list_resource_tags().key_id(id).send().await else { continue };
+        if tags.tags().iter().any(|t| t.tag_key() == STACK_TAG && t.tag_value() == stack) {
+            found.push(meta);
+        }
+    }
+    Ok(found)
+}
+
+fn live(key: &KeyMetadata) -> bool {
+    !matches!(key.key_state(), Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion))
 }
 
 pub async fn ensure(kms: &Client, stack: &str) -> anyhow::Result<String> {
@@ -36,6 +65,19 @@ pub async fn ensure(kms: &Client, stack: &str) -> anyhow::Result<String> {
         return Ok(arn);
     }
     let alias = alias(stack);
+    // A run killed between CreateKey and CreateAlias left a tagged key: it is adopted, not doubled.
+    let key = match by_tag(kms, stack).await?.into_iter().next() {
+        Some(orphan) => {
+            info!("found KMS key {} without its alias; adopting it as {alias}", orphan.key_id());
+            orphan
+        }
+        None => create(kms, stack, &alias).await?,
+    };
+    point_alias(kms, &alias, key.key_id()).await?;
+    Ok(key.arn.unwrap_or_default())
+}
+
+async fn create(kms: &Client, stack: &str, alias: &str) -> anyhow::Result<KeyMetadata> {
     info!("creating KMS key {alias} for Secrets encryption");
     let tags: Vec<Tag> = ownership_tags(stack, TOOL)
         .into_iter()
@@ -48,25 +90,45 @@ pub async fn ensure(kms: &Client, stack: &str) -> anyhow::Result<String> {
         .send()
         .await
         .aws(format!("creating KMS key for {alias}"))?;
-    let meta = key.key_metadata.ok_or_else(|| anyhow::anyhow!("KMS returned no key metadata"))?;
-    // The alias is how re-runs find the key. A run killed between these two calls leaves a key
-    // without alias; it carries the stack tag, so it can be found and removed by tag.
-    kms.create_alias().alias_name(&alias).target_key_id(meta.key_id()).send().await.aws(format!("creating {alias}"))?;
-    Ok(meta.arn.unwrap_or_default())
+    key.key_metadata.ok_or_else(|| anyhow::anyhow!("KMS returned no key metadata for {alias}"))
 }
 
-/// Deletes the alias and schedules the key's deletion; returns whether there was a key.
+/// Makes the alias point at the key. An alias left on a key being deleted (a delete that
+/// stopped half way) is moved, not refused.
+async fn point_alias(kms: &Client, alias: &str, key_id: &str) -> anyhow::Result<()> {
+    let created = kms.create_alias().alias_name(alias).target_key_id(key_id).send().await;
+    match created.aws(format!("creating {alias}")) {
+        Err(e) if aws_code(&e) == Some("AlreadyExistsException") => {
+            kms.update_alias().alias_name(alias).target_key_id(key_id).send().await.aws(format!("moving {alias}"))?;
+            Ok(())
+        }
+        other => other.map(drop),
+    }
+}
+
+/// Schedules the deletion of every key of the stack, then deletes the alias; returns whether
+/// there was a key. Re-run after any interruption, it finishes the job.
 pub async fn delete(kms: &Client, stack: &str) -> anyhow::Result<bool> {
-    let Some(key) = find_key(kms, stack).await? else { return Ok(false) };
+    let mut keys = by_tag(kms, stack).await?;
+    if let Some(aliased) = by_alias(kms, stack).await?
+        && !keys.iter().any(|k| k.key_id() == aliased.key_id())
+    {
+        keys.push(aliased);
+    }
+    for key in &keys {
+        info!("scheduling deletion of KMS key {} ({}) in {PENDING_DAYS} days", key.key_id(), alias(stack));
+        // By key id: AWS takes an ARN too, but the local emulator (moto 5.2.5) fails on one.
+        let scheduled =
+            kms.schedule_key_deletion().key_id(key.key_id()).pending_window_in_days(PENDING_DAYS).send().await;
+        match scheduled.aws(format!("scheduling deletion of KMS key {}", key.key_id())) {
+            Err(e) if aws_code(&e) == Some("KMSInvalidStateException") => {} // already pending
+            other => drop(other?),
+        }
+    }
     let alias = alias(stack);
-    info!("scheduling deletion of KMS key {alias} in {PENDING_DAYS} days");
-    kms.delete_alias().alias_name(&alias).send().await.aws(format!("deleting {alias}"))?;
-    // By key id: AWS takes an ARN too, but the local emulator (moto 5.2.5) fails on one.
-    kms.schedule_key_deletion()
-        .key_id(key.key_id())
-        .pending_window_in_days(PENDING_DAYS)
-        .send()
-        .await
-        .aws(format!("scheduling deletion of KMS key {}", key.key_id()))?;
-    Ok(true)
+    match kms.delete_alias().alias_name(&alias).send().await.aws(format!("deleting {alias}")) {
+        Err(e) if aws_code(&e) == Some("NotFoundException") => {}
+        other => drop(other?),
+    }
+    Ok(!keys.is_empty())
 }
