@@ -28,14 +28,16 @@ pub struct AwsArgs {
 /// Loads the SDK configuration. `document_region` is the region recorded in the stdin
 /// document; `--region` overrides it, and it overrides the environment.
 pub async fn load(args: &AwsArgs, document_region: Option<&str>) -> Result<SdkConfig, InputError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(5))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(60))
-                .build(),
-        );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(60))
+            .operation_timeout(Duration::from_secs(300))
+            .build(),
+    );
+    if let Some(retry) = default_retry(|name| std::env::var_os(name).is_some()) {
+        loader = loader.retry_config(retry);
+    }
     if let Some(region) = args.region.as_deref().or(document_region) {
         loader = loader.region(Region::new(region.to_owned()));
     }
@@ -50,6 +52,14 @@ pub async fn load(args: &AwsArgs, document_region: Option<&str>) -> Result<SdkCo
     validate_region(region.as_ref())?;
     check_credentials(&config).await?;
     Ok(config)
+}
+
+/// Adaptive retries (backoff plus client-side rate limiting once AWS throttles), 5 attempts
+/// in all; each attempt is bounded by the timeouts above. `AWS_RETRY_MODE` and
+/// `AWS_MAX_ATTEMPTS` win when the user sets them (the SDK then reads them itself).
+fn default_retry(is_set: impl Fn(&str) -> bool) -> Option<RetryConfig> {
+    let user_set = ["AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"].iter().any(|name| is_set(name));
+    (!user_set).then(|| RetryConfig::adaptive().with_max_attempts(5))
 }
 
 /// The region a piped document records: the `cluster`'s (mkeks), else the `vpc`'s (mkvpc).
@@ -107,6 +117,14 @@ fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_are_adaptive_unless_the_user_says_otherwise() {
+        let ours = default_retry(|_| false).unwrap();
+        assert_eq!(ours.mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(ours.max_attempts(), 5);
+        assert!(default_retry(|name| name == "AWS_MAX_ATTEMPTS").is_none());
+    }
 
     #[test]
     fn region_names() {
