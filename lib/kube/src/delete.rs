@@ -11,10 +11,10 @@ use ekskit_core::wait::human;
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::applyset::AppSet;
-use crate::errors::{is_not_found, kube_error};
+use crate::errors::{is_not_found, kube_error, retry_after};
 use crate::model::{Action, ObjectResult};
 use crate::options::ApplyOptions;
 use crate::resolve::{Key, Kinds, Object};
@@ -68,7 +68,7 @@ async fn wait_gone(client: &Client, gone: &[Target], timeout: Duration) -> anyho
     }
     let mut interval = Duration::from_millis(200);
     loop {
-        let still: Vec<Option<(&Target, String)>> = stream::iter(left.iter().copied())
+        let polled: anyhow::Result<Vec<Option<(&Target, String)>>> = stream::iter(left.iter().copied())
             .map(|t| async move {
                 match api(client, &t.resource, t.key.namespace.as_deref()).get(&t.key.name).await {
                     Err(e) if is_not_found(&e) => Ok(None),
@@ -86,7 +86,19 @@ async fn wait_gone(client: &Client, gone: &[Target], timeout: Duration) -> anyho
             })
             .buffer_unordered(16)
             .try_collect()
-            .await?;
+            .await;
+        let still = match polled {
+            Ok(still) => still,
+            // Throttled, a 5xx, a dropped connection: poll again after what the server asked.
+            Err(e) => match retry_after(&e) {
+                Some(after) if Instant::now() + after < deadline => {
+                    warn!("{e:#}; polling again in {}", human(after));
+                    tokio::time::sleep(after).await;
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
         let still: Vec<(&Target, String)> = still.into_iter().flatten().collect();
         if still.is_empty() {
             return Ok(());

@@ -1,12 +1,57 @@
 //! Kubernetes API errors as ekskit errors: what failed, the server's reason, what to do next.
 
+use std::time::Duration;
+
 use anyhow::anyhow;
 use ekskit_core::errors::chain_text;
 use ekskit_core::{Hinted, ServiceError};
 
-/// Wraps a kube error: `doing` says what failed and on which object.
+/// Wraps a kube error: `doing` says what failed and on which object. An error a later attempt
+/// may get past (see [`retry_after`]) says so in a way [`retry_after`] reads back.
 pub fn kube_error(err: kube::Error, doing: impl Into<String>) -> anyhow::Error {
     let doing = doing.into();
+    match transient(&err) {
+        Some(after) => wrap(err, Retryable { doing, after }),
+        None => wrap(err, doing),
+    }
+}
+
+/// What failed, where a retry may succeed: the server's 429 or 5xx, or no connection.
+#[derive(Debug)]
+struct Retryable {
+    doing: String,
+    after: Duration,
+}
+
+impl std::fmt::Display for Retryable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.doing)
+    }
+}
+
+/// How long to wait before trying again when `err` came from a failure a retry may get past:
+/// the server's `retryAfterSeconds` on a 429 (what its Retry-After header says), else a second.
+pub fn retry_after(err: &anyhow::Error) -> Option<Duration> {
+    err.downcast_ref::<Retryable>().map(|r| r.after)
+}
+
+fn transient(err: &kube::Error) -> Option<Duration> {
+    const DEFAULT: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(30);
+    match err {
+        kube::Error::Api(status) if status.code == 429 || status.code >= 500 => {
+            let asked = status.details.as_ref().map_or(0, |d| d.retry_after_seconds);
+            Some(if asked > 0 { Duration::from_secs(asked.into()).min(MAX) } else { DEFAULT })
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Some(DEFAULT),
+        _ => None,
+    }
+}
+
+fn wrap<C>(err: kube::Error, doing: C) -> anyhow::Error
+where
+    C: std::fmt::Display + std::fmt::Debug + Send + Sync + 'static,
+{
     match err {
         kube::Error::Api(status) => {
             let hint = match (status.code, status.reason.as_str()) {
@@ -43,4 +88,31 @@ pub fn kube_error(err: kube::Error, doing: impl Into<String>) -> anyhow::Error {
 /// True for an API 404.
 pub fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, retry_after: u32) -> kube::Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+            "reason": "TooManyRequests", "message": "too many requests",
+            "details": {"retryAfterSeconds": retry_after}
+        }))
+        .unwrap();
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_after_what_the_server_asks() {
+        assert_eq!(retry_after(&kube_error(api(429, 3), "reading x")), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(&kube_error(api(429, 0), "reading x")), Some(Duration::from_secs(1)));
+        assert_eq!(retry_after(&kube_error(api(503, 600), "reading x")), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(&kube_error(api(404, 0), "reading x")), None);
+        assert_eq!(retry_after(&kube_error(api(403, 0), "reading x")), None);
+        // The message is the same either way.
+        let text = format!("{:#}", kube_error(api(429, 3), "reading x"));
+        assert!(text.starts_with("reading x: "), "{text}");
+    }
 }

@@ -13,7 +13,7 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::readiness;
 use crate::resolve::{Key, Object};
@@ -50,7 +50,19 @@ async fn wait(client: &Client, objects: &[&Object], timeout: Duration, current: 
     info!("waiting up to {} for {} objects to be ready", human(timeout), pending.len());
     while !pending.is_empty() {
         let round: Vec<&Object> = pending.values().map(|(o, _, _)| *o).collect();
-        let live = crate::live::fetch(client, &round).await?;
+        let live = match crate::live::fetch(client, &round).await {
+            Ok(live) => live,
+            // A 429, a 5xx or a dropped connection does not end a wait that has time left: the
+            // next poll comes after what the server asked for (its Retry-After).
+            Err(e) => match crate::errors::retry_after(&e) {
+                Some(after) if Instant::now() + after < deadline => {
+                    warn!("{e:#}; polling again in {}", human(after));
+                    tokio::time::sleep(after).await;
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
         let mut failed = Vec::new();
         for o in round {
             let key = o.key();
