@@ -173,21 +173,61 @@ fn check(m: Manifest) -> Result<Manifest, InputError> {
     Ok(m)
 }
 
+/// Why one attempt to fetch a URL failed, and whether another attempt may do better.
+#[derive(Debug)]
+enum Fetch {
+    /// No connection, a timeout, a 429 or a 5xx.
+    Transient(String),
+    /// A 4xx: the URL is wrong.
+    Refused(String),
+}
+
+impl std::fmt::Display for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fetch::Transient(why) | Fetch::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
+/// GET with a connect and a total timeout (a stalled server ends the run with a reason instead
+/// of hanging it), retried on a transient failure three times with backoff.
 async fn fetch(url: &str) -> anyhow::Result<String> {
-    let response = reqwest::get(url).await.map_err(|e| {
-        ekskit_core::Hinted::new(
-            format!("fetching {url}: {e}"),
+    use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry};
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(120))
+        .user_agent(concat!("ekskit-kapply/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let policy = Retry {
+        backoff: Backoff {
+            initial: std::time::Duration::from_millis(500),
+            max: std::time::Duration::from_secs(5),
+            factor: 2.0,
+        },
+        limit: Limit::Retries(3),
+    };
+    let attempt = |_| async {
+        let response = http.get(url).send().await.map_err(|e| Fetch::Transient(format!("{e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return response.text().await.map_err(|e| Fetch::Transient(format!("reading the body: {e}")));
+        }
+        let why = format!("HTTP {status}");
+        let transient = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+        Err(if transient { Fetch::Transient(why) } else { Fetch::Refused(why) })
+    };
+    match retry(&format!("fetching {url}"), policy, |e| matches!(e, Fetch::Transient(_)), attempt).await {
+        Ok(text) => Ok(text),
+        Err(GaveUp { error: Fetch::Refused(why), .. }) => {
+            Err(InputError::new(format!("fetching {url}: {why}")).hint("check the URL").into())
+        }
+        Err(GaveUp { error: Fetch::Transient(why), attempts }) => Err(ekskit_core::Hinted::new(
+            format!("fetching {url}: {why} (after {attempts} attempts)"),
             "check the URL and the network, or download it and pass the file",
         )
-    })?;
-    let status = response.status();
-    if status.is_client_error() {
-        return Err(InputError::new(format!("fetching {url}: HTTP {status}")).hint("check the URL").into());
+        .into()),
     }
-    if !status.is_success() {
-        return Err(ekskit_core::Hinted::new(format!("fetching {url}: HTTP {status}"), "try again later").into());
-    }
-    Ok(response.text().await?)
 }
 
 /// `kustomize build DIR`, else `kubectl kustomize DIR`.
