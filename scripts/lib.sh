@@ -48,6 +48,27 @@ kube_flags() {
   if local_stack; then printf '%s\n' --kubeconfig "$EKSKIT_KUBECONFIG"; fi
 }
 
+# lock_stack: hold the stack's lock ($DOC.lock) until the script exits, so two runs on one stack
+# (up, deploy, down, on this machine) take turns instead of interleaving their writes. The lock
+# goes with the process, so a killed run leaves none behind.
+lock_stack() {
+  mkdir -p "$(dirname "$DOC")"
+  exec {STACK_LOCK_FD}>"$DOC.lock"
+  flock -n "$STACK_LOCK_FD" && return
+  log "waiting for the other run on stack $STACK to finish (lock $DOC.lock)"
+  flock "$STACK_LOCK_FD"
+}
+
+# replace_doc COMMAND...: the document becomes what COMMAND writes from it, through a temporary
+# file of this run's own in the same directory; an atomic rename, so the saved document is
+# always whole and a failed or interrupted command leaves it as it was.
+replace_doc() {
+  local tmp
+  tmp=$(mktemp "$DOC.XXXXXX")
+  "$@" <"$DOC" >"$tmp" || { local rc=$?; rm -f "$tmp"; return "$rc"; }
+  mv "$tmp" "$DOC"
+}
+
 # step NAME COMMAND...: run COMMAND with the document on stdin; the document it writes replaces
 # the saved one only when it succeeds, so an interrupted run can be run again.
 step() {
@@ -56,14 +77,13 @@ step() {
   mkdir -p "$(dirname "$DOC")"
   [[ -s $DOC ]] || echo '{}' >"$DOC"
   log "$name"
-  "$@" <"$DOC" >"$DOC.tmp" || { rm -f "$DOC.tmp"; die "$name failed (the document $DOC is as before; fix and run again)"; }
-  mv "$DOC.tmp" "$DOC"
+  replace_doc "$@" || die "$name failed (the document $DOC is as before; fix and run again)"
 }
 
 # set_key KEY JSON: put KEY into the document.
 set_key() {
-  jq --arg key "$1" --argjson value "$2" '.[$key] = $value' "$DOC" >"$DOC.tmp"
-  mv "$DOC.tmp" "$DOC"
+  # shellcheck disable=SC2016 # jq's variables, not the shell's
+  replace_doc jq --arg key "$1" --argjson value "$2" '.[$key] = $value'
 }
 
 # JQ_AT: the jq function at(PATH): a value by dotted path (a number indexes a list: push.tags.0),

@@ -19,5 +19,6 @@ mod mkpipeline;
 mod mkvpc;
 mod monstack;
 mod pipeline;
+mod scripts;
 mod site_values;
 mod tagbump;
