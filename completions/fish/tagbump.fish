@@ -16,6 +16,7 @@ complete -c tagbump -l ssh-key -d 'SSH private key for ssh:// remotes [default: 
 complete -c tagbump -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
 complete -c tagbump -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r
 complete -c tagbump -l push -d 'Push the commit; a rejected push is redone on the remote\'s new tip'
+complete -c tagbump -l forward-only -d 'Keep the tag when the new one is an older release: by semantic version, else by image creation time (imgbuild\'s `created` label, kept in each bump\'s Image-Created trailer). A race between two releases then ends on the newer one, whichever pushes last'
 complete -c tagbump -l dry-run -d 'Print the diff it would make; write nothing'
 complete -c tagbump -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'
 complete -c tagbump -s q -l quiet -d 'Only errors on stderr'

@@ -825,3 +825,39 @@ fn ctrl_c_during_a_repo_run_leaves_no_clone_behind() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[test]
+fn only_the_bump_is_pushed_and_a_branch_with_the_users_commits_is_never_moved() {
+    let name = remote(&[("values.yaml", "image:\n  tag: v1\n")]);
+    let dir = git_clone(&daemon_url(&name));
+    // The user's own work on the branch, not pushed: tagbump must neither push nor move it.
+    write_file(&dir, "notes.txt", "mine\n");
+    git(&dir, &["add", "notes.txt"]);
+    git(&dir, &["-c", "user.name=U", "-c", "user.email=u@example.com", "commit", "-qm", "my work"]);
+    let mine = git(&dir, &["rev-parse", "HEAD"]);
+
+    let out = tagbump(&dir, &["values.yaml", "--tag", "v2", "--push"], None);
+    let doc = ok(&out);
+    assert_eq!(doc["bump"]["pushed"], true);
+    assert!(stderr(&out).contains("left alone (not pushed)"), "{}", stderr(&out));
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), mine, "the user's branch is where it was");
+    let check = git_clone(&daemon_url(&name));
+    assert_eq!(std::fs::read_to_string(check.join("values.yaml")).unwrap(), "image:\n  tag: v2\n");
+    assert!(!check.join("notes.txt").exists(), "the user's commit was not pushed");
+    assert_eq!(git(&check, &["rev-list", "--count", "HEAD"]), "2");
+
+    // A tagbump commit left by a run that did not push is superseded: the next pushing run
+    // goes on the remote's tip and the local branch follows it.
+    let fresh = git_clone(&daemon_url(&name));
+    ok(&tagbump(&fresh, &["values.yaml", "--tag", "v3"], None));
+    let pushed = ok(&tagbump(&fresh, &["values.yaml", "--tag", "v4", "--push"], None));
+    assert_eq!(pushed["bump"]["pushed"], true);
+    assert_eq!(git(&fresh, &["rev-parse", "HEAD"]), pushed["bump"]["commit"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(fresh.join("values.yaml")).unwrap(), "image:\n  tag: v4\n");
+    assert_eq!(git(&fresh, &["status", "--porcelain"]), "", "the work tree followed the branch");
+    let check2 = git_clone(&daemon_url(&name));
+    assert!(git(&check2, &["log", "--format=%s", "-1"]).ends_with(": v2 -> v4"), "built on the remote's v2");
+    for d in [dir, check, fresh, check2] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -102,6 +102,12 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retries: u32,
 
+    /// Keep the tag when the new one is an older release: by semantic version, else by image
+    /// creation time (imgbuild's `created` label, kept in each bump's Image-Created trailer).
+    /// A race between two releases then ends on the newer one, whichever pushes last
+    #[arg(long)]
+    pub forward_only: bool,
+
     /// Commit author, "Name <email>" [default: GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL, else git config]
     #[arg(long, value_name = "NAME <EMAIL>", value_parser = parse_author)]
     pub author: Option<(String, String)>,

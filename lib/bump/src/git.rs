@@ -1,13 +1,16 @@
 //! The commit and the push, with git2. The edit is made on the blob in the branch tip's tree,
 //! not on the work tree, so a push that loses a race is redone on the new remote tip: fetch,
 //! edit the file as it is there, commit, push again, with bounded backoff. No commit is made when
-//! the tag is already set; a local commit a failed push left behind is pushed by the next run.
+//! the tag is already set. When pushing, the edit goes on the remote's tip alone: commits the
+//! local branch holds beyond it are never pushed along, and a local branch with commits of the
+//! user's own is never moved (one a failed tagbump push left behind is superseded and moved).
 //!
 //! With `--repo` the repository is a temporary bare one ([`Repo::ephemeral`]) that knows the
 //! remote only by its URL (nothing is written to its config) and fetches only the branch's tip
 //! (depth 1): the edit needs the tip's tree alone, and the redo after a lost race fetches the
 //! new tip the same way.
 
+use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,8 +20,9 @@ use git2::build::{CheckoutBuilder, TreeUpdateBuilder};
 use git2::{
     AutotagOption, Cred, CredentialType, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository, Signature,
 };
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use crate::order::{self, Release};
 use crate::path::YamlPath;
 use crate::yaml;
 
@@ -34,6 +38,9 @@ pub struct Change<'a> {
     pub digest: Option<&'a str>,
     /// The file the tag was copied from (--from), named in the commit message.
     pub from: Option<&'a Path>,
+    /// When the new tag's image was made (its OCI `created` label), written as an
+    /// `Image-Created:` trailer: what `--forward-only` orders revision tags by.
+    pub created: Option<&'a str>,
 }
 
 #[derive(Default)]
@@ -44,6 +51,8 @@ pub struct Options {
     pub retries: u32,
     pub author: Option<(String, String)>,
     pub credentials: Credentials,
+    /// Keep the tag when the new one is an older release (see [`crate::order`]).
+    pub forward_only: bool,
 }
 
 /// Where push credentials come from; never printed, never written to `.git/config`.
@@ -61,6 +70,8 @@ pub struct Outcome {
     pub branch: String,
     pub pushed: bool,
     pub attempts: u32,
+    /// Why the tag was kept (`--forward-only` and an older release).
+    pub refused: Option<String>,
 }
 
 /// The commits an attempt of [`Repo::bump_from`] starts from: the local branch's tip as it was
@@ -206,8 +217,9 @@ impl Repo {
         let branch = branch.to_owned();
         let local_ref = format!("refs/heads/{branch}");
         let local_tip = self.repo.refname_to_id(&local_ref).ok();
+        // The commit goes on the remote's tip alone: what else the local branch holds is the
+        // user's, never pushed along. Without --push (or a first push) it goes on the local tip.
         let mut base = match (local_tip, remote_tip) {
-            (Some(l), Some(r)) if l == r || self.repo.graph_descendant_of(l, r)? => l,
             (_, Some(r)) => r,
             (Some(l), None) => l,
             (None, None) => {
@@ -257,10 +269,10 @@ impl Repo {
         attempt: u32,
     ) -> Result<Outcome, Push> {
         let local_ref = format!("refs/heads/{branch}");
-        let (old, commit) = self.commit_on(tips.base, change, branch, options)?;
+        let (old, commit, refused) = self.commit_on(tips.base, change, branch, options)?;
         let head = commit.unwrap_or(tips.base);
-        if commit.is_some() || tips.local != Some(head) {
-            self.move_branch(&local_ref, head)?;
+        if tips.local != Some(head) {
+            self.follow(&local_ref, tips.local, head)?;
         }
         let outcome = |pushed| Outcome {
             old: old.clone(),
@@ -268,11 +280,12 @@ impl Repo {
             branch: branch.to_owned(),
             pushed,
             attempts: attempt,
+            refused: refused.clone(),
         };
         if !options.push || tips.remote == Some(head) {
             return Ok(outcome(false));
         }
-        match self.push(options, branch)? {
+        match self.push(options, head, branch)? {
             None => {
                 info!("pushed {branch} to {} ({head})", self.label(options));
                 Ok(outcome(true))
@@ -281,14 +294,15 @@ impl Repo {
         }
     }
 
-    /// The edit as a commit on top of `base`; `None` when the tag is already set there.
+    /// The edit as a commit on top of `base`; `None` when the tag is already set there, or
+    /// (`--forward-only`) when the new tag is an older release, with the reason.
     fn commit_on(
         &self,
         base: Oid,
         change: &Change<'_>,
         branch: &str,
         options: &Options,
-    ) -> anyhow::Result<(String, Option<Oid>)> {
+    ) -> anyhow::Result<(String, Option<Oid>, Option<String>)> {
         let parent = self.repo.find_commit(base)?;
         let tree = parent.tree()?;
         let entry = tree.get_path(&self.relative).map_err(|_| {
@@ -302,7 +316,13 @@ impl Repo {
             .map_err(|e| InputError::new(format!("{}: {e}", self.relative.display())))?;
         if target.holds(change.new) {
             info!("{} {} is already {}; nothing to commit", self.relative.display(), change.path, change.new);
-            return Ok((target.value, None));
+            return Ok((target.value, None, None));
+        }
+        if options.forward_only
+            && let Some(why) = self.older(base, &target.value, change)?
+        {
+            warn!("kept {} {} at {}: {why}", self.relative.display(), change.path, target.value);
+            return Ok((target.value, None, Some(why)));
         }
         let edited = yaml::edit(text, &target, change.new)
             .map_err(|e| InputError::new(format!("{}: {e}", self.relative.display())))?;
@@ -318,7 +338,91 @@ impl Repo {
         let message = commit_message(change, &self.relative, &target.value);
         let commit = self.repo.commit(None, &signature, &signature, &message, &tree, &[&parent])?;
         info!("committed {commit} on {branch}: {} {} -> {}", change.image, target.value, change.new);
-        Ok((target.value, Some(commit)))
+        Ok((target.value, Some(commit), None))
+    }
+
+    /// `Some(reason)` when `change.new` is an older release than `old`; an error (exit 2) when
+    /// nothing orders the two. Creation times not given come from earlier bumps' trailers.
+    fn older(&self, base: Oid, old: &str, change: &Change<'_>) -> anyhow::Result<Option<String>> {
+        let old_created = self.created_in_history(base, old)?;
+        let new_created = match change.created {
+            Some(c) => Some(c.to_owned()),
+            None => self.created_in_history(base, change.new)?,
+        };
+        let ordered = order::compare(
+            Release { tag: old, created: old_created.as_deref() },
+            Release { tag: change.new, created: new_created.as_deref() },
+        );
+        match ordered {
+            Ok((Ordering::Less, how)) => Ok(Some(format!("{} is older than {old} ({how})", change.new))),
+            Ok(_) => Ok(None),
+            // The first bump with a creation time: the tag there was set some other way.
+            Err(why) if old_created.is_none() && new_created.is_some() => {
+                warn!("--forward-only: {why}; nothing to compare {} with, so it is set", change.new);
+                Ok(None)
+            }
+            Err(why) => Err(InputError::new(format!("--forward-only cannot order the tags: {why}"))
+                .hint(
+                    "pipe imgbuild's output through (its image.created label), use semantic version tags, \
+                     or drop --forward-only",
+                )
+                .into()),
+        }
+    }
+
+    /// The `Image-Created:` trailer of the newest bump to `tag` in the history of `base`.
+    fn created_in_history(&self, base: Oid, tag: &str) -> anyhow::Result<Option<String>> {
+        let mut walk = self.repo.revwalk()?;
+        walk.push(base)?;
+        let subject_end = format!(" -> {tag}");
+        // Bounded: a bump's history is read for its recent releases, not all of it.
+        for oid in walk.take(500) {
+            // A shallow clone's history ends early.
+            let Some(commit) = oid.ok().and_then(|oid| self.repo.find_commit(oid).ok()) else { break };
+            let Ok(message) = commit.message() else { continue };
+            let bumped_to = message.lines().next().is_some_and(|s| s.ends_with(&subject_end));
+            if let Some(created) = message.lines().find_map(|l| l.strip_prefix("Image-Created: "))
+                && bumped_to
+            {
+                return Ok(Some(created.trim().to_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves the local branch to `head` when that loses nothing: it fast-forwards, or what it
+    /// holds beyond `head` are commits of earlier tagbump runs whose push failed (superseded by
+    /// this one). A branch with commits of the user's own is left as it is, with a warning.
+    fn follow(&self, local_ref: &str, local: Option<Oid>, head: Oid) -> anyhow::Result<()> {
+        if let Some(local) = local
+            && local != head
+            && !self.repo.graph_descendant_of(head, local)?
+        {
+            let own = self.commits_beyond(local, head)?;
+            if own > 0 {
+                warn!(
+                    "{local_ref} holds {own} commit(s) that are not on the remote; they are left alone (not pushed) \
+                     and the branch is not moved: rebase it on the remote when you want them there"
+                );
+                return Ok(());
+            }
+        }
+        self.move_branch(local_ref, head)
+    }
+
+    /// How many commits of `local` that `head` lacks were not made by tagbump.
+    fn commits_beyond(&self, local: Oid, head: Oid) -> anyhow::Result<usize> {
+        let mut walk = self.repo.revwalk()?;
+        walk.push(local)?;
+        walk.hide(head)?;
+        let mut others = 0;
+        for oid in walk {
+            let commit = self.repo.find_commit(oid?)?;
+            if !commit.message().is_ok_and(|m| m.contains(TAGBUMP_MARK)) {
+                others += 1;
+            }
+        }
+        Ok(others)
     }
 
     /// Points the branch at `commit`; when it is checked out, the work tree and index follow
@@ -374,7 +478,16 @@ impl Repo {
     }
 
     /// Pushes the branch; `Some(reason)` when the remote refused it (a race lost).
-    fn push(&self, options: &Options, branch: &str) -> anyhow::Result<Option<String>> {
+    /// Pushes `commit` (by a ref of tagbump's own, not the local branch, which may hold more).
+    fn push(&self, options: &Options, commit: Oid, branch: &str) -> anyhow::Result<Option<String>> {
+        let source = "refs/tagbump/push";
+        let mut staged = self.repo.reference(source, commit, true, "tagbump: the commit to push")?;
+        let pushed = self.push_ref(options, source, branch);
+        staged.delete()?;
+        pushed
+    }
+
+    fn push_ref(&self, options: &Options, source: &str, branch: &str) -> anyhow::Result<Option<String>> {
         let mut remote = self.remote(options)?;
         let mut rejected = None;
         let mut cbs = callbacks(&options.credentials);
@@ -384,7 +497,7 @@ impl Repo {
         });
         let mut push = PushOptions::new();
         push.remote_callbacks(cbs);
-        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let refspec = format!("{source}:refs/heads/{branch}");
         match remote.push(&[&refspec], Some(&mut push)) {
             Ok(()) => {}
             Err(e) if e.code() == git2::ErrorCode::NotFastForward || e.message().contains("non-fast-forward") => {
@@ -417,17 +530,25 @@ impl Repo {
     }
 }
 
+/// How tagbump's commits say who made them; a local commit with it is tagbump's own.
+const TAGBUMP_MARK: &str = "updated by tagbump";
+
 /// The commit message: the change on the first line, then where it was made, where the tag came
 /// from, and the image's digest as a trailer (`git log --format=%(trailers:key=Image-Digest)`).
 fn commit_message(change: &Change<'_>, file: &Path, old: &str) -> String {
     let mut message =
-        format!("{}: {old} -> {}\n\n{} {} updated by tagbump", change.image, change.new, file.display(), change.path);
+        format!("{}: {old} -> {}\n\n{} {} {TAGBUMP_MARK}", change.image, change.new, file.display(), change.path);
     if let Some(from) = change.from {
         message += &format!(", copied from {}", from.display());
     }
     message += ".\n";
-    if let Some(digest) = change.digest {
-        message += &format!("\nImage-Digest: {digest}\n");
+    let trailers: Vec<String> = [("Image-Digest", change.digest), ("Image-Created", change.created)]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|v| format!("{key}: {v}\n")))
+        .collect();
+    if !trailers.is_empty() {
+        message += "\n";
+        message += &trailers.concat();
     }
     message
 }
@@ -507,6 +628,7 @@ mod tests {
             retries: 2,
             author: Some(("CI Bot".into(), "ci@example.com".into())),
             credentials: Credentials::default(),
+            ..Options::default()
         }
     }
 
@@ -541,6 +663,7 @@ mod tests {
             image: "comments",
             digest: Some("sha256:abcd"),
             from: Some(Path::new("dev/values.yaml")),
+            created: None,
         };
         let outcome = repo.bump_from(&change, &options, "main", Some(tip)).unwrap();
         assert_eq!((outcome.pushed, outcome.attempts, outcome.old.as_str()), (true, 2, "v1"));
@@ -574,10 +697,53 @@ mod tests {
             image: "app",
             digest: None,
             from: None,
+            created: None,
         };
         assert_eq!(
             commit_message(&plain, Path::new("v.yaml"), "v1"),
             "app: v1 -> v2\n\nv.yaml image.tag updated by tagbump.\n"
         );
+    }
+
+    #[test]
+    fn forward_only_keeps_the_newer_release_whichever_pushes_last() {
+        let work = TempDir::new("tagbump-forward").unwrap();
+        let (upstream, _) = remote(&work.path().join("r.git"), &[("values.yaml", "image:\n  tag: aaa1111\n")]);
+        let url = work.path().join("r.git").to_string_lossy().into_owned();
+        let relative = PathBuf::from("values.yaml");
+        let repo = Repo::ephemeral(&work.path().join("clone"), &url, "r.git", false, relative.clone()).unwrap();
+        let options = Options { forward_only: true, ..options() };
+        let path: YamlPath = "image.tag".parse().unwrap();
+        let release = |new, created| Change {
+            file: &relative,
+            path: &path,
+            document: None,
+            new,
+            image: "comments",
+            digest: None,
+            from: None,
+            created,
+        };
+        let bump = |change: &Change<'_>| {
+            let tip = repo.fetch(&options, "main").unwrap();
+            repo.bump_from(change, &options, "main", tip)
+        };
+        // The tag there has no known creation time: the first release with one is set.
+        let newer = bump(&release("ccc3333", Some("2026-03-01T12:00:00Z"))).unwrap();
+        assert_eq!((newer.refused.as_deref(), newer.pushed), (None, true));
+        assert!(text_at(&upstream, "values.yaml").contains("ccc3333"), "set: {}", text_at(&upstream, "values.yaml"));
+        // An older release that arrives last is kept out, with the reason.
+        let late = bump(&release("bbb2222", Some("2026-03-01T11:00:00Z"))).unwrap();
+        assert_eq!((late.commit.as_deref(), late.pushed), (None, false));
+        assert!(late.refused.unwrap().contains("bbb2222 is older than ccc3333"));
+        assert_eq!(text_at(&upstream, "values.yaml"), "image:\n  tag: ccc3333\n");
+        // A newer one goes on; one without a creation time cannot be ordered (exit 2).
+        let next = bump(&release("ddd4444", Some("2026-03-02T08:00:00Z"))).unwrap();
+        assert!(next.pushed);
+        let unknown = bump(&release("eee5555", None)).unwrap_err();
+        assert!(unknown.downcast_ref::<InputError>().is_some(), "{unknown:#}");
+        // Semantic versions need no times.
+        let versions = bump(&release("1.2.0", None));
+        assert!(versions.is_err(), "a revision and a version do not compare");
     }
 }

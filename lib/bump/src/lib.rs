@@ -10,6 +10,7 @@ pub mod clone;
 pub mod git;
 pub mod model;
 pub mod options;
+pub mod order;
 pub mod path;
 pub mod resolve;
 pub mod yaml;
@@ -144,6 +145,9 @@ struct Wanted {
     tag: Option<String>,
     /// `push.digest` from stdin, when the tag set is one imgpush pushed.
     digest: Option<String>,
+    /// The image's OCI `created` label from stdin (imgbuild's `image.labels`), when the tag
+    /// set is that image's.
+    created: Option<String>,
 }
 
 /// The image name and the new tag: flags, else imgpush's `push`, else imgbuild's `image`. With
@@ -159,12 +163,14 @@ fn wanted(opts: &BumpOptions, doc: &Document) -> anyhow::Result<Wanted> {
     #[derive(serde::Deserialize)]
     struct Image {
         tags: Vec<String>,
+        #[serde(default)]
+        labels: std::collections::BTreeMap<String, String>,
     }
     if opts.from.is_some() {
         if doc.contains("push") || doc.contains("image") {
             info!("--from: the stdin push and image keys are ignored; the tag comes from the file");
         }
-        return Ok(Wanted { image: opts.image.clone(), tag: None, digest: None });
+        return Ok(Wanted { image: opts.image.clone(), tag: None, digest: None, created: None });
     }
     let push: Option<Push> = doc.get("push")?;
     let built: Option<Image> = doc.get("image")?;
@@ -184,8 +190,12 @@ fn wanted(opts: &BumpOptions, doc: &Document) -> anyhow::Result<Wanted> {
                 .hint("pass --tag or --from, or pipe imgpush's (or imgbuild's) output into tagbump")
         })?;
     // The digest names the image only when the tag set is one imgpush pushed it under.
+    let pushed_tag = push.as_ref().is_some_and(|p| p.tags.contains(&tag));
+    let built_tag = built.as_ref().is_some_and(|i| i.tags.iter().any(|t| split_tag(t).1 == tag));
+    let created =
+        built.filter(|_| pushed_tag || built_tag).and_then(|mut i| i.labels.remove("org.opencontainers.image.created"));
     let digest = push.filter(|p| p.tags.contains(&tag)).and_then(|p| p.digest);
-    Ok(Wanted { image, tag: Some(tag), digest })
+    Ok(Wanted { image, tag: Some(tag), digest, created })
 }
 
 /// The edit, worked out on the file's text: where, and to what.
@@ -212,6 +222,7 @@ impl Edit {
             image: &self.image,
             digest: wanted.digest.as_deref(),
             from,
+            created: wanted.created.as_deref(),
         }
     }
 
@@ -236,6 +247,7 @@ impl Edit {
             attempts: outcome.attempts,
             repository,
             from: from.map(|f| f.display().to_string()),
+            refused: outcome.refused,
         }
     }
 }

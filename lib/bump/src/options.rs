@@ -29,6 +29,8 @@ pub struct BumpOptions {
     pub remote: String,
     /// Attempts after the first when the push loses a race.
     pub retries: u32,
+    /// Keep the tag when the new one is an older release.
+    pub forward_only: bool,
     /// (name, email) of the commit's author.
     pub author: Option<(String, String)>,
     /// Where the push token is: a file, else a Secrets Manager secret, else this variable.
@@ -51,6 +53,7 @@ impl BumpOptions {
             retries: self.retries,
             author: self.author.clone(),
             credentials,
+            forward_only: self.forward_only,
         }
     }
 }
@@ -70,6 +73,7 @@ impl From<&Args> for BumpOptions {
             push: args.push,
             remote: args.remote.clone(),
             retries: args.retries,
+            forward_only: args.forward_only,
             author: args.author.clone(),
             token_file: args.token_file.clone(),
             token_secret: args.token_secret.clone(),

@@ -26,6 +26,9 @@ pub struct BumpDoc {
     /// The file the tag was copied from (--from); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Why the tag was kept at `old` (--forward-only and an older release); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// `plan.bump`: what --dry-run would change.
