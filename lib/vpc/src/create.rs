@@ -339,6 +339,7 @@ impl Converge<'_> {
             .create_nat_gateway()
             .subnet_id(&subnet_id)
             .allocation_id(&eip.0)
+            .client_token(nat_client_token(&subnet_id, &eip.0))
             .tag_specifications(tags.spec(ResourceType::Natgateway))
             .send()
             .await
@@ -683,6 +684,14 @@ pub fn nat_check(state: Option<&NatGatewayState>, failure: Option<&str>) -> Chec
     }
 }
 
+/// The idempotency token of a NAT gateway's creation: the same on a re-run after an answer was
+/// lost (AWS then returns the gateway it made instead of a second one), different for every new
+/// subnet or address, so a gateway deleted and made again is never the old one handed back.
+fn nat_client_token(subnet_id: &str, allocation_id: &str) -> String {
+    // EC2 takes up to 64 ASCII characters; ids are at most 24 and 26.
+    format!("ekskit-{subnet_id}-{allocation_id}").chars().take(64).collect()
+}
+
 /// Whether the group lets TCP 443 in from `cidr` (one rule may cover a wider port range).
 fn allows_https_from(group: &SecurityGroup, cidr: &str) -> bool {
     group.ip_permissions().iter().any(|p| {
@@ -729,6 +738,14 @@ mod tests {
             Check::Failed("failed: Elastic IP address [eipalloc-1] is already associated".into())
         );
         assert_eq!(nat_check(Some(&NatGatewayState::Deleted), None), Check::Failed("deleted".into()));
+    }
+
+    #[test]
+    fn nat_tokens_follow_the_subnet_and_the_address() {
+        let token = nat_client_token("subnet-0123456789abcdef0", "eipalloc-0123456789abcdef0");
+        assert_eq!(token, "ekskit-subnet-0123456789abcdef0-eipalloc-0123456789abcdef0");
+        assert!(token.len() <= 64);
+        assert_ne!(token, nat_client_token("subnet-0123456789abcdef0", "eipalloc-0fedcba9876543210"));
     }
 
     #[test]
