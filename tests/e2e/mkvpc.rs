@@ -223,6 +223,24 @@ fn changing_the_nat_mode_converges_both_ways() {
 }
 
 #[test]
+fn two_runs_started_together_on_one_stack_take_turns_and_make_one_vpc() {
+    let stack = unique_stack("together");
+    let start = || {
+        let mut cmd = tool("mkvpc", env());
+        cmd.args(["--name", &stack, "--nat", "none", "--region", "ap-south-1"]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (start(), start());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}\n{}", stderr(&a), stderr(&b));
+    assert_eq!(stdout_json(&a)["vpc"]["id"], stdout_json(&b)["vpc"]["id"], "both found the one VPC");
+    let resources = owned_resources(&ec2("ap-south-1"), &stack);
+    assert_eq!(count(&resources, "vpc"), 1, "{resources:?}");
+    ok(&["--delete", "--name", &stack, "--region", "ap-south-1"], None);
+}
+
+#[test]
 fn two_vpcs_of_one_stack_stop_a_create_and_a_delete_removes_both() {
     let stack = unique_stack("race");
     let ec2 = ec2("eu-west-1");

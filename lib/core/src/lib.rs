@@ -7,6 +7,7 @@ pub mod cli;
 pub mod document;
 pub mod errors;
 pub mod image_ref;
+pub mod lock;
 pub mod logging;
 pub mod output;
 pub mod run;

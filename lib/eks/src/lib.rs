@@ -59,6 +59,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         events: aws_sdk_eventbridge::Client::new(&config),
         route53: aws_sdk_route53::Client::new(&config),
     };
+    // Held to the end of the run: another mkeks on this cluster waits instead of racing.
+    let _lock = if args.dry_run.on { None } else { Some(ekskit_core::lock::acquire(TOOL, &region, &spec.name).await?) };
 
     if args.delete.on && !args.addons.is_empty() {
         return delete_addons(&aws, &spec, &region, doc, args.dry_run.on).await;

@@ -148,6 +148,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         connections: aws_sdk_codeconnections::Client::new(&config),
     };
     let names = Names::new(&spec.name, &account, &region);
+    // Held to the end of the run: another mkpipeline on this pipeline waits instead of racing.
+    let _lock = if args.dry_run.on { None } else { Some(ekskit_core::lock::acquire(TOOL, &region, &spec.name).await?) };
 
     if args.delete.on {
         if args.dry_run.on {

@@ -36,6 +36,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = ekskit_aws::load(&args.aws, input.region.as_deref()).await?;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
     let ec2 = Client::new(&config);
+    // Held to the end of the run: another mkvpc on this stack waits instead of racing.
+    let _lock = if args.dry_run.on {
+        None
+    } else {
+        Some(ekskit_core::lock::acquire(tagging::TOOL, &region, &spec.stack).await?)
+    };
     let inventory = Inventory::load(&ec2, &spec.stack).await?;
     if args.delete.on {
         if args.dry_run.on {
