@@ -50,7 +50,8 @@ kube_flags() {
 
 # lock_stack: hold the stack's lock ($DOC.lock) until the script exits, so two runs on one stack
 # (up, deploy, down, on this machine) take turns instead of interleaving their writes. The lock
-# goes with the process, so a killed run leaves none behind.
+# goes with the process, so a killed run leaves none behind; a process started to outlive the run
+# (the app's forwarder) is started with {STACK_LOCK_FD}>&-, or it would hold the lock on.
 lock_stack() {
   mkdir -p "$(dirname "$DOC")"
   exec {STACK_LOCK_FD}>"$DOC.lock"
