@@ -11,10 +11,10 @@ use ekskit_core::wait::human;
 use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::applyset::AppSet;
-use crate::errors::{is_not_found, kube_error, retry_after};
+use crate::errors::{is_not_found, kube_error, sleep_out};
 use crate::model::{Action, ObjectResult};
 use crate::options::ApplyOptions;
 use crate::resolve::{Key, Kinds, Object};
@@ -90,14 +90,10 @@ async fn wait_gone(client: &Client, gone: &[Target], timeout: Duration) -> anyho
         let still = match polled {
             Ok(still) => still,
             // Throttled, a 5xx, a dropped connection: poll again after what the server asked.
-            Err(e) => match retry_after(&e) {
-                Some(after) if Instant::now() + after < deadline => {
-                    warn!("{e:#}; polling again in {}", human(after));
-                    tokio::time::sleep(after).await;
-                    continue;
-                }
-                _ => return Err(e),
-            },
+            Err(e) => {
+                sleep_out(e, deadline).await?;
+                continue;
+            }
         };
         let still: Vec<(&Target, String)> = still.into_iter().flatten().collect();
         if still.is_empty() {

@@ -35,6 +35,21 @@ pub fn retry_after(err: &anyhow::Error) -> Option<Duration> {
     err.downcast_ref::<Retryable>().map(|r| r.after)
 }
 
+/// In a poll loop that ends at `deadline`: sleeps out a retryable `err` (see [`retry_after`])
+/// when the next poll still fits, else hands the error back to end the loop with it.
+// The one sleep of the polls' error path: the waits in waiting.rs and delete.rs share it.
+#[allow(clippy::disallowed_methods)]
+pub async fn sleep_out(err: anyhow::Error, deadline: tokio::time::Instant) -> anyhow::Result<()> {
+    match retry_after(&err) {
+        Some(after) if tokio::time::Instant::now() + after < deadline => {
+            tracing::warn!("{err:#}; polling again in {}", ekskit_core::wait::human(after));
+            tokio::time::sleep(after).await;
+            Ok(())
+        }
+        _ => Err(err),
+    }
+}
+
 fn transient(err: &kube::Error) -> Option<Duration> {
     const DEFAULT: Duration = Duration::from_secs(1);
     const MAX: Duration = Duration::from_secs(30);

@@ -13,7 +13,7 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::readiness;
 use crate::resolve::{Key, Object};
@@ -54,14 +54,10 @@ async fn wait(client: &Client, objects: &[&Object], timeout: Duration, current: 
             Ok(live) => live,
             // A 429, a 5xx or a dropped connection does not end a wait that has time left: the
             // next poll comes after what the server asked for (its Retry-After).
-            Err(e) => match crate::errors::retry_after(&e) {
-                Some(after) if Instant::now() + after < deadline => {
-                    warn!("{e:#}; polling again in {}", human(after));
-                    tokio::time::sleep(after).await;
-                    continue;
-                }
-                _ => return Err(e),
-            },
+            Err(e) => {
+                crate::errors::sleep_out(e, deadline).await?;
+                continue;
+            }
         };
         let mut failed = Vec::new();
         for o in round {
