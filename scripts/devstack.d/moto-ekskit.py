@@ -5,6 +5,11 @@ PodIdentityAssociation) and access entries (Create/Describe/List/DeleteAccessEnt
 They keep state per account and region like moto's own models, become ACTIVE at once (as moto's
 clusters do) and answer unknown clusters and add-ons with ResourceNotFoundException.
 
+Clusters, node groups, add-ons and NAT gateways that match a timing rule (POST /_ekskit/timing)
+take time instead: they pass through CREATING/DELETING (NAT: pending/deleting) for durations
+scaled from AWS's, and end ACTIVE, gone, or in their real failed state with AWS's reason when the
+rule asks for a failure; moto_timed.py has the rules and the states.
+
 usage: moto-ekskit.py [moto_server arguments]
 """
 
@@ -15,10 +20,16 @@ import uuid
 
 from moto.core.responses import ActionResult
 from moto.eks import urls
-from moto.eks.exceptions import InvalidParameterException, ResourceInUseException, ResourceNotFoundException
+from moto.eks.exceptions import (
+    InvalidParameterException,
+    InvalidRequestException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
 from moto.eks.responses import EKSResponse
 
 import moto_codeconnections  # CodeConnections and CodeBuild pieces for mkpipeline
+import moto_timed  # AWS that takes time: timing rules, states and failures
 
 # Versions the emulator offers; the newest is the default, as on EKS.
 ADDON_VERSIONS = {
@@ -47,6 +58,8 @@ def _cluster(self):
 
 def create_addon(self):
     cluster, key = _cluster(self)
+    if not self.eks_backend.clusters[cluster].is_active:
+        raise InvalidRequestException(message=f"Cluster '{cluster}' is not in ACTIVE status")
     name = self._get_param("addonName")
     if name not in ADDON_VERSIONS:
         raise InvalidParameterException(message=f"Addon {name} specified is not supported")
@@ -67,6 +80,7 @@ def create_addon(self):
         association = _associate(self, key, cluster, pia["serviceAccount"], "kube-system", pia["roleArn"])
         addon["podIdentityAssociations"].append(association["associationArn"])
     addons[name] = addon
+    moto_timed.start_create("addon", addon, [name, cluster, addon["tags"].get(moto_timed.STACK_TAG, "")])
     return ActionResult({"addon": addon})
 
 
@@ -94,9 +108,16 @@ def update_addon(self):
 
 def delete_addon(self):
     key, addon = _addon(self)
-    del ADDONS[key][addon["addonName"]]
-    for arn in addon["podIdentityAssociations"]:
-        ASSOCIATIONS.get(key, {}).pop(arn.rsplit("/", 1)[-1], None)
+
+    def remove():
+        if ADDONS.get(key, {}).get(addon["addonName"]) is addon:
+            del ADDONS[key][addon["addonName"]]
+        for arn in addon["podIdentityAssociations"]:
+            ASSOCIATIONS.get(key, {}).pop(arn.rsplit("/", 1)[-1], None)
+
+    names = [addon["addonName"], addon["clusterName"], addon["tags"].get(moto_timed.STACK_TAG, "")]
+    if not moto_timed.start_delete("addon", addon, names, remove):
+        remove()
     return ActionResult({"addon": dict(addon, status="DELETING")})
 
 
@@ -221,13 +242,19 @@ def delete_pod_identity_association(self):
 _original_delete_cluster = EKSResponse.delete_cluster
 
 
-def delete_cluster(self):
+def forget_cluster(account, region, name):
     """A deleted cluster takes its add-ons and associations with it, as on EKS."""
-    result = _original_delete_cluster(self)
-    key = (self.current_account, self.region, self._get_param("name"))
+    key = (account, region, name)
     ADDONS.pop(key, None)
     ASSOCIATIONS.pop(key, None)
     ACCESS_ENTRIES.pop(key, None)
+
+
+def delete_cluster(self):
+    result = _original_delete_cluster(self)
+    name = self._get_param("name")
+    if name not in self.eks_backend.clusters:  # gone now, not DELETING for a while (moto_timed)
+        forget_cluster(self.current_account, self.region, name)
     return result
 
 
@@ -253,5 +280,6 @@ def install():
 if __name__ == "__main__":
     install()
     moto_codeconnections.install()
+    moto_timed.install(forget_cluster)
     from moto.server import main
     sys.exit(main(sys.argv[1:]))
