@@ -360,7 +360,8 @@ impl Converge<'_> {
                 .await
                 .aws(format!("reading {what}"))?;
             let gw = out.nat_gateways().first();
-            Ok::<_, anyhow::Error>(nat_check(gw.and_then(|g| g.state()), gw.and_then(|g| g.failure_message())))
+            let failure = gw.map(|g| (g.failure_code(), g.failure_message()));
+            Ok::<_, anyhow::Error>(nat_check(gw.and_then(|g| g.state()), failure.unwrap_or_default()))
         })
         .await?;
         Ok(nat)
@@ -673,11 +674,14 @@ impl Target {
     }
 }
 
-/// Reads a NAT gateway's state for the wait.
-pub fn nat_check(state: Option<&NatGatewayState>, failure: Option<&str>) -> Check<()> {
+/// Reads a NAT gateway's state for the wait; a failure names AWS's `(failureCode, failureMessage)`.
+pub fn nat_check(state: Option<&NatGatewayState>, failure: (Option<&str>, Option<&str>)) -> Check<()> {
     match state {
         Some(NatGatewayState::Available) => Check::Ready(()),
-        Some(NatGatewayState::Failed) => Check::Failed(format!("failed: {}", failure.unwrap_or("no reason given"))),
+        Some(NatGatewayState::Failed) => Check::Failed(match failure {
+            (Some(code), Some(message)) => format!("failed: {code}: {message}"),
+            (code, message) => format!("failed: {}", message.or(code).unwrap_or("no reason given")),
+        }),
         Some(NatGatewayState::Deleting | NatGatewayState::Deleted) => Check::Failed("deleted".into()),
         Some(other) => Check::Pending(other.as_str().to_owned()),
         None => Check::Pending("not visible yet".into()),
@@ -731,13 +735,22 @@ mod tests {
     #[test]
     fn nat_states_as_recorded_from_aws() {
         // States and failure text as DescribeNatGateways returns them.
-        assert_eq!(nat_check(Some(&NatGatewayState::Pending), None), Check::Pending("pending".into()));
-        assert_eq!(nat_check(Some(&NatGatewayState::Available), None), Check::Ready(()));
+        assert_eq!(nat_check(Some(&NatGatewayState::Pending), (None, None)), Check::Pending("pending".into()));
+        assert_eq!(nat_check(Some(&NatGatewayState::Available), (None, None)), Check::Ready(()));
         assert_eq!(
-            nat_check(Some(&NatGatewayState::Failed), Some("Elastic IP address [eipalloc-1] is already associated")),
-            Check::Failed("failed: Elastic IP address [eipalloc-1] is already associated".into())
+            nat_check(
+                Some(&NatGatewayState::Failed),
+                (Some("Resource.AlreadyAssociated"), Some("Elastic IP address [eipalloc-1] is already associated"))
+            ),
+            Check::Failed(
+                "failed: Resource.AlreadyAssociated: Elastic IP address [eipalloc-1] is already associated".into()
+            )
         );
-        assert_eq!(nat_check(Some(&NatGatewayState::Deleted), None), Check::Failed("deleted".into()));
+        assert_eq!(
+            nat_check(Some(&NatGatewayState::Failed), (None, None)),
+            Check::Failed("failed: no reason given".into())
+        );
+        assert_eq!(nat_check(Some(&NatGatewayState::Deleted), (None, None)), Check::Failed("deleted".into()));
     }
 
     #[test]
