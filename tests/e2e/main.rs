@@ -22,3 +22,4 @@ mod pipeline;
 mod scripts;
 mod site_values;
 mod tagbump;
+mod timed;

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 pub mod codebuild;
 pub mod faults;
+pub mod timing;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
