@@ -13,6 +13,10 @@ gateway: `deleted`). Nothing else changes, so what no rule matches stays as fast
 | addon     | CREATING → ACTIVE, 1 min            | CREATE_FAILED or DEGRADED, `health`    | DELETING → gone, 1 min     |
 | nat       | pending → available, 2 min          | failed, `failureCode`/`failureMessage` | deleting → deleted, 1 min  |
 
+Node groups and add-ons can fail their deletion instead (`"status": "DELETE_FAILED"`): created
+normally, a deletion made while the rule holds ends DELETE_FAILED with the issue, and one made
+again once the rule is gone (or says otherwise) deletes it.
+
 Rules, over HTTP on the emulator's own address (JSON in and out):
 
   POST   /_ekskit/timing                 add a rule, or replace the one with the same `match`
@@ -55,13 +59,15 @@ STATES = {
     "addon": ("CREATING", "ACTIVE", "DELETING"),
     "nat": ("pending", "available", "deleting"),
 }
-# The failed states a rule may ask for; the first is the default.
+# The failed states a rule may ask for; the first is the default. DELETE_FAILED is the end of a
+# deletion made while the rule holds (the creation then succeeds).
 FAILED = {
     "cluster": ("FAILED",),
-    "nodegroup": ("CREATE_FAILED", "DEGRADED"),
-    "addon": ("CREATE_FAILED", "DEGRADED"),
+    "nodegroup": ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"),
+    "addon": ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"),
     "nat": ("failed",),
 }
+DELETE_FAILED = "DELETE_FAILED"
 # What AWS says for an issue code: (message, the context key of its resource ids). `{…}` are
 # filled in from the resource (see _context).
 MESSAGES = {
@@ -85,6 +91,11 @@ MESSAGES = {
             "asg",
         ),
         "IamNodeRoleNotFound": ("The node role {role} could not be found", "role"),
+        "PodEvictionFailure": (
+            "Reached max retries while trying to evict pods from nodes in node group {name}",
+            "instances",
+        ),
+        "Ec2SecurityGroupDeletionFailure": ("DependencyViolation - resource has a dependent object", "sg"),
         "InstanceLimitExceeded": (
             "You've reached your quota for maximum Fleet Requests for this account. Launching EC2 instance failed.",
             "asg",
@@ -101,6 +112,7 @@ MESSAGES = {
         ),
         "AccessDenied": ("The add-on's role is missing permissions required by {addon}", None),
         "AddonPermissionFailure": ("The add-on {addon} could not be granted the permissions it needs", None),
+        "ClusterUnreachable": ("Unable to reach the cluster to remove the add-on {addon}'s resources", None),
     },
     "nat": {
         "Gateway.NotAttached": ("Network {vpc} has no Internet gateway attached", None),
@@ -176,6 +188,8 @@ def _context(kind, resource):
         desired = (resource.scaling_config or {}).get("desiredSize") or 1
         groups = (resource.resources or {}).get("autoScalingGroups") or [{"name": "eks-unknown"}]
         return {
+            "name": resource.nodegroup_name,
+            "sg": (resource.resources or {}).get("remoteAccessSecurityGroup", "sg-0"),
             "role": resource.node_role,
             "instance_type": (resource.instance_types or ["m7i.large"])[0],
             "asg": groups[0]["name"],
@@ -220,18 +234,26 @@ def _seconds(rule, kind, phase):
     return AWS_SECONDS[kind][0 if phase == "create" else 1] * scale
 
 
+def _fails(rule, kind, resource, phase):
+    """(status, issue) when the rule makes this resource fail in this phase, else None."""
+    spec = rule.get("fail", {}).get(kind)
+    if spec is None:
+        return None
+    if kind == "addon" and isinstance(spec, dict) and spec.get("name") not in (None, resource["addonName"]):
+        return None
+    on_delete = isinstance(spec, dict) and spec.get("status") == DELETE_FAILED
+    if on_delete != (phase == "delete"):
+        return None
+    return _failure(kind, spec, _context(kind, resource))
+
+
 def start_create(kind, resource, names):
     """A resource was just created: puts it on a clock when a rule matches; whether it did."""
     with LOCK:
         rule = _rule(names)
         if rule is None:
             return False
-        failure = None
-        spec = rule.get("fail", {}).get(kind)
-        if spec is not None and (
-            kind != "addon" or not isinstance(spec, dict) or spec.get("name") in (None, resource["addonName"])
-        ):
-            failure = _failure(kind, spec, _context(kind, resource))
+        failure = _fails(rule, kind, resource, "create")
         CLOCKS[id(resource)] = Clock(kind, resource, "create", _seconds(rule, kind, "create"), names[0], failure)
         _set(kind, resource, STATES[kind][0])
         return True
@@ -239,7 +261,8 @@ def start_create(kind, resource, names):
 
 def start_delete(kind, resource, names, remove):
     """A resource is to be deleted: when a rule matches, it is DELETING now and `remove()` runs
-    when its time is up; returns whether that is so (else the caller removes it at once)."""
+    when its time is up (or it ends DELETE_FAILED, when the rule says so); returns whether that
+    is so (else the caller removes it at once)."""
     with LOCK:
         clock = CLOCKS.get(id(resource))
         if clock is not None and clock.phase == "delete":
@@ -248,26 +271,22 @@ def start_delete(kind, resource, names, remove):
         if rule is None:
             CLOCKS.pop(id(resource), None)
             return False
-        CLOCKS[id(resource)] = Clock(kind, resource, "delete", _seconds(rule, kind, "delete"), names[0], remove=remove)
+        seconds, failure = _seconds(rule, kind, "delete"), _fails(rule, kind, resource, "delete")
+        CLOCKS[id(resource)] = Clock(kind, resource, "delete", seconds, names[0], failure, remove)
         _set(kind, resource, STATES[kind][2])
         return True
 
 
-def deleting(resource):
-    """Whether the resource is on its way out."""
-    clock = CLOCKS.get(id(resource))
-    return clock is not None and clock.phase == "delete"
-
-
 def advance():
-    """Moves on every resource whose time has come: created → ready or failed, deleted → gone."""
+    """Moves on every resource whose time has come: created → ready or failed, deleted → gone
+    (or DELETE_FAILED)."""
     with LOCK:
         now = time.monotonic()
         for key, clock in list(CLOCKS.items()):
             if now - clock.started < clock.seconds:
                 continue
             del CLOCKS[key]
-            if clock.phase == "create":
+            if clock.phase == "create" or clock.failure:
                 status, issue = clock.failure or (STATES[clock.kind][1], None)
                 _set(clock.kind, clock.resource, status, issue)
             else:
