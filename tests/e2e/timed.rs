@@ -177,3 +177,36 @@ fn mkeks_exits_1_naming_the_aws_reason_of_a_degraded_add_on() {
     assert!(took < Duration::from_secs(30), "it fails when AWS says so, not at the timeout: {took:?}");
     delete_all(&stack, &vpc);
 }
+
+#[test]
+fn mkeks_delete_exits_1_naming_the_aws_reason_of_a_failed_add_on_or_node_group_deletion() {
+    let stack = unique_stack("timed-delfail").to_lowercase();
+    let vpc = vpc(&stack);
+    ok_json("mkeks", &run_tool("mkeks", env(), &[], Some(&vpc.to_string())));
+    let delete = ["--delete", "--name", &stack, "--region", EKS_REGION];
+
+    let fail = json!({"addon": {"name": "coredns", "code": "ClusterUnreachable", "status": "DELETE_FAILED"}});
+    let timing = Timing::set(env(), json!({"match": stack, "scale": 1.0 / 300.0, "fail": fail}));
+    let (out, took) = timed_run("mkeks", &delete, None);
+    assert_has(
+        &failed("mkeks --delete", &out),
+        "add-on coredns will not become deleted: it is DELETE_FAILED: ClusterUnreachable: Unable to reach the \
+         cluster to remove the add-on coredns's resources",
+    );
+    assert!(took < Duration::from_secs(30), "it fails when AWS says so, not at the timeout: {took:?}");
+    drop(timing);
+
+    let fail = json!({"nodegroup": {"code": "PodEvictionFailure", "status": "DELETE_FAILED"}});
+    let timing = Timing::set(env(), json!({"match": stack, "scale": 1.0 / 300.0, "fail": fail}));
+    let (out, _) = timed_run("mkeks", &delete, None);
+    assert_has(
+        &failed("mkeks --delete", &out),
+        &format!(
+            "node group {stack}-nodes will not become deleted: it is DELETE_FAILED: PodEvictionFailure: Reached max \
+             retries while trying to evict pods from nodes in node group {stack}-nodes (i-"
+        ),
+    );
+    drop(timing);
+    // Once AWS lets go, the same command deletes the rest.
+    delete_all(&stack, &vpc);
+}

@@ -92,13 +92,29 @@ pub fn addon_state(addon: Option<Addon>) -> Check<Addon> {
     match a.status() {
         Some(AddonStatus::Active) => Check::Ready(a),
         Some(s @ (AddonStatus::CreateFailed | AddonStatus::Degraded | AddonStatus::UpdateFailed)) => {
-            let issues = a.health().map(|h| h.issues()).unwrap_or_default();
-            Check::Failed(failure(
-                s.as_str(),
-                issues.iter().map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids())),
-            ))
+            Check::Failed(health_failure(&a, s))
         }
         other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
+    }
+}
+
+/// `STATUS: issue; issue` from the add-on's health, the AWS root cause.
+fn health_failure(a: &Addon, status: &AddonStatus) -> String {
+    let issues = a.health().map(|h| h.issues()).unwrap_or_default();
+    failure(
+        status.as_str(),
+        issues.iter().map(|i| issue_text(i.code().map(|c| c.as_str()), i.message(), i.resource_ids())),
+    )
+}
+
+/// Gone is done; DELETE_FAILED fails with the add-on's health issues.
+fn deleted_state(addon: Option<Addon>) -> Check<()> {
+    match addon {
+        None => Check::Ready(()),
+        Some(a) if a.status() == Some(&AddonStatus::DeleteFailed) => {
+            Check::Failed(health_failure(&a, &AddonStatus::DeleteFailed))
+        }
+        Some(a) => Check::Pending(a.status().map(|s| s.as_str().to_owned()).unwrap_or_default()),
     }
 }
 
@@ -126,13 +142,7 @@ pub async fn delete(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::R
     }
     for name in &deleted {
         until(&format!("add-on {name}"), "deleted", timeout, backoff(), || async {
-            Ok::<_, anyhow::Error>(match find(eks, cluster, name).await? {
-                None => Check::Ready(()),
-                Some(a) if a.status() == Some(&AddonStatus::DeleteFailed) => {
-                    Check::Failed("DELETE_FAILED; see the add-on's health in the EKS console".into())
-                }
-                Some(a) => Check::Pending(a.status().map(|s| s.as_str().to_owned()).unwrap_or_default()),
-            })
+            Ok::<_, anyhow::Error>(deleted_state(find(eks, cluster, name).await?))
         })
         .await?;
     }
@@ -170,5 +180,30 @@ mod tests {
         }
         let creating = Addon::builder().status(AddonStatus::Creating).build();
         assert!(matches!(addon_state(Some(creating)), Check::Pending(s) if s == "CREATING"));
+    }
+
+    #[test]
+    fn a_failed_deletion_reports_the_add_on_health_issues() {
+        let failed = Addon::builder()
+            .addon_name("coredns")
+            .status(AddonStatus::DeleteFailed)
+            .health(
+                AddonHealth::builder()
+                    .issues(
+                        AddonIssue::builder()
+                            .code(AddonIssueCode::ClusterUnreachable)
+                            .message("Unable to reach the cluster")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            deleted_state(Some(failed)),
+            Check::Failed("DELETE_FAILED: ClusterUnreachable: Unable to reach the cluster".into())
+        );
+        let deleting = Addon::builder().status(AddonStatus::Deleting).build();
+        assert_eq!(deleted_state(Some(deleting)), Check::Pending("DELETING".into()));
+        assert_eq!(deleted_state(None), Check::Ready(()));
     }
 }
