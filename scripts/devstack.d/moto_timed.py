@@ -116,12 +116,16 @@ MESSAGES = {
     },
     "nat": {
         "Gateway.NotAttached": ("Network {vpc} has no Internet gateway attached", None),
-        "InsufficientFreeAddressesInSubnet": ("Subnet {subnet} has insufficient free addresses", None),
-        "Resource.AlreadyAssociated": ("Elastic IP address [{allocation}] is already associated", None),
-        "InvalidAllocationID.NotFound": (
-            "Elastic IP address [{allocation}] could not be associated with this NAT gateway",
+        "InsufficientFreeAddressesInSubnet": (
+            "Subnet has insufficient free addresses to create this NAT gateway",
             None,
         ),
+        "Resource.AlreadyAssociated": ("Elastic IP address {allocation} is already associated", None),
+        "InvalidAllocationID.NotFound": (
+            "Elastic IP address {allocation} could not be associated with this NAT gateway",
+            None,
+        ),
+        "InvalidSubnetID.NotFound": ("The specified subnet {subnet} does not exist or could not be found.", None),
         "InternalError": (
             (
                 "Network interface {eni}, created and used internally by this NAT gateway is in an invalid "
@@ -167,10 +171,20 @@ def _set(kind, resource, status, issue=None):
         resource.state = status
         if issue:
             resource.failure_code, resource.failure_message = issue["code"], issue["message"]
+        if status in ("failed", "deleted"):
+            _let_go_of_addresses(resource)
     elif kind == "addon":
         resource["status"], resource["health"] = status, {"issues": issues}
     else:
         resource.status, resource.health = status, {"issues": issues}
+
+
+def _let_go_of_addresses(nat):
+    """A failed or deleted NAT gateway holds no Elastic IP: the address can go to a new one."""
+    for address in nat.address_set:
+        association = address.pop("associationId", None)
+        if any(eip.association_id == association for eip in nat.ec2_backend.addresses if association):
+            nat.ec2_backend.disassociate_address(association_id=association)
 
 
 def _context(kind, resource):
@@ -439,7 +453,7 @@ def _install_ec2():
         tags = tags_of(nat)
 
         def remove():
-            nat.state = "deleted"
+            _set("nat", nat, "deleted")
 
         if start_delete("nat", nat, _names(nat.id, tags.get("Name"), tags=tags), remove):
             return nat

@@ -64,8 +64,9 @@ fn mkvpc_waits_through_a_pending_nat_gateway_and_its_deletion() {
 #[test]
 fn mkvpc_exits_1_naming_the_aws_reason_of_a_failed_nat_gateway() {
     let (stack, region) = (unique_stack("timed-natfail"), "ap-southeast-1");
-    let _timing = Timing::set(env(), json!({"match": stack, "fail": {"nat": "Gateway.NotAttached"}}));
-    let (out, took) = timed_run("mkvpc", &["--name", &stack, "--nat", "single", "--region", region], None);
+    let timing = Timing::set(env(), json!({"match": stack, "fail": {"nat": "Gateway.NotAttached"}}));
+    let create = ["--name", &stack, "--nat", "single", "--region", region];
+    let (out, took) = timed_run("mkvpc", &create, None);
     let log = failed("mkvpc", &out);
     let ec2 = aws_sdk_ec2::Client::new(&aws_config(env(), region));
     let vpc = owned_resources(&ec2, &stack).into_iter().find_map(|r| r.strip_prefix("vpc ").map(str::to_owned));
@@ -73,6 +74,14 @@ fn mkvpc_exits_1_naming_the_aws_reason_of_a_failed_nat_gateway() {
     assert_has(&log, "will not become available: it is failed: Gateway.NotAttached: ");
     assert_has(&log, &format!("Network {vpc} has no Internet gateway attached"));
     assert!(took < Duration::from_secs(30), "it fails when AWS says so, not at the timeout: {took:?}");
+
+    // Once the cause is gone, the same command replaces the failed gateway (its address is free).
+    drop(timing);
+    let (out, _) = timed_run("mkvpc", &create, None);
+    let doc = ok_json("mkvpc", &out);
+    assert_has(&stderr(&out), "failed (Network ");
+    assert_has(&stderr(&out), "has no Internet gateway attached); replacing it");
+    assert_eq!(doc["vpc"]["id"], vpc.as_str(), "the same VPC");
 
     let (out, _) = timed_run("mkvpc", &["--delete", "--name", &stack, "--region", region], None);
     ok_json("mkvpc --delete", &out);
