@@ -7,6 +7,7 @@ complete -c tagbump -s b -l branch -d 'Branch to commit on [default: the checked
 complete -c tagbump -l repo -d 'Work on this repository instead of the clone FILE is in: its --branch is fetched into a temporary directory, edited, pushed (--push; or --dry-run) and removed. https://, http://, ssh://, git@host:path, file:// or a local path, without credentials in it' -r
 complete -c tagbump -l remote -d 'Remote to push to' -r
 complete -c tagbump -l retries -d 'Attempts after the first when the push is rejected because the remote moved' -r
+complete -c tagbump -l network-timeout -d 'Seconds a git remote may take to accept the connection, and then to send or take each piece of data, before the fetch or push fails (a stalled remote would hold the pipeline)' -r
 complete -c tagbump -l author -d 'Commit author, "Name <email>" [default: GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL, else git config]' -r
 complete -c tagbump -l token-env -d 'Environment variable holding the push token' -r
 complete -c tagbump -l token-file -d 'File holding the push token' -r -F

@@ -227,7 +227,7 @@ fn with_a_quarter_of_the_calls_throttled_or_failing_create_rerun_and_delete_conv
     use ekskit_tests::faults::{FaultProxy, Faults};
     let stack = unique_stack("faults");
     let region = "ca-central-1";
-    let proxy = FaultProxy::start(&env()["AWS_ENDPOINT_URL"], Faults { seed: 20, rate: 0.25 });
+    let proxy = FaultProxy::start(&env()["AWS_ENDPOINT_URL"], Faults::errors(20, 0.25));
     let through_proxy = |args: &[&str]| {
         let mut cmd = tool("mkvpc", env());
         cmd.env("AWS_ENDPOINT_URL", &proxy.url).args(args).args(["--region", region]);

@@ -1,23 +1,43 @@
 //! A fault proxy for HTTP APIs of the local stack (the AWS emulator): it forwards each request
 //! and, for a seeded share of them, answers instead with what real AWS sends when it throttles
 //! or fails (EC2's `RequestLimitExceeded` on 503, a JSON `ThrottlingException`, a 500
-//! `InternalError`). The decision is a hash of the seed, the request (method, path, body) and
-//! the SDK's attempt number, so a run is repeatable whatever the timing, and a retry of the same
-//! call is judged afresh.
+//! `InternalError`), or forwards it and loses the answer ("commit then drop": the work is done,
+//! the client sees its connection close). The decision is a hash of the seed, the request
+//! (method, path, body) and the SDK's attempt number, so a run is repeatable whatever the
+//! timing, and a retry of the same call is judged afresh.
+//!
+//! Armed with [`FaultProxy::arm_kill`], it also marks the k-th request of a run: it forwards
+//! that one (AWS does the work), tells the test to kill the client before the answer reaches
+//! it, and holds every later request unanswered, so nothing happens after the kill point.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// How often and with what seed to fail.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     pub seed: u64,
     /// The share of requests answered with a fault, 0.0 to 1.0.
     pub rate: f64,
+    /// The share of the faults that are "commit then drop" rather than an error answer.
+    pub drops: f64,
+}
+
+impl Faults {
+    /// Throttling and 5xx answers for `rate` of the requests.
+    pub fn errors(seed: u64, rate: f64) -> Self {
+        Faults { seed, rate, drops: 0.0 }
+    }
+
+    /// No faults: the proxy only counts (and, armed, kills).
+    pub fn none() -> Self {
+        Faults::default()
+    }
 }
 
 /// A running proxy; it stops when dropped (with the runtime it runs on).
@@ -32,6 +52,11 @@ pub struct FaultProxy {
 struct Counts {
     forwarded: AtomicU64,
     failed: AtomicU64,
+    /// Requests of the current run (since the last arm or disarm), faulted ones included.
+    seen: AtomicU64,
+    /// The request to kill at (1-based); 0 when not armed.
+    kill_at: AtomicU64,
+    killed: Mutex<Option<Sender<()>>>,
 }
 
 impl FaultProxy {
@@ -58,26 +83,77 @@ impl FaultProxy {
     pub fn counts(&self) -> (u64, u64) {
         (self.counts.forwarded.load(Ordering::SeqCst), self.counts.failed.load(Ordering::SeqCst))
     }
+
+    /// Requests seen since the last [`arm_kill`](Self::arm_kill) or [`disarm`](Self::disarm).
+    pub fn seen(&self) -> u64 {
+        self.counts.seen.load(Ordering::SeqCst)
+    }
+
+    /// From now on, request `k` (1-based) is forwarded and then reported on the returned channel
+    /// instead of answered; it and every later request stay unanswered until disarmed.
+    pub fn arm_kill(&self, k: u64) -> Receiver<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        *self.counts.killed.lock().unwrap() = Some(tx);
+        self.counts.seen.store(0, Ordering::SeqCst);
+        self.counts.kill_at.store(k, Ordering::SeqCst);
+        rx
+    }
+
+    /// Back to forwarding everything; the request count starts again.
+    pub fn disarm(&self) {
+        self.counts.kill_at.store(0, Ordering::SeqCst);
+        self.counts.seen.store(0, Ordering::SeqCst);
+        self.counts.killed.lock().unwrap().take();
+    }
 }
 
 /// One request per connection: the proxy answers with `Connection: close`.
 async fn serve(mut client: TcpStream, target: &str, faults: Faults, counts: &Counts) -> std::io::Result<()> {
     let Some(request) = read_message(&mut client).await? else { return Ok(()) };
     let head = String::from_utf8_lossy(&request.head).into_owned();
-    if let Some(fault) = decide(&head, &request.body, faults) {
+    let n = counts.seen.fetch_add(1, Ordering::SeqCst) + 1;
+    let kill_at = counts.kill_at.load(Ordering::SeqCst);
+    if kill_at != 0 && n > kill_at {
+        return hold(client).await;
+    }
+    let fault = decide(&head, &request.body, faults);
+    if let Some(fault) = fault.filter(|f| *f != Fault::Dropped) {
         counts.failed.fetch_add(1, Ordering::SeqCst);
         return client.write_all(&fault.response(&head)).await;
     }
+    let response = forward(target, &request).await?;
+    if kill_at != 0 && n == kill_at {
+        if let Some(killed) = counts.killed.lock().unwrap().take() {
+            let _ = killed.send(());
+        }
+        return hold(client).await;
+    }
+    if fault == Some(Fault::Dropped) {
+        counts.failed.fetch_add(1, Ordering::SeqCst);
+        return Ok(()); // the work is done upstream; the client sees its connection close
+    }
     counts.forwarded.fetch_add(1, Ordering::SeqCst);
+    let split = find(&response, b"\r\n\r\n").map_or(response.len(), |i| i + 4);
+    client.write_all(&with_close(&response[..split])).await?;
+    client.write_all(&response[split..]).await?;
+    client.shutdown().await
+}
+
+/// Sends the request upstream and reads its whole answer.
+async fn forward(target: &str, request: &Message) -> std::io::Result<Vec<u8>> {
     let mut upstream = TcpStream::connect(target).await?;
     upstream.write_all(&with_close(&request.head)).await?;
     upstream.write_all(&request.body).await?;
     let mut response = Vec::new();
     upstream.read_to_end(&mut response).await?;
-    let split = find(&response, b"\r\n\r\n").map_or(response.len(), |i| i + 4);
-    client.write_all(&with_close(&response[..split])).await?;
-    client.write_all(&response[split..]).await?;
-    client.shutdown().await
+    Ok(response)
+}
+
+/// Keeps the client's connection open and unanswered until the client goes away.
+async fn hold(mut client: TcpStream) -> std::io::Result<()> {
+    let mut sink = [0u8; 1024];
+    while client.read(&mut sink).await? > 0 {}
+    Ok(())
 }
 
 struct Message {
@@ -140,6 +216,8 @@ fn with_close(head: &[u8]) -> Vec<u8> {
 enum Fault {
     Throttled,
     InternalError,
+    /// Forwarded, and the answer lost.
+    Dropped,
 }
 
 /// Whether this request gets a fault, from a hash of the seed, the request and its attempt.
@@ -154,7 +232,15 @@ fn decide(head: &str, body: &[u8], faults: Faults) -> Option<Fault> {
     hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
     hash ^= hash >> 33;
     let share = (hash >> 11) as f64 / (1u64 << 53) as f64;
-    (share < faults.rate).then_some(if hash & 1 == 0 { Fault::Throttled } else { Fault::InternalError })
+    if share >= faults.rate {
+        return None;
+    }
+    // Where in [0, rate) the share falls picks the kind, so the kinds stay independent of the rate.
+    Some(match share / faults.rate {
+        s if s < faults.drops => Fault::Dropped,
+        _ if hash & 1 == 0 => Fault::Throttled,
+        _ => Fault::InternalError,
+    })
 }
 
 impl Fault {
@@ -164,7 +250,9 @@ impl Fault {
         let (status, code, message) = match self {
             Fault::Throttled if json => ("400 Bad Request", "ThrottlingException", "Rate exceeded"),
             Fault::Throttled => ("503 Service Unavailable", "RequestLimitExceeded", "Request limit exceeded."),
-            Fault::InternalError => ("500 Internal Server Error", "InternalError", "An internal error has occurred"),
+            Fault::InternalError | Fault::Dropped => {
+                ("500 Internal Server Error", "InternalError", "An internal error has occurred")
+            }
         };
         let (content_type, body) = if json {
             ("application/x-amz-json-1.1", format!(r#"{{"__type":"{code}","message":"{message}"}}"#))
@@ -192,13 +280,18 @@ mod tests {
 
     #[test]
     fn the_share_of_faults_follows_the_rate_and_the_seed() {
-        let faults = Faults { seed: 7, rate: 0.25 };
+        let faults = Faults::errors(7, 0.25);
         let hits = (0..4000)
             .filter(|i| decide("POST / HTTP/1.1\r\n", format!("Action=X&n={i}").as_bytes(), faults).is_some())
             .count();
         assert!((800..1200).contains(&hits), "{hits} of 4000 at 25%");
-        let again = |seed| decide("POST / HTTP/1.1\r\n", b"Action=CreateVpc", Faults { seed, rate: 0.5 });
+        let again = |seed| decide("POST / HTTP/1.1\r\n", b"Action=CreateVpc", Faults::errors(seed, 0.5));
         assert_eq!(again(1), again(1), "the same seed and request, the same answer");
-        assert_eq!(decide("GET / HTTP/1.1\r\n", b"", Faults { seed: 1, rate: 0.0 }), None);
+        assert_eq!(decide("GET / HTTP/1.1\r\n", b"", Faults::none()), None);
+        let drops = Faults { seed: 3, rate: 0.5, drops: 0.5 };
+        let kinds: Vec<_> =
+            (0..2000).filter_map(|i| decide("POST / HTTP/1.1\r\n", format!("n={i}").as_bytes(), drops)).collect();
+        let dropped = kinds.iter().filter(|f| **f == Fault::Dropped).count();
+        assert!((400..600).contains(&dropped), "{dropped} of {} faults dropped at 50%", kinds.len());
     }
 }

@@ -102,6 +102,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub retries: u32,
 
+    /// Seconds a git remote may take to accept the connection, and then to send or take each
+    /// piece of data, before the fetch or push fails (a stalled remote would hold the pipeline)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub network_timeout: u32,
+
     /// Keep the tag when the new one is an older release: by semantic version, else by image
     /// creation time (imgbuild's `created` label, kept in each bump's Image-Created trailer).
     /// A race between two releases then ends on the newer one, whichever pushes last

@@ -49,6 +49,8 @@ pub struct Options {
     pub push: bool,
     pub remote: String,
     pub retries: u32,
+    /// How long a remote may stall a connect, read or write ([`set_network_timeout`]).
+    pub network_timeout: std::time::Duration,
     pub author: Option<(String, String)>,
     pub credentials: Credentials,
     /// Keep the tag when the new one is an older release (see [`crate::order`]).
@@ -515,6 +517,7 @@ impl Repo {
     }
 
     fn remote(&self, options: &Options) -> anyhow::Result<git2::Remote<'_>> {
+        set_network_timeout(options.network_timeout);
         if let Some(direct) = &self.direct {
             // Anonymous: nothing is written to the repository's config.
             return self
@@ -527,6 +530,26 @@ impl Repo {
                 .hint("pass --remote NAME")
                 .into()
         })
+    }
+}
+
+/// libgit2's socket timeouts (connect, and each read or write), which it keeps process-wide and
+/// leaves unlimited by default: a remote that accepts the connection and then stalls would hold
+/// a pipeline step until its runner's own timeout, hours later. Zero (as `Options::default()`
+/// has) keeps libgit2's defaults.
+pub fn set_network_timeout(timeout: std::time::Duration) {
+    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    if millis == 0 {
+        return;
+    }
+    // SAFETY: these store two integers among libgit2's global options (no pointer is passed).
+    // libgit2 reads them when a socket is opened or waits; a concurrent fetch in another thread
+    // reads either the old or the new value.
+    #[allow(unsafe_code)]
+    unsafe {
+        // Both fail only on a libgit2 built without these options (< 1.7); git2 bundles 1.9.
+        let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
+        let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
     }
 }
 
@@ -583,8 +606,11 @@ fn callbacks(credentials: &Credentials) -> RemoteCallbacks<'_> {
 fn git_error(e: &git2::Error, doing: &str, remote: &str) -> anyhow::Error {
     let auth =
         e.class() == git2::ErrorClass::Http && e.message().contains("401") || e.message().contains("credentials");
+    let stalled = e.message().contains("timed out") || e.message().contains("timeout");
     let hint = if auth {
         "give a token (--token-env, --token-file or --token-secret) or an SSH key that may push there"
+    } else if stalled {
+        "the remote stopped answering; re-run (nothing was pushed half-way), or raise --network-timeout"
     } else {
         "check that the remote is reachable and the branch exists"
     };
@@ -636,6 +662,34 @@ mod tests {
         let tip = repo.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap();
         let entry = tip.tree().unwrap().get_path(Path::new(path)).unwrap();
         String::from_utf8(repo.find_blob(entry.id()).unwrap().content().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_remote_that_accepts_and_then_stalls_fails_the_fetch_with_a_hint() {
+        let work = TempDir::new("tagbump-stall").unwrap();
+        // Accepts connections and never answers, as a hung git server or proxy does.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/r.git", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(4).collect();
+            drop(held);
+        });
+        let options = Options { network_timeout: std::time::Duration::from_secs(1), ..options() };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = work.path().join("clone");
+        std::thread::spawn(move || {
+            let repo = Repo::ephemeral(&dir, &url, "the stalled remote", true, "v.yaml".into()).unwrap();
+            let said = |e: anyhow::Error| match e.downcast_ref::<Hinted>() {
+                Some(h) => format!("{}; {}", h.message, h.hint),
+                None => format!("{e:#}"),
+            };
+            let _ = tx.send(repo.fetch(&options, "main").map(|_| ()).map_err(said));
+        });
+        // Generous: without the timeout the fetch would never end; with it, it ends in about 1 s.
+        let result = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the fetch ended");
+        let error = result.expect_err("a stalled remote is an error");
+        assert!(error.contains("fetching the stalled remote failed"), "{error}");
+        assert!(error.contains("--network-timeout"), "{error}");
     }
 
     #[test]

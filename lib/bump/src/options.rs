@@ -29,6 +29,8 @@ pub struct BumpOptions {
     pub remote: String,
     /// Attempts after the first when the push loses a race.
     pub retries: u32,
+    /// How long a remote may stall a connect, read or write.
+    pub network_timeout: std::time::Duration,
     /// Keep the tag when the new one is an older release.
     pub forward_only: bool,
     /// (name, email) of the commit's author.
@@ -51,6 +53,7 @@ impl BumpOptions {
             push: self.push,
             remote: self.remote.clone(),
             retries: self.retries,
+            network_timeout: self.network_timeout,
             author: self.author.clone(),
             credentials,
             forward_only: self.forward_only,
@@ -73,6 +76,7 @@ impl From<&Args> for BumpOptions {
             push: args.push,
             remote: args.remote.clone(),
             retries: args.retries,
+            network_timeout: std::time::Duration::from_secs(args.network_timeout.into()),
             forward_only: args.forward_only,
             author: args.author.clone(),
             token_file: args.token_file.clone(),
