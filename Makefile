@@ -16,7 +16,7 @@ APP_PORT ?= 18080
 TEST_STACK := 1
 SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/dist scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary scripts/target-dir .ci/run
 
-.PHONY: help bootstrap build lint fmt generate schemas completions render stack test unit bench dist up down
+.PHONY: help bootstrap build lint fmt generate schemas completions render stack test unit bench chaos dist up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,14 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 	scripts/bench/app
 	$(CARGO) build --workspace --locked
 	scripts/bench/release
+
+# The report has a JSON line per tool (tests/e2e/chaos.rs writes them); jq makes the table.
+CHAOS_REPORT := $(CARGO_TARGET_DIR)/chaos.jsonl
+chaos: build stack ## not part of test (it takes long; make test runs a seeded slice): mkvpc, mkeks and mkpipeline killed at every request of a run, re-run and deleted, and 20 runs each at 25% injected throttling/5xx; prints kill points tried, converged, orphans and faulted runs succeeded per tool
+	rm -f $(CHAOS_REPORT)
+	EKSKIT_CHAOS=full EKSKIT_CHAOS_REPORT=$(CHAOS_REPORT) EKSKIT_STACK_INDEX=$(TEST_STACK) $(CARGO) test -p ekskit-tests --test e2e --locked -- chaos:: --test-threads=3 || status=$$?; \
+	jq -r '"\(.tool)\tkill points \(.kill_points) tried, \(.converged) converged\torphans \(.orphans)\t25% faults: \(.fault_runs_ok)/\(.fault_runs) runs succeeded\t(\(.create_requests) create / \(.delete_requests) delete requests)"' $(CHAOS_REPORT); \
+	exit $${status:-0}
 
 dist: ## static release binaries (musl) of every tool + SHA256SUMS in dist/out; DIST_IMAGE=1 also the tools image (DIST_PUSH=REPOSITORY pushes it, DIST_BASE_IMAGE=IMAGE its base)
 	scripts/dist $(if $(DIST_IMAGE),--image) $(if $(DIST_BASE_IMAGE),--base-image $(DIST_BASE_IMAGE)) $(if $(DIST_PUSH),--push $(DIST_PUSH))

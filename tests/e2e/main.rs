@@ -8,6 +8,7 @@
 //! test runs.
 
 mod addons;
+mod chaos;
 mod compose;
 mod deploy;
 mod devstack;

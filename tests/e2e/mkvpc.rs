@@ -223,31 +223,6 @@ fn changing_the_nat_mode_converges_both_ways() {
 }
 
 #[test]
-fn with_a_quarter_of_the_calls_throttled_or_failing_create_rerun_and_delete_converge() {
-    use ekskit_tests::faults::{FaultProxy, Faults};
-    let stack = unique_stack("faults");
-    let region = "ca-central-1";
-    let proxy = FaultProxy::start(&env()["AWS_ENDPOINT_URL"], Faults::errors(20, 0.25));
-    let through_proxy = |args: &[&str]| {
-        let mut cmd = tool("mkvpc", env());
-        cmd.env("AWS_ENDPOINT_URL", &proxy.url).args(args).args(["--region", region]);
-        let out = run(cmd, None);
-        assert!(out.status.success(), "mkvpc {args:?} through the fault proxy:\n{}", stderr(&out));
-        out
-    };
-    let created = stdout_json(&through_proxy(&["--name", &stack, "--nat", "single", "--endpoints", "s3,sts"]));
-    let resources = owned_resources(&ec2(region), &stack);
-    assert_eq!((count(&resources, "vpc"), count(&resources, "nat"), count(&resources, "eip")), (1, 1, 1));
-    let again = through_proxy(&["--name", &stack, "--nat", "single", "--endpoints", "s3,sts"]);
-    assert_eq!(stdout_json(&again), created, "the re-run converges on the same resources");
-    assert_eq!(owned_resources(&ec2(region), &stack), resources);
-    through_proxy(&["--delete", "--name", &stack]);
-    assert_eq!(owned_resources(&ec2(region), &stack), Vec::<String>::new(), "nothing is left");
-    let (forwarded, failed) = proxy.counts();
-    assert!(failed * 8 > forwarded, "faults were injected: {failed} of {}", forwarded + failed);
-}
-
-#[test]
 fn two_runs_started_together_on_one_stack_take_turns_and_make_one_vpc() {
     let stack = unique_stack("together");
     let start = || {
