@@ -3,6 +3,7 @@
 pub mod config;
 pub mod errors;
 pub mod iam;
+pub mod once;
 
 pub use config::{AwsArgs, document_region, load};
 pub use errors::{AwsResultExt, aws_code, aws_error};

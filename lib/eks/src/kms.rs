@@ -5,6 +5,7 @@
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeyState, Tag};
+use ekskit_aws::once::{create_once, no_retries};
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::info;
@@ -83,14 +84,16 @@ async fn create(kms: &Client, stack: &str, alias: &str) -> anyhow::Result<KeyMet
         .into_iter()
         .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
         .collect::<Result<_, _>>()?;
-    let key = kms
-        .create_key()
-        .description(format!("Secrets envelope encryption of EKS cluster {stack} (ekskit)"))
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .aws(format!("creating KMS key for {alias}"))?;
-    key.key_metadata.ok_or_else(|| anyhow::anyhow!("KMS returned no key metadata for {alias}"))
+    let what = format!("creating KMS key for {alias}");
+    // CreateKey takes no token: a retry after a lost answer would make a second key.
+    let create = || async {
+        let call = kms.create_key().description(format!("Secrets envelope encryption of EKS cluster {stack} (ekskit)"));
+        let once = aws_sdk_kms::config::Builder::default().retry_config(no_retries());
+        let key = call.set_tags(Some(tags.clone())).customize().config_override(once).send().await.aws(&what)?;
+        key.key_metadata.ok_or_else(|| anyhow::anyhow!("KMS returned no key metadata for {alias}"))
+    };
+    let find = || async { Ok(by_tag(kms, stack).await?.into_iter().next()) };
+    create_once(&what, create, find).await
 }
 
 /// Makes the alias point at the key. An alias left on a key being deleted (a delete that

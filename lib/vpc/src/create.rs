@@ -10,6 +10,7 @@ use aws_sdk_ec2::types::{
     AttributeBooleanValue, DomainType, IpPermission, IpRange, NatGatewayState, ResourceType, RouteTable, SecurityGroup,
     Subnet, VpcEndpointType,
 };
+use ekskit_aws::once::{create_once, no_retries};
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::stack::ownership_tags;
 use ekskit_core::wait::{self, Backoff, Check};
@@ -23,6 +24,11 @@ use crate::plan::{SubnetPlan, Tier, Zone};
 use crate::tagging::{AZS_TAG, TOOL, Tags};
 
 const ANYWHERE: &str = "0.0.0.0/0";
+
+/// For creates AWS takes no token for: sent once, a lost answer looked up ([`create_once`]).
+fn once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(no_retries())
+}
 
 /// What converging needs: the client, the resolved spec and zones, and what already exists.
 pub struct Converge<'a> {
@@ -124,6 +130,11 @@ impl Converge<'_> {
         })
     }
 
+    /// The stack's resources as AWS holds them now: after a create whose answer was lost.
+    async fn reload(&self) -> anyhow::Result<Inventory> {
+        Inventory::load(self.ec2, self.stack()).await
+    }
+
     /// Adds tags the resource lacks (someone removed them, or an older version did not set them).
     async fn ensure_tags(&self, id: &str, want: &Tags, have: &[aws_sdk_ec2::types::Tag]) -> anyhow::Result<()> {
         let missing = want.missing_from(have);
@@ -145,15 +156,16 @@ impl Converge<'_> {
                 id
             }
             None => {
-                let out = self
-                    .ec2
-                    .create_vpc()
-                    .cidr_block(self.spec.cidr.to_string())
-                    .tag_specifications(tags.spec(ResourceType::Vpc))
-                    .send()
-                    .await
-                    .aws(format!("creating VPC {}", self.spec.cidr))?;
-                let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
+                let what = format!("creating VPC {}", self.spec.cidr);
+                let create = || async {
+                    let call = self.ec2.create_vpc().cidr_block(self.spec.cidr.to_string());
+                    let call = call.tag_specifications(tags.spec(ResourceType::Vpc)).customize();
+                    let out = call.config_override(once()).send().await.aws(&what)?;
+                    Ok(out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned())
+                };
+                let find =
+                    || async { Ok(self.reload().await?.vpcs.first().and_then(|v| v.vpc_id()).map(str::to_owned)) };
+                let id = create_once(&what, create, find).await?;
                 info!("created VPC {id} ({})", self.spec.cidr);
                 id
             }
@@ -208,26 +220,33 @@ impl Converge<'_> {
                 (id, attached)
             }
             None => {
-                let out = self
-                    .ec2
-                    .create_internet_gateway()
-                    .tag_specifications(tags.spec(ResourceType::InternetGateway))
-                    .send()
-                    .await
-                    .aws("creating the internet gateway")?;
-                let id = out.internet_gateway().and_then(|i| i.internet_gateway_id()).unwrap_or_default().to_owned();
+                let what = "creating the internet gateway";
+                let create = || async {
+                    let call = self.ec2.create_internet_gateway();
+                    let call = call.tag_specifications(tags.spec(ResourceType::InternetGateway)).customize();
+                    let out = call.config_override(once()).send().await.aws(what)?;
+                    let id = out.internet_gateway().and_then(|i| i.internet_gateway_id()).unwrap_or_default();
+                    Ok((id.to_owned(), false))
+                };
+                let find = || async {
+                    let found = self.reload().await?.internet_gateways.first().cloned();
+                    Ok(found.map(|igw| {
+                        let attached = igw.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id));
+                        (igw.internet_gateway_id().unwrap_or_default().to_owned(), attached)
+                    }))
+                };
+                let (id, attached) = create_once(what, create, find).await?;
                 info!("created internet gateway {id}");
-                (id, false)
+                (id, attached)
             }
         };
         if !attached {
-            self.ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(&id)
-                .vpc_id(vpc_id)
-                .send()
-                .await
-                .aws(format!("attaching internet gateway {id} to VPC {vpc_id}"))?;
+            let attach = self.ec2.attach_internet_gateway().internet_gateway_id(&id).vpc_id(vpc_id).send().await;
+            match attach.aws(format!("attaching internet gateway {id} to VPC {vpc_id}")) {
+                // Attached by an earlier attempt whose answer was lost (the SDK retried it).
+                Err(e) if aws_code(&e) == Some("Resource.AlreadyAssociated") => {}
+                other => drop(other?),
+            }
             info!("attached internet gateway {id} to {vpc_id}");
         }
         Ok(id)
@@ -248,19 +267,23 @@ impl Converge<'_> {
                 (id, subnet.map_public_ip_on_launch() == Some(true))
             }
             None => {
-                let out = self
-                    .ec2
-                    .create_subnet()
-                    .vpc_id(vpc_id)
-                    .cidr_block(plan.cidr.to_string())
-                    .availability_zone(&plan.az)
-                    .tag_specifications(tags.spec(ResourceType::Subnet))
-                    .send()
-                    .await
-                    .aws(format!("creating {tier} subnet {} in {}", plan.cidr, plan.az))?;
-                let id = out.subnet().and_then(Subnet::subnet_id).unwrap_or_default().to_owned();
+                let what = format!("creating {tier} subnet {} in {}", plan.cidr, plan.az);
+                let create = || async {
+                    let call = self.ec2.create_subnet().vpc_id(vpc_id).cidr_block(plan.cidr.to_string());
+                    let call = call.availability_zone(&plan.az).tag_specifications(tags.spec(ResourceType::Subnet));
+                    let out = call.customize().config_override(once()).send().await.aws(&what)?;
+                    Ok((out.subnet().and_then(Subnet::subnet_id).unwrap_or_default().to_owned(), false))
+                };
+                let find = || async {
+                    let inventory = self.reload().await?;
+                    let found = inventory.subnet(role, &plan.az);
+                    Ok(found.map(|s| {
+                        (s.subnet_id().unwrap_or_default().to_owned(), s.map_public_ip_on_launch() == Some(true))
+                    }))
+                };
+                let (id, maps_public_ip) = create_once(&what, create, find).await?;
                 info!("created {tier} subnet {id} ({}, {})", plan.az, plan.cidr);
-                (id, false)
+                (id, maps_public_ip)
             }
         };
         if plan.tier == Tier::Public && !maps_public_ip {
@@ -283,17 +306,21 @@ impl Converge<'_> {
             return Ok((id, address.public_ip().map(str::to_owned)));
         }
         let tags = Tags::new(self.stack(), role::EIP, Some(az), &format!("nat-{az}"));
-        let out = self
-            .ec2
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(tags.spec(ResourceType::ElasticIp))
-            .send()
-            .await
-            .aws(format!("allocating an Elastic IP for the NAT gateway in {az}"))?;
-        let id = out.allocation_id().unwrap_or_default().to_owned();
-        info!("allocated Elastic IP {id} ({}) for the NAT gateway in {az}", out.public_ip().unwrap_or("?"));
-        Ok((id, out.public_ip().map(str::to_owned)))
+        let what = format!("allocating an Elastic IP for the NAT gateway in {az}");
+        let create = || async {
+            let call = self.ec2.allocate_address().domain(DomainType::Vpc);
+            let call = call.tag_specifications(tags.spec(ResourceType::ElasticIp)).customize();
+            let out = call.config_override(once()).send().await.aws(&what)?;
+            Ok((out.allocation_id().unwrap_or_default().to_owned(), out.public_ip().map(str::to_owned)))
+        };
+        let find = || async {
+            let inventory = self.reload().await?;
+            let found = inventory.address(az);
+            Ok(found.map(|a| (a.allocation_id().unwrap_or_default().to_owned(), a.public_ip().map(str::to_owned))))
+        };
+        let (id, ip) = create_once(&what, create, find).await?;
+        info!("allocated Elastic IP {id} ({}) for the NAT gateway in {az}", ip.as_deref().unwrap_or("?"));
+        Ok((id, ip))
     }
 
     async fn ensure_nat_gateway(
@@ -404,15 +431,17 @@ impl Converge<'_> {
             return Ok(rt.clone());
         }
         let tags = Tags::new(self.stack(), role, az, &format!("rtb-{suffix}"));
-        let out = self
-            .ec2
-            .create_route_table()
-            .vpc_id(vpc_id)
-            .tag_specifications(tags.spec(ResourceType::RouteTable))
-            .send()
-            .await
-            .aws(format!("creating the {suffix} route table"))?;
-        let rt = out.route_table().cloned().context("AWS returned no route table")?;
+        // CreateRouteTable takes a client token, but AWS answers a token it saw with the table it
+        // made then, even once deleted: a table removed by hand would come back as a dead id.
+        let what = format!("creating the {suffix} route table");
+        let create = || async {
+            let call = self.ec2.create_route_table().vpc_id(vpc_id);
+            let call = call.tag_specifications(tags.spec(ResourceType::RouteTable)).customize();
+            let out = call.config_override(once()).send().await.aws(&what)?;
+            out.route_table().cloned().context("AWS returned no route table")
+        };
+        let find = || async { Ok(self.reload().await?.route_table(role, az).cloned()) };
+        let rt = create_once(&what, create, find).await?;
         info!("created route table {} ({suffix})", rt.route_table_id().unwrap_or_default());
         Ok(rt)
     }
@@ -500,13 +529,13 @@ impl Converge<'_> {
                     .aws(format!("moving subnet {subnet_id} to route table {rt_id}"))?;
             }
             None => {
-                self.ec2
-                    .associate_route_table()
-                    .route_table_id(rt_id)
-                    .subnet_id(subnet_id)
-                    .send()
-                    .await
-                    .aws(format!("associating subnet {subnet_id} with route table {rt_id}"))?;
+                let associated =
+                    self.ec2.associate_route_table().route_table_id(rt_id).subnet_id(subnet_id).send().await;
+                match associated.aws(format!("associating subnet {subnet_id} with route table {rt_id}")) {
+                    // Associated by an earlier attempt whose answer was lost (the SDK retried it).
+                    Err(e) if aws_code(&e) == Some("Resource.AlreadyAssociated") => {}
+                    other => drop(other?),
+                }
             }
         }
         info!("associated subnet {subnet_id} with route table {rt_id}");
@@ -542,17 +571,20 @@ impl Converge<'_> {
             return Ok(id);
         }
         let tags = Tags::new(self.stack(), role::ENDPOINT_SG, None, "endpoints");
-        let out = self
-            .ec2
-            .create_security_group()
-            .vpc_id(vpc_id)
-            .group_name(format!("{}-endpoints", self.stack()))
-            .description("HTTPS from the VPC to its interface endpoints (ekskit mkvpc)")
-            .tag_specifications(tags.spec(ResourceType::SecurityGroup))
-            .send()
-            .await
-            .aws("creating the endpoint security group")?;
-        let id = out.group_id().unwrap_or_default().to_owned();
+        let what = "creating the endpoint security group";
+        let create = || async {
+            let call =
+                self.ec2.create_security_group().vpc_id(vpc_id).group_name(format!("{}-endpoints", self.stack()));
+            let call = call.description("HTTPS from the VPC to its interface endpoints (ekskit mkvpc)");
+            let call = call.tag_specifications(tags.spec(ResourceType::SecurityGroup)).customize();
+            let out = call.config_override(once()).send().await.aws(what)?;
+            Ok(out.group_id().unwrap_or_default().to_owned())
+        };
+        let find = || async {
+            let inventory = self.reload().await?;
+            Ok(inventory.endpoint_security_group().and_then(|g| g.group_id()).map(str::to_owned))
+        };
+        let id = create_once(what, create, find).await?;
         self.allow_https(&id).await?;
         info!("created endpoint security group {id}");
         Ok(id)

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use aws_sdk_ec2::Client;
-use ekskit_aws::AwsResultExt;
+use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::Hinted;
 use futures::future::join_all;
 
@@ -108,13 +108,12 @@ pub async fn delete_stack(
                 let vpc = attachment.vpc_id().unwrap_or_default();
                 // Detaching fails while public IPs are mapped in the VPC; they go with the NATs and LBs.
                 delete_when_free(&format!("internet gateway {id} attachment"), timeout, || async {
-                    ec2.detach_internet_gateway()
-                        .internet_gateway_id(id)
-                        .vpc_id(vpc)
-                        .send()
-                        .await
-                        .aws(format!("detaching internet gateway {id} from {vpc}"))
-                        .map(drop)
+                    let detached = ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc).send().await;
+                    match detached.aws(format!("detaching internet gateway {id} from {vpc}")) {
+                        // Already detached: an earlier attempt whose answer was lost did it.
+                        Err(e) if aws_code(&e) == Some("Gateway.NotAttached") => Ok(()),
+                        other => other.map(drop),
+                    }
                 })
                 .await?;
             }
