@@ -74,7 +74,7 @@ CHAOS_REPORT := $(CARGO_TARGET_DIR)/chaos.jsonl
 chaos: build stack ## not part of test (it takes long; make test runs a seeded slice): mkvpc, mkeks and mkpipeline killed at every request of a run, re-run and deleted, and 20 runs each at 25% injected throttling/5xx; prints kill points tried, converged, orphans and faulted runs succeeded per tool
 	rm -f $(CHAOS_REPORT)
 	EKSKIT_CHAOS=full EKSKIT_CHAOS_REPORT=$(CHAOS_REPORT) EKSKIT_STACK_INDEX=$(TEST_STACK) $(CARGO) test -p ekskit-tests --test e2e --locked -- chaos:: --test-threads=3 || status=$$?; \
-	jq -r '"\(.tool)\tkill points \(.kill_points) tried, \(.converged) converged\torphans \(.orphans)\t25% faults: \(.fault_runs_ok)/\(.fault_runs) runs succeeded\t(\(.create_requests) create / \(.delete_requests) delete requests)"' $(CHAOS_REPORT); \
+	jq -r '"\(.tool)\tkill points \(.kill_points) tried, \(.converged) converged\torphans \(.orphans)\t25% faults: \(.fault_runs_ok)/\(.fault_runs) runs succeeded\t10% answers lost: \(.drop_runs_ok)/\(.drop_runs)\t(\(.create_requests) create / \(.delete_requests) delete requests)"' $(CHAOS_REPORT); \
 	exit $${status:-0}
 
 dist: ## static release binaries (musl) of every tool + SHA256SUMS in dist/out; DIST_IMAGE=1 also the tools image (DIST_PUSH=REPOSITORY pushes it, DIST_BASE_IMAGE=IMAGE its base)

@@ -3,8 +3,9 @@
 //! or fails (EC2's `RequestLimitExceeded` on 503, a JSON `ThrottlingException`, a 500
 //! `InternalError`), or forwards it and loses the answer ("commit then drop": the work is done,
 //! the client sees its connection close). The decision is a hash of the seed, the request
-//! (method, path, body) and the SDK's attempt number, so a run is repeatable whatever the
-//! timing, and a retry of the same call is judged afresh.
+//! (method, path, body) and how many times the proxy saw that same request before, so a run is
+//! repeatable whatever the timing, and a retry of the same call (by the SDK or by the tool) is
+//! judged afresh.
 //!
 //! Armed with [`FaultProxy::arm_kill`], it also marks the k-th request of a run: it forwards
 //! that one (AWS does the work), tells the test to kill the client before the answer reaches
@@ -57,6 +58,8 @@ struct Counts {
     /// The request to kill at (1-based); 0 when not armed.
     kill_at: AtomicU64,
     killed: Mutex<Option<Sender<()>>>,
+    /// How many times each request (by hash) arrived.
+    repeats: Mutex<std::collections::HashMap<u64, u64>>,
 }
 
 impl FaultProxy {
@@ -116,7 +119,13 @@ async fn serve(mut client: TcpStream, target: &str, faults: Faults, counts: &Cou
     if kill_at != 0 && n > kill_at {
         return hold(client).await;
     }
-    let fault = decide(&head, &request.body, faults);
+    let repeat = {
+        let mut repeats = counts.repeats.lock().unwrap();
+        let seen = repeats.entry(fnv(request_key(&head, &request.body), 0)).or_default();
+        *seen += 1;
+        *seen
+    };
+    let fault = decide(&head, &request.body, repeat, faults);
     if let Some(fault) = fault.filter(|f| *f != Fault::Dropped) {
         counts.failed.fetch_add(1, Ordering::SeqCst);
         return client.write_all(&fault.response(&head)).await;
@@ -189,6 +198,17 @@ async fn read_message(stream: &mut TcpStream) -> std::io::Result<Option<Message>
     Ok(Some(Message { head, body }))
 }
 
+/// What makes two requests the same one: the request line and the body (not the headers, which
+/// carry signatures, dates and the SDK's attempt number).
+fn request_key<'a>(head: &'a str, body: &'a [u8]) -> impl Iterator<Item = u8> + 'a {
+    head.lines().next().unwrap_or_default().bytes().chain(body.iter().copied())
+}
+
+/// FNV-1a of `bytes`, started from `seed`.
+fn fnv(bytes: impl Iterator<Item = u8>, seed: u64) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325 ^ seed, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -221,13 +241,8 @@ enum Fault {
 }
 
 /// Whether this request gets a fault, from a hash of the seed, the request and its attempt.
-fn decide(head: &str, body: &[u8], faults: Faults) -> Option<Fault> {
-    let request_line = head.lines().next().unwrap_or_default();
-    let attempt = header(head, "amz-sdk-request").unwrap_or_default();
-    let mut hash = 0xcbf2_9ce4_8422_2325 ^ faults.seed;
-    for byte in request_line.bytes().chain(attempt.bytes()).chain(body.iter().copied()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
+fn decide(head: &str, body: &[u8], repeat: u64, faults: Faults) -> Option<Fault> {
+    let mut hash = fnv(request_key(head, body).chain(repeat.to_le_bytes()), faults.seed);
     hash ^= hash >> 33;
     hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
     hash ^= hash >> 33;
@@ -282,15 +297,18 @@ mod tests {
     fn the_share_of_faults_follows_the_rate_and_the_seed() {
         let faults = Faults::errors(7, 0.25);
         let hits = (0..4000)
-            .filter(|i| decide("POST / HTTP/1.1\r\n", format!("Action=X&n={i}").as_bytes(), faults).is_some())
+            .filter(|i| decide("POST / HTTP/1.1\r\n", format!("Action=X&n={i}").as_bytes(), 1, faults).is_some())
             .count();
         assert!((800..1200).contains(&hits), "{hits} of 4000 at 25%");
-        let again = |seed| decide("POST / HTTP/1.1\r\n", b"Action=CreateVpc", Faults::errors(seed, 0.5));
+        let again = |seed| decide("POST / HTTP/1.1\r\n", b"Action=CreateVpc", 1, Faults::errors(seed, 0.5));
         assert_eq!(again(1), again(1), "the same seed and request, the same answer");
-        assert_eq!(decide("GET / HTTP/1.1\r\n", b"", Faults::none()), None);
+        let retries = (1..=64)
+            .filter(|n| decide("POST / HTTP/1.1\r\n", b"Action=CreateVpc", *n, Faults::errors(1, 0.5)).is_some());
+        assert!((16..48).contains(&retries.count()), "each repeat of a request is judged afresh");
+        assert_eq!(decide("GET / HTTP/1.1\r\n", b"", 1, Faults::none()), None);
         let drops = Faults { seed: 3, rate: 0.5, drops: 0.5 };
         let kinds: Vec<_> =
-            (0..2000).filter_map(|i| decide("POST / HTTP/1.1\r\n", format!("n={i}").as_bytes(), drops)).collect();
+            (0..2000).filter_map(|i| decide("POST / HTTP/1.1\r\n", format!("n={i}").as_bytes(), 1, drops)).collect();
         let dropped = kinds.iter().filter(|f| **f == Fault::Dropped).count();
         assert!((400..600).contains(&dropped), "{dropped} of {} faults dropped at 50%", kinds.len());
     }
