@@ -9,6 +9,7 @@ complete -c imgbuild -l cache-from -d 'Images to use as cache sources; repeatabl
 complete -c imgbuild -l builder -d 'Builder: BuildKit when the engine offers it, else the classic builder' -r -f -a "auto\t'BuildKit when the engine offers it, else classic'
 buildkit\t''
 classic\t''"
+complete -c imgbuild -l idle-timeout -d 'Seconds the engine may go without sending anything during the build before imgbuild gives up on it (a hung engine or a stalled connection would otherwise hold the run)' -r
 complete -c imgbuild -l revision -d 'The commit the context holds (all 40 hex characters, 64 in a SHA-256 repository), when there is no git repository or to override HEAD [default: HEAD of the context\'s repository, else $CODEBUILD_RESOLVED_SOURCE_VERSION, else $GITHUB_SHA]' -r
 complete -c imgbuild -l no-git -d 'Build without a revision: no revision tag or labels (needs --tag)'
 complete -c imgbuild -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'

@@ -27,6 +27,8 @@ pub struct Request {
     pub platform: Option<String>,
     pub cache_from: Vec<String>,
     pub builder: Builder,
+    /// How long the engine's build stream may stay silent.
+    pub idle_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -107,7 +109,7 @@ pub async fn build(docker: &Docker, request: &Request, context: Vec<u8>) -> anyh
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut id: Option<String> = None;
     let mut log = BuildkitLog::default();
-    while let Some(item) = stream.next().await {
+    while let Some(item) = next_within(&mut stream, request.idle_timeout).await? {
         let info = match item {
             Ok(info) => info,
             Err(bollard::errors::Error::DockerStreamError { error }) => return Err(build_error(&log.explain(&error))),
@@ -133,6 +135,20 @@ pub async fn build(docker: &Docker, request: &Request, context: Vec<u8>) -> anyh
         docker.tag_image(&id, Some(options)).await.map_err(|e| anyhow::anyhow!("tagging {id} as {tag}: {e}"))?;
     }
     Ok(id)
+}
+
+/// The stream's next item, or an error when the engine sent nothing for `idle`.
+async fn next_within<S: futures::Stream + Unpin>(
+    stream: &mut S,
+    idle: std::time::Duration,
+) -> anyhow::Result<Option<S::Item>> {
+    tokio::time::timeout(idle, stream.next()).await.map_err(|_| {
+        Hinted::new(
+            format!("the Docker engine sent nothing for {} during the build", ekskit_core::wait::human(idle)),
+            "check the engine (docker info, its log) and re-run; raise --idle-timeout for a step that is silent longer",
+        )
+        .into()
+    })
 }
 
 /// A session id per build, as the docker CLI makes one.
@@ -201,6 +217,18 @@ fn build_error(message: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_build_stream_ends_with_the_idle_timeout() {
+        let idle = std::time::Duration::from_secs(1800);
+        let mut talking = futures::stream::iter([1, 2]);
+        assert_eq!(next_within(&mut talking, idle).await.unwrap(), Some(1));
+        let mut silent = futures::stream::pending::<u8>();
+        let error = next_within(&mut silent, idle).await.unwrap_err();
+        let hinted = error.downcast_ref::<Hinted>().unwrap();
+        assert_eq!(hinted.message, "the Docker engine sent nothing for 30m during the build");
+        assert!(hinted.hint.contains("--idle-timeout"));
+    }
 
     #[test]
     fn api_versions_compare() {

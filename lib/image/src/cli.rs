@@ -83,6 +83,11 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "BUILDER", default_value = "auto")]
     pub builder: crate::build::Builder,
 
+    /// Seconds the engine may go without sending anything during the build before imgbuild
+    /// gives up on it (a hung engine or a stalled connection would otherwise hold the run)
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+
     /// The commit the context holds (all 40 hex characters, 64 in a SHA-256 repository), when
     /// there is no git repository or to override HEAD [default: HEAD of the context's repository,
     /// else $CODEBUILD_RESOLVED_SOURCE_VERSION, else $GITHUB_SHA]

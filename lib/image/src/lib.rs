@@ -62,6 +62,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         platform: args.platform.clone(),
         cache_from: args.cache_from.clone(),
         builder,
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
     };
     let id = build::build(&docker, &request, tar).await?;
     let inspect = docker.inspect_image(&id).await.map_err(|e| anyhow::anyhow!("inspecting {id}: {e}"))?;
