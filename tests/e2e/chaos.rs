@@ -200,31 +200,30 @@ fn kill_points(requests: u64) -> Vec<u64> {
 fn kill_point(subject: &Subject, proxy: &FaultProxy, k: u64, reference: &[String]) -> Result<(), String> {
     killed_at(subject, proxy, k, &subject.create, subject.stdin.as_deref());
     proxy.disarm();
-    let doc = clean(subject, proxy, &subject.create, subject.stdin.as_deref())?;
-    let now = shape(&inventory(subject));
-    if now != reference {
-        return Err(format!("the re-run made {now:?}, a clean run {reference:?}"));
-    }
-    let again = clean(subject, proxy, &subject.create, subject.stdin.as_deref())?;
-    if again != doc {
-        return Err(format!("a further run printed another document:\n{again}\nnot\n{doc}"));
-    }
+    let doc = create_and_check(subject, proxy, reference)?;
     killed_at(subject, proxy, k, &delete_args(), Some(&doc.to_string()));
     proxy.disarm();
     clean(subject, proxy, &delete_args(), Some(&doc.to_string())).map(drop)
 }
 
-/// Create, re-run, delete, each through a proxy that fails a quarter of the requests.
-fn faulted_run(subject: &Subject, proxy: &FaultProxy, reference: &[String], baseline: &[String]) -> Result<(), String> {
+/// A create that must make what the reference made, and a re-run that must print the same
+/// document; the document.
+fn create_and_check(subject: &Subject, proxy: &FaultProxy, reference: &[String]) -> Result<Value, String> {
     let doc = clean(subject, proxy, &subject.create, subject.stdin.as_deref())?;
     let now = shape(&inventory(subject));
     if now != reference {
-        return Err(format!("made {now:?}, a clean run {reference:?}"));
+        return Err(format!("the create made {now:?}, a clean run {reference:?}"));
     }
     let again = clean(subject, proxy, &subject.create, subject.stdin.as_deref())?;
     if again != doc {
-        return Err(format!("the re-run printed another document:\n{again}\nnot\n{doc}"));
+        return Err(format!("a further run printed another document:\n{again}\nnot\n{doc}"));
     }
+    Ok(doc)
+}
+
+/// Create, re-run, delete, each through a proxy that fails a quarter of the requests.
+fn faulted_run(subject: &Subject, proxy: &FaultProxy, reference: &[String], baseline: &[String]) -> Result<(), String> {
+    let doc = create_and_check(subject, proxy, reference)?;
     clean(subject, proxy, &delete_args(), Some(&doc.to_string()))?;
     let left = leftovers(baseline, &inventory(subject));
     if left.is_empty() { Ok(()) } else { Err(format!("left {left:?}")) }
