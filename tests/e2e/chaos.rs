@@ -8,7 +8,8 @@
 //!
 //! `make test` runs a seeded slice (a few kill points per tool, one faulted run);
 //! `make chaos` (EKSKIT_CHAOS=full) every kill point of a run and 20 faulted runs per tool, and
-//! prints the figures. Each tool gets a region of its own: the inventory is region-wide.
+//! prints the figures. Each tool gets a region of its own (another for the slice): the
+//! inventory is region-wide.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -29,6 +30,12 @@ fn env() -> &'static BTreeMap<String, String> {
 /// `make chaos` sets EKSKIT_CHAOS=full; anything else is the slice `make test` runs.
 fn full() -> bool {
     std::env::var("EKSKIT_CHAOS").is_ok_and(|v| v == "full")
+}
+
+/// The tool's region: one for `make chaos`, another for the slice, so that a `make test` run
+/// while `make chaos` runs on the same stack does not see its resources.
+fn region(full_run: &'static str, slice: &'static str) -> &'static str {
+    if full() { full_run } else { slice }
 }
 
 /// One tool under test: how to create its part of a stack in its own region.
@@ -62,7 +69,7 @@ fn mkvpc_killed_at_any_request_converges_and_deletes_to_nothing() {
     let create = ["--name", &stack, "--nat", "single", "--endpoints", "s3,sts"];
     check(Subject {
         tool: "mkvpc",
-        region: "eu-north-1",
+        region: region("eu-north-1", "eu-south-1"),
         create: create.map(String::from).to_vec(),
         stdin: None,
         cleanup: ["--delete", "--name", &stack].map(String::from).to_vec(),
@@ -72,7 +79,7 @@ fn mkvpc_killed_at_any_request_converges_and_deletes_to_nothing() {
 
 #[test]
 fn mkeks_killed_at_any_request_converges_and_deletes_to_nothing() {
-    let (stack, region) = (unique_stack("chaos").to_lowercase(), "eu-west-3");
+    let (stack, region) = (unique_stack("chaos").to_lowercase(), region("eu-west-3", "eu-central-2"));
     let vpc = run_tool("mkvpc", env(), &["--name", &stack, "--nat", "none", "--region", region], None);
     let vpc = ok_json("mkvpc", &vpc);
     let create = ["--addon", "external-secrets"];
@@ -91,11 +98,12 @@ fn mkeks_killed_at_any_request_converges_and_deletes_to_nothing() {
 #[test]
 fn mkpipeline_killed_at_any_request_converges_and_deletes_to_nothing() {
     let stack = unique_stack("chs").to_lowercase();
-    let secret = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:gitops-token-AbCdEf";
-    let create = ["--name", &stack, "--repository", "acme/comments", "--token-secret", secret];
+    let region = region("ap-northeast-2", "af-south-1");
+    let secret = format!("arn:aws:secretsmanager:{region}:123456789012:secret:gitops-token-AbCdEf");
+    let create = ["--name", &stack, "--repository", "acme/comments", "--token-secret", &secret];
     check(Subject {
         tool: "mkpipeline",
-        region: "ap-northeast-2",
+        region,
         create: create.map(String::from).to_vec(),
         stdin: None,
         cleanup: ["--delete", "--name", &stack].map(String::from).to_vec(),
