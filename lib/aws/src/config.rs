@@ -54,8 +54,14 @@ pub async fn load(args: &AwsArgs, document_region: Option<&str>) -> Result<SdkCo
     Ok(config)
 }
 
+/// Why 8: a run of mkvpc makes about 150 calls (create, re-run, delete); at 25% of them
+/// throttled or failed, 5 attempts leave 150 x 0.25^5, about one run in seven, failing on a call
+/// that failed every time (seen in `make chaos`); 8 attempts, one in 400. The backoff between
+/// them sums to at most about 70 s, inside the 5 minutes a call may take in all.
+const MAX_ATTEMPTS: u32 = 8;
+
 /// Standard retries (exponential backoff with jitter on throttling, 5xx and connection
-/// errors, within the SDK's retry quota), 5 attempts in all instead of 3; each attempt is
+/// errors, within the SDK's retry quota), 8 attempts in all instead of 3; each attempt is
 /// bounded by the timeouts above. Not the adaptive mode: its client-side rate limiter falls to
 /// its floor (about one request per 2 s) at the first throttle and a short-lived tool never
 /// earns it back: a 53-call mkvpc run at 25% injected faults took 140 s adaptive, 2 s standard
@@ -63,7 +69,7 @@ pub async fn load(args: &AwsArgs, document_region: Option<&str>) -> Result<SdkCo
 /// (the SDK then reads them itself; AWS_RETRY_MODE=adaptive for an account throttled hard).
 fn default_retry(is_set: impl Fn(&str) -> bool) -> Option<RetryConfig> {
     let user_set = ["AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"].iter().any(|name| is_set(name));
-    (!user_set).then(|| RetryConfig::standard().with_max_attempts(5))
+    (!user_set).then(|| RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
 }
 
 /// The region a piped document records: the `cluster`'s (mkeks), else the `vpc`'s (mkvpc).
@@ -126,7 +132,7 @@ mod tests {
     fn retries_are_standard_with_5_attempts_unless_the_user_says_otherwise() {
         let ours = default_retry(|_| false).unwrap();
         assert_eq!(ours.mode(), aws_config::retry::RetryMode::Standard);
-        assert_eq!(ours.max_attempts(), 5);
+        assert_eq!(ours.max_attempts(), MAX_ATTEMPTS);
         assert!(default_retry(|name| name == "AWS_MAX_ATTEMPTS").is_none());
     }
 

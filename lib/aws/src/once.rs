@@ -19,10 +19,11 @@ pub fn no_retries() -> RetryConfig {
     RetryConfig::disabled()
 }
 
-/// As the SDK's standard mode: 5 attempts, backoff from 1 s doubling to at most 20 s.
+/// As the SDK's standard mode as configured in [`crate::config`]: 8 attempts, backoff from 1 s
+/// doubling to at most 20 s.
 const POLICY: Retry = Retry {
     backoff: Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(20), factor: 2.0 },
-    limit: Limit::Retries(4),
+    limit: Limit::Retries(7),
 };
 
 /// Runs `create` (sent without SDK retries) until it succeeds or fails for good. After an
