@@ -4,6 +4,7 @@
 
 use aws_sdk_codeconnections::Client;
 use aws_sdk_codeconnections::types::{Connection, ProviderType, Tag};
+use ekskit_aws::once::{create_once, no_retries};
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::Hinted;
 use ekskit_core::stack::{STACK_TAG, ownership_tags};
@@ -122,13 +123,21 @@ pub async fn ensure(
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<_, _>>()?;
-    let mut create = cc.create_connection().connection_name(name).set_tags(Some(tags));
-    create = match host_arn {
-        Some(host) => create.host_arn(host),
-        None => create.provider_type(ProviderType::from(provider.aws_name())),
+    // Names are not unique and CreateConnection takes no token: an SDK retry after a lost
+    // answer would make a second connection, so the call is made once and looked up after.
+    let what = format!("creating CodeConnections connection {name}");
+    let create = || async {
+        let call = cc.create_connection().connection_name(name).set_tags(Some(tags.clone()));
+        let call = match host_arn {
+            Some(host) => call.host_arn(host),
+            None => call.provider_type(ProviderType::from(provider.aws_name())),
+        };
+        let once = aws_sdk_codeconnections::config::Builder::default().retry_config(no_retries());
+        let out = call.customize().config_override(once).send().await.aws(&what)?;
+        Ok(out.connection_arn().to_owned())
     };
-    let out = create.send().await.aws(format!("creating CodeConnections connection {name}"))?;
-    let arn = out.connection_arn().to_owned();
+    let lookup = || async { Ok(find(cc, name, stack).await?.map(|found| found.arn)) };
+    let arn = create_once(&what, create, lookup).await?;
     let mut doc = get(cc, &arn).await?;
     doc.managed = true;
     Ok((doc, true))
