@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry_blocking};
-use ekskit_core::{Hinted, InputError};
+use ekskit_core::{Hinted, InputError, Interrupted};
 use git2::build::{CheckoutBuilder, TreeUpdateBuilder};
 use git2::{
     AutotagOption, Cred, CredentialType, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository, Signature,
@@ -604,6 +604,12 @@ fn callbacks(credentials: &Credentials) -> RemoteCallbacks<'_> {
 }
 
 fn git_error(e: &git2::Error, doing: &str, remote: &str) -> anyhow::Error {
+    // With its timeouts set, libgit2 waits on sockets with poll(), which a signal interrupts
+    // whatever SA_RESTART says, and it gives up with EINTR: that is the run's Ctrl-C (or
+    // SIGTERM), not a remote failing, and ends as an interrupted run (130; a re-run resumes).
+    if e.message().contains("Interrupted system call") {
+        return anyhow::Error::new(Interrupted).context(format!("{doing} {remote}"));
+    }
     let auth =
         e.class() == git2::ErrorClass::Http && e.message().contains("401") || e.message().contains("credentials");
     let stalled = e.message().contains("timed out") || e.message().contains("timeout");
