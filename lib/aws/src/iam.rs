@@ -80,22 +80,21 @@ pub async fn delete_owned_role(iam: &Client, name: &str, stack: &str) -> anyhow:
     }
     let inline = iam.list_role_policies().role_name(name).send().await.aws(format!("listing policies of {name}"))?;
     for policy in inline.policy_names() {
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .aws(format!("deleting policy {policy} of {name}"))?;
+        let deleted = iam.delete_role_policy().role_name(name).policy_name(policy).send().await;
+        match deleted.aws(format!("deleting policy {policy} of {name}")) {
+            // Gone already: an SDK retry after an attempt whose answer was lost.
+            Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+            other => drop(other?),
+        }
     }
     let attached =
         iam.list_attached_role_policies().role_name(name).send().await.aws(format!("listing policies of {name}"))?;
     for arn in attached.attached_policies().iter().filter_map(|p| p.policy_arn()) {
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .aws(format!("detaching {arn} from {name}"))?;
+        let detached = iam.detach_role_policy().role_name(name).policy_arn(arn).send().await;
+        match detached.aws(format!("detaching {arn} from {name}")) {
+            Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+            other => drop(other?),
+        }
     }
     info!("deleting IAM role {name}");
     match iam.delete_role().role_name(name).send().await.aws(format!("deleting IAM role {name}")) {
