@@ -1,5 +1,6 @@
-//! Creates that AWS takes no idempotency token for (EC2's CreateVpc, CreateSubnet,
-//! CreateInternetGateway, AllocateAddress, CreateSecurityGroup; KMS CreateKey). The SDK retries
+//! Creates that AWS takes no idempotency token for, or one ekskit cannot use (EC2's CreateVpc,
+//! CreateSubnet, CreateInternetGateway, AllocateAddress, CreateSecurityGroup, CreateRouteTable;
+//! KMS CreateKey; CodeConnections CreateConnection). The SDK retries
 //! a call whose answer was lost (a connection reset, a timeout, a 5xx) and AWS then makes a
 //! second resource, which the next run finds twice. [`create_once`] sends such a create with the
 //! SDK's retries off (the caller puts [`no_retries`] on that one call) and, after an answer that
@@ -52,7 +53,7 @@ where
 }
 
 /// Worth another attempt: throttled, or an outcome AWS did not tell.
-pub fn transient(err: &anyhow::Error) -> bool {
+fn transient(err: &anyhow::Error) -> bool {
     throttled(err) || outcome_unknown(err)
 }
 
