@@ -1,23 +1,31 @@
-//! A fault proxy for HTTP APIs of the local stack (the AWS emulator): it forwards each request
-//! and, for a seeded share of them, answers instead with what real AWS sends when it throttles
-//! or fails (EC2's `RequestLimitExceeded` on 503, a JSON `ThrottlingException`, a 500
-//! `InternalError`), or forwards it and loses the answer ("commit then drop": the work is done,
-//! the client sees its connection close). The decision is a hash of the seed, the request
-//! (method, path, body) and how many times the proxy saw that same request before, so a run is
-//! repeatable whatever the timing, and a retry of the same call (by the SDK or by the tool) is
-//! judged afresh.
+//! A fault proxy for the HTTP APIs of the local stack: the AWS emulator, the Kubernetes API
+//! server (TLS), the registries and the git HTTP remote. It forwards each request and, for a
+//! seeded share of them, answers instead with what the real service sends when it throttles or
+//! fails (EC2's `RequestLimitExceeded` on 503, a JSON `ThrottlingException`, the API server's
+//! 429 `TooManyRequests` with Retry-After, a registry's `TOOMANYREQUESTS`, a forge's 503), or
+//! forwards it and loses the answer ("commit then drop": the work is done, the client sees its
+//! connection close). The decision is a hash of the seed, the request (method, path, body) and
+//! how many times the proxy saw that same request before, so a run is repeatable whatever the
+//! timing, and a retry of the same call (by a client library or by the tool) is judged afresh.
 //!
 //! Armed with [`FaultProxy::arm_kill`], it also marks the k-th request of a run: it forwards
-//! that one (AWS does the work), tells the test to kill the client before the answer reaches
-//! it, and holds every later request unanswered, so nothing happens after the kill point.
+//! that one (the service does the work), tells the test to kill the client before the answer
+//! reaches it, and holds every later request unanswered, so nothing happens after the kill point.
+//! One proxy can front several services ([`FaultProxy::front`]): a tool that talks to AWS and a
+//! registry is killed at its k-th request to either.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 /// How often and with what seed to fail.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,12 +49,36 @@ impl Faults {
     }
 }
 
+/// Whose errors a front answers with: each service fails in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The EC2/query XML or the JSON protocols of AWS.
+    Aws,
+    /// The Kubernetes API server: a `Status` object, 429 with Retry-After or 503.
+    Kube,
+    /// An OCI distribution registry: `{"errors": [...]}` with 429 or 503.
+    Registry,
+    /// A git smart-HTTP remote behind a forge's load balancer: 502 or 503, plain text.
+    Git,
+}
+
+/// Where a front forwards to.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// `http://host:port`.
+    Http(String),
+    /// `https://host:port`, trusting the CA in `ca` (PEM); the front serves TLS with a
+    /// certificate for 127.0.0.1 that CA signs (`ca_key`), so a client keeps its CA.
+    Https { url: String, ca: std::path::PathBuf, ca_key: std::path::PathBuf },
+}
+
 /// A running proxy; it stops when dropped (with the runtime it runs on).
 pub struct FaultProxy {
-    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL`.
+    /// The first front's URL (`http://127.0.0.1:<port>`, or https for a TLS upstream).
     pub url: String,
+    faults: Faults,
     counts: Arc<Counts>,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 #[derive(Default)]
@@ -62,24 +94,53 @@ struct Counts {
     repeats: Mutex<std::collections::HashMap<u64, u64>>,
 }
 
+/// What one front needs to serve a connection.
+struct Front {
+    upstream: Upstream,
+    service: Service,
+    faults: Faults,
+    counts: Arc<Counts>,
+    /// For a TLS upstream: the server side the client sees, and the client side upstream.
+    tls: Option<(tokio_rustls::TlsAcceptor, tokio_rustls::TlsConnector)>,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+type BoxStream = Pin<Box<dyn Stream>>;
+
 impl FaultProxy {
-    /// Starts a proxy to `upstream` (`http://host:port`).
+    /// Starts a proxy to the AWS emulator at `upstream` (`http://host:port`).
     pub fn start(upstream: &str, faults: Faults) -> Self {
-        let target = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        Self::start_for(Upstream::Http(upstream.to_owned()), Service::Aws, faults)
+    }
+
+    /// Starts a proxy with one front, to `upstream`, failing as `service` does.
+    pub fn start_for(upstream: Upstream, service: Service, faults: Faults) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let mut proxy = FaultProxy { url: String::new(), faults, counts: Arc::default(), runtime };
+        proxy.url = proxy.front(upstream, service);
+        proxy
+    }
+
+    /// Adds a front to another service, counted (and killed) with the others; its URL.
+    pub fn front(&self, upstream: Upstream, service: Service) -> String {
+        let tls = match &upstream {
+            Upstream::Http(_) => None,
+            Upstream::Https { ca, ca_key, .. } => Some(tls_pair(ca, ca_key)),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let front = Arc::new(Front { upstream, service, faults: self.faults, counts: self.counts.clone(), tls });
+        let listener = self.runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
-        let counts = Arc::new(Counts::default());
-        let shared = counts.clone();
-        runtime.spawn(async move {
+        self.runtime.spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (target, counts) = (target.clone(), shared.clone());
+                let front = front.clone();
                 tokio::spawn(async move {
-                    let _ = serve(client, &target, faults, &counts).await;
+                    let _ = front.accept(client).await;
                 });
             }
         });
-        FaultProxy { url: format!("http://{addr}"), counts, _runtime: runtime }
+        format!("{scheme}://{addr}")
     }
 
     /// (forwarded, answered with a fault) so far.
@@ -110,56 +171,126 @@ impl FaultProxy {
     }
 }
 
-/// One request per connection: the proxy answers with `Connection: close`.
-async fn serve(mut client: TcpStream, target: &str, faults: Faults, counts: &Counts) -> std::io::Result<()> {
-    let Some(request) = read_message(&mut client).await? else { return Ok(()) };
-    let head = String::from_utf8_lossy(&request.head).into_owned();
-    let n = counts.seen.fetch_add(1, Ordering::SeqCst) + 1;
-    let kill_at = counts.kill_at.load(Ordering::SeqCst);
-    if kill_at != 0 && n > kill_at {
-        return hold(client).await;
+impl Front {
+    async fn accept(&self, client: TcpStream) -> std::io::Result<()> {
+        let client: BoxStream = match &self.tls {
+            Some((acceptor, _)) => Box::pin(acceptor.accept(client).await?),
+            None => Box::pin(client),
+        };
+        self.serve(client).await
     }
-    let repeat = {
-        let mut repeats = counts.repeats.lock().unwrap();
-        let seen = repeats.entry(fnv(request_key(&head, &request.body), 0)).or_default();
-        *seen += 1;
-        *seen
-    };
-    let fault = decide(&head, &request.body, repeat, faults);
-    if let Some(fault) = fault.filter(|f| *f != Fault::Dropped) {
-        counts.failed.fetch_add(1, Ordering::SeqCst);
-        return client.write_all(&fault.response(&head)).await;
-    }
-    let response = forward(target, &request).await?;
-    if kill_at != 0 && n == kill_at {
-        if let Some(killed) = counts.killed.lock().unwrap().take() {
-            let _ = killed.send(());
+
+    /// One request per connection: the proxy answers with `Connection: close`.
+    async fn serve(&self, mut client: BoxStream) -> std::io::Result<()> {
+        let Some(request) = read_request(&mut client).await? else { return Ok(()) };
+        let head = String::from_utf8_lossy(&request.head).into_owned();
+        let counts = &self.counts;
+        let n = counts.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        let kill_at = counts.kill_at.load(Ordering::SeqCst);
+        if kill_at != 0 && n > kill_at {
+            return hold(client).await;
         }
-        return hold(client).await;
+        let repeat = {
+            let mut repeats = counts.repeats.lock().unwrap();
+            let seen = repeats.entry(fnv(request_key(&head, &request.body), 0)).or_default();
+            *seen += 1;
+            *seen
+        };
+        let fault = decide(&head, &request.body, repeat, self.faults);
+        if let Some(fault) = fault.filter(|f| *f != Fault::Dropped) {
+            counts.failed.fetch_add(1, Ordering::SeqCst);
+            client.write_all(&fault.response(self.service, &head)).await?;
+            return client.shutdown().await;
+        }
+        // The answer's head means the service did the work; its body may still be streaming.
+        let (mut upstream, response_head, rest) = self.forward(&request).await?;
+        if kill_at != 0 && n == kill_at {
+            if let Some(killed) = counts.killed.lock().unwrap().take() {
+                let _ = killed.send(());
+            }
+            return hold(client).await;
+        }
+        if fault == Some(Fault::Dropped) {
+            counts.failed.fetch_add(1, Ordering::SeqCst);
+            return Ok(()); // the work is done upstream; the client sees its connection close
+        }
+        counts.forwarded.fetch_add(1, Ordering::SeqCst);
+        client.write_all(&with_close(&response_head)).await?;
+        client.write_all(&rest).await?;
+        tokio::io::copy(&mut upstream, &mut client).await?;
+        client.shutdown().await
     }
-    if fault == Some(Fault::Dropped) {
-        counts.failed.fetch_add(1, Ordering::SeqCst);
-        return Ok(()); // the work is done upstream; the client sees its connection close
+
+    /// Sends the request upstream; the connection, the answer's head and what came after it.
+    async fn forward(&self, request: &Message) -> std::io::Result<(BoxStream, Vec<u8>, Vec<u8>)> {
+        let (address, tls) = match &self.upstream {
+            Upstream::Http(url) => (url.trim_start_matches("http://"), None),
+            Upstream::Https { url, .. } => (url.trim_start_matches("https://"), self.tls.as_ref().map(|t| &t.1)),
+        };
+        let address = address.trim_end_matches('/');
+        let tcp = TcpStream::connect(address).await?;
+        let mut upstream: BoxStream = match tls {
+            Some(connector) => {
+                let host = address.rsplit_once(':').map_or(address, |(h, _)| h).to_owned();
+                let name = ServerName::try_from(host).map_err(std::io::Error::other)?;
+                Box::pin(connector.connect(name, tcp).await?)
+            }
+            None => Box::pin(tcp),
+        };
+        upstream.write_all(&with_close(&request.head)).await?;
+        upstream.write_all(&request.body).await?;
+        upstream.flush().await?;
+        let (head, rest) = read_head(&mut upstream).await?.ok_or_else(|| std::io::Error::other("no answer"))?;
+        Ok((upstream, head, rest))
     }
-    counts.forwarded.fetch_add(1, Ordering::SeqCst);
-    let split = find(&response, b"\r\n\r\n").map_or(response.len(), |i| i + 4);
-    client.write_all(&with_close(&response[..split])).await?;
-    client.write_all(&response[split..]).await?;
-    client.shutdown().await
 }
 
-/// Sends the request upstream and reads its whole answer.
-async fn forward(target: &str, request: &Message) -> std::io::Result<Vec<u8>> {
-    let mut upstream = TcpStream::connect(target).await?;
-    upstream.write_all(&with_close(&request.head)).await?;
-    upstream.write_all(&request.body).await?;
-    let mut response = Vec::new();
-    upstream.read_to_end(&mut response).await?;
-    Ok(response)
+/// The TLS server config (a certificate for 127.0.0.1 signed by the upstream's CA) and the
+/// client config that trusts that CA.
+fn tls_pair(ca: &Path, ca_key: &Path) -> (tokio_rustls::TlsAcceptor, tokio_rustls::TlsConnector) {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let (cert, key) = serving_certificate(ca, ca_key);
+    let chain = vec![CertificateDer::from_pem_slice(&cert).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(&key).unwrap();
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    // One request per connection over HTTP/1.1, which the proxy parses.
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(ca).unwrap()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(server)), tokio_rustls::TlsConnector::from(Arc::new(client)))
+}
+
+/// A key and a certificate for 127.0.0.1 and localhost signed by the CA (openssl, as the
+/// stack's own certificates are made): (certificate PEM, key PEM).
+fn serving_certificate(ca: &Path, ca_key: &Path) -> (Vec<u8>, Vec<u8>) {
+    let dir = crate::temp_dir("fault-proxy-tls");
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").current_dir(&dir).args(args).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(dir.join("ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=fault-proxy", "-keyout", "key", "-out", "csr"]);
+    let (ca, ca_key) = (ca.to_str().unwrap(), ca_key.to_str().unwrap());
+    let sign = ["x509", "-req", "-in", "csr", "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-CAserial", "serial"];
+    openssl(&[&sign[..], &["-days", "2", "-extfile", "ext", "-out", "crt"]].concat());
+    let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
+    let pair = (read("crt"), read("key"));
+    let _ = std::fs::remove_dir_all(&dir);
+    pair
 }
 
 /// Keeps the client's connection open and unanswered until the client goes away.
-async fn hold(mut client: TcpStream) -> std::io::Result<()> {
+async fn hold(mut client: BoxStream) -> std::io::Result<()> {
     let mut sink = [0u8; 1024];
     while client.read(&mut sink).await? > 0 {}
     Ok(())
@@ -168,27 +299,40 @@ async fn hold(mut client: TcpStream) -> std::io::Result<()> {
 struct Message {
     /// Up to and including the blank line.
     head: Vec<u8>,
+    /// As sent: `Content-Length` bytes, or the chunks with their framing.
     body: Vec<u8>,
 }
 
-/// Reads a request head and its `Content-Length` body; `None` when the client sent nothing.
-async fn read_message(stream: &mut TcpStream) -> std::io::Result<Option<Message>> {
+/// Reads a head: up to and including the blank line, and what was read past it.
+async fn read_head(stream: &mut BoxStream) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
-    let end = loop {
+    loop {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
+            let rest = buf.split_off(i + 4);
+            return Ok(Some((buf, rest)));
         }
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             return Ok(None);
         }
         buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = buf[..end].to_vec();
-    let length = header(&String::from_utf8_lossy(&head), "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = buf[end..].to_vec();
-    while body.len() < length {
+    }
+}
+
+/// Reads a request with its body (`Content-Length` or chunked); `None` when the client sent
+/// nothing. An `Expect: 100-continue` is answered here and not passed on.
+async fn read_request(stream: &mut BoxStream) -> std::io::Result<Option<Message>> {
+    let Some((mut head, mut body)) = read_head(stream).await? else { return Ok(None) };
+    let text = String::from_utf8_lossy(&head).into_owned();
+    if header(&text, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+        stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        head = without_header(&head, "expect");
+    }
+    let chunked = header(&text, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let length: usize = header(&text, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut chunk = [0u8; 16 * 1024];
+    while !(if chunked { chunked_end(&body).is_some() } else { body.len() >= length }) {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
             break;
@@ -196,6 +340,28 @@ async fn read_message(stream: &mut TcpStream) -> std::io::Result<Option<Message>
         body.extend_from_slice(&chunk[..n]);
     }
     Ok(Some(Message { head, body }))
+}
+
+/// Where a chunked body ends (past its last chunk and trailers), if `body` holds all of it.
+fn chunked_end(body: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line = at + find(&body[at..], b"\r\n")?;
+        let size = std::str::from_utf8(&body[at..line]).ok()?.split(';').next()?.trim();
+        let size = usize::from_str_radix(size, 16).ok()?;
+        if size == 0 {
+            // Trailers, if any, then a blank line.
+            return if body[line..].starts_with(b"\r\n\r\n") {
+                Some(line + 4)
+            } else {
+                find(&body[line + 2..], b"\r\n\r\n").map(|i| line + 2 + i + 4)
+            };
+        }
+        at = line + 2 + size + 2;
+        if at > body.len() {
+            return None;
+        }
+    }
 }
 
 /// What makes two requests the same one: the request line and the body (not the headers, which
@@ -220,16 +386,21 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// The head without the header `name`.
+fn without_header(head: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let prefix = format!("{name}:");
+    let lines: Vec<&str> =
+        text.trim_end_matches("\r\n").split("\r\n").filter(|l| !l.to_ascii_lowercase().starts_with(&prefix)).collect();
+    format!("{}\r\n\r\n", lines.join("\r\n")).into_bytes()
+}
+
 /// The head with its `Connection` header replaced by `Connection: close`.
 fn with_close(head: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(head);
-    let mut lines: Vec<&str> = text
-        .trim_end_matches("\r\n")
-        .split("\r\n")
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect();
-    lines.push("Connection: close");
-    format!("{}\r\n\r\n", lines.join("\r\n")).into_bytes()
+    let mut head = without_header(head, "connection");
+    head.truncate(head.len() - 2);
+    head.extend_from_slice(b"Connection: close\r\n\r\n");
+    head
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,8 +430,50 @@ fn decide(head: &str, body: &[u8], repeat: u64, faults: Faults) -> Option<Fault>
 }
 
 impl Fault {
+    /// The service's answer, in its own format.
+    fn response(self, service: Service, head: &str) -> Vec<u8> {
+        let throttled = self == Fault::Throttled;
+        let (status, content_type, extra, body) = match service {
+            Service::Aws => return self.aws_response(head),
+            Service::Kube => {
+                let (status, reason, code, message) = if throttled {
+                    ("429 Too Many Requests", "TooManyRequests", 429, "Too many requests, please try again later.")
+                } else {
+                    (
+                        "503 Service Unavailable",
+                        "ServiceUnavailable",
+                        503,
+                        "the server is currently unable to handle the request",
+                    )
+                };
+                let body = format!(
+                    r#"{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{message}","reason":"{reason}","details":{{"retryAfterSeconds":1}},"code":{code}}}"#
+                );
+                (status, "application/json", "Retry-After: 1\r\n", body)
+            }
+            Service::Registry => {
+                let (status, code, message) = if throttled {
+                    ("429 Too Many Requests", "TOOMANYREQUESTS", "too many requests")
+                } else {
+                    ("503 Service Unavailable", "UNAVAILABLE", "service unavailable")
+                };
+                let body = format!(r#"{{"errors":[{{"code":"{code}","message":"{message}"}}]}}"#);
+                (status, "application/json", "", body)
+            }
+            Service::Git => {
+                let status = if throttled { "503 Service Unavailable" } else { "502 Bad Gateway" };
+                (status, "text/plain", "", format!("{status}\n"))
+            }
+        };
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
     /// AWS's answer, in the request's protocol: the EC2/query XML or the JSON one.
-    fn response(self, head: &str) -> Vec<u8> {
+    fn aws_response(self, head: &str) -> Vec<u8> {
         let json = header(head, "content-type").is_some_and(|t| t.contains("json"));
         let (status, code, message) = match self {
             Fault::Throttled if json => ("400 Bad Request", "ThrottlingException", "Rate exceeded"),
@@ -311,5 +524,45 @@ mod tests {
             (0..2000).filter_map(|i| decide("POST / HTTP/1.1\r\n", format!("n={i}").as_bytes(), 1, drops)).collect();
         let dropped = kinds.iter().filter(|f| **f == Fault::Dropped).count();
         assert!((400..600).contains(&dropped), "{dropped} of {} faults dropped at 50%", kinds.len());
+    }
+
+    #[test]
+    fn a_chunked_body_ends_after_its_last_chunk_and_trailers() {
+        let whole: &[u8] = b"4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n";
+        assert_eq!(chunked_end(&[whole, b"GET"].concat()), Some(whole.len()));
+        let trailers: &[u8] = b"4;ext=1\r\nwiki\r\n0\r\nX-Trailer: 1\r\n\r\n";
+        assert_eq!(chunked_end(trailers), Some(trailers.len()));
+        assert_eq!(chunked_end(b"4\r\nwiki\r\n5\r\npe"), None);
+        assert_eq!(chunked_end(b"4\r\nwiki\r\n0\r\n"), None);
+        assert_eq!(chunked_end(b""), None);
+    }
+
+    #[test]
+    fn each_service_fails_in_its_own_words() {
+        let text = |f: Fault, s| String::from_utf8(f.response(s, "POST / HTTP/1.1\r\n")).unwrap();
+        let kube = text(Fault::Throttled, Service::Kube);
+        assert!(
+            kube.starts_with("HTTP/1.1 429") && kube.contains("Retry-After: 1") && kube.contains("TooManyRequests")
+        );
+        assert!(text(Fault::InternalError, Service::Kube).starts_with("HTTP/1.1 503"));
+        assert!(text(Fault::Throttled, Service::Registry).contains(r#""code":"TOOMANYREQUESTS""#));
+        assert!(text(Fault::InternalError, Service::Git).starts_with("HTTP/1.1 502"));
+        assert!(text(Fault::Throttled, Service::Aws).contains("RequestLimitExceeded"));
+        for f in [Fault::Throttled, Fault::InternalError] {
+            for s in [Service::Aws, Service::Kube, Service::Registry, Service::Git] {
+                let t = text(f, s);
+                let (head, body) = t.split_once("\r\n\r\n").unwrap();
+                assert!(head.contains(&format!("Content-Length: {}", body.len())), "{t}");
+            }
+        }
+    }
+
+    #[test]
+    fn connection_headers_are_replaced_and_expect_is_dropped() {
+        let head = b"PUT /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n";
+        let closed = String::from_utf8(with_close(head)).unwrap();
+        assert_eq!(closed, "PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n");
+        let plain = String::from_utf8(without_header(head, "expect")).unwrap();
+        assert_eq!(plain, "PUT /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
     }
 }
