@@ -34,6 +34,7 @@ fn subject(
         create: create.iter().map(|a| a.to_string()).collect(),
         cleanup: Some(cleanup.iter().map(|a| a.to_string()).collect()),
         reset: None,
+        normalize: super::as_is,
         inventory: Box::new(move || inventory(region, &owned)),
     }
 }
