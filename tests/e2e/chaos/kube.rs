@@ -56,7 +56,7 @@ fn subject(
         create,
         cleanup: Some(cleanup),
         reset: None,
-        normalize: normalize,
+        normalize,
         inventory: Box::new(move || inventory(&owned, cluster_scoped)),
     }
 }
