@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ekskit_core::InputError;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// A `--repo` value: what libgit2 is given, and what messages and the output show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,17 +92,32 @@ pub fn inside(path: &Path) -> Result<PathBuf, InputError> {
 }
 
 /// A new private directory under the system's temporary directory (`TMPDIR`), removed with
-/// everything in it when dropped: on success, on error, and when Ctrl-C drops the run.
+/// everything in it when dropped: on success, on error, and when Ctrl-C drops the run. A run
+/// killed outright (SIGKILL, a runner lost) cannot remove its own: the next one sweeps it
+/// ([`sweep`]).
 #[derive(Debug)]
 pub struct TempDir {
     path: PathBuf,
 }
 
 impl TempDir {
+    /// `<prefix>-<pid>-<nanos>-<n>` under `TMPDIR`; the ones of this prefix whose process is
+    /// gone are swept first.
     pub fn new(prefix: &str) -> anyhow::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let base = std::env::temp_dir();
+        let dir = Self::new_in(&base, prefix)?;
+        // The directory just made tells whom this process creates files as: the user whose
+        // stale directories are this run's to sweep.
+        if let Ok(meta) = std::fs::metadata(&dir.path) {
+            sweep(&base, prefix, meta.uid());
+        }
+        Ok(dir)
+    }
+
+    fn new_in(base: &Path, prefix: &str) -> anyhow::Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         static N: AtomicU32 = AtomicU32::new(0);
-        let base = std::env::temp_dir();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -132,6 +147,45 @@ impl TempDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Removes the directories `<prefix>-<pid>-…` directly under `base` that `uid` owns and whose
+/// process is no longer running: what runs killed outright left behind. Where /proc is not
+/// there to tell which processes run, nothing is swept. Anything else (other names, files,
+/// symbolic links, other users' directories, live processes') is left alone.
+pub fn sweep(base: &Path, prefix: &str, uid: u32) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| pid_in_name(n, prefix)) else { continue };
+        if !owned_dir(&entry.path(), uid) || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => info!("removed {}, left by tagbump process {pid}, which is gone", entry.path().display()),
+            // Another run swept it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!("could not remove {}, left by process {pid}: {e}", entry.path().display()),
+        }
+    }
+}
+
+/// The pid in a name `<prefix>-<pid>-<rest>`, as [`TempDir::new_in`] makes them.
+fn pid_in_name(name: &str, prefix: &str) -> Option<u32> {
+    let (pid, rest) = name.strip_prefix(prefix)?.strip_prefix('-')?.split_once('-')?;
+    if rest.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// A directory (not a link to one) that `uid` owns.
+fn owned_dir(path: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.uid() == uid)
 }
 
 impl Drop for TempDir {
@@ -204,5 +258,54 @@ mod tests {
         assert_ne!(other.path(), path);
         drop(dir);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn only_directories_of_gone_processes_of_the_prefix_and_user_are_swept() {
+        use std::os::unix::fs::MetadataExt;
+        let base = TempDir::new("tagbump-sweep").unwrap();
+        let at = |name: &str| base.path().join(name);
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let (dead, live) = (gone.id(), std::process::id());
+        let stale = at(&format!("x-{dead}-1f-0"));
+        std::fs::create_dir_all(stale.join("objects/pack")).unwrap();
+        std::fs::write(stale.join("objects/pack/p"), "x").unwrap();
+        let kept = [
+            format!("x-{live}-1f-0"),
+            format!("y-{dead}-1f-0"),
+            format!("xy-{dead}-1f-0"),
+            format!("x-{dead}"),
+            format!("x-{dead}-"),
+            "x-abc-1f-0".to_owned(),
+            "x--1f-0".to_owned(),
+        ];
+        for name in &kept {
+            std::fs::create_dir(at(name)).unwrap();
+        }
+        std::fs::write(at(&format!("x-{dead}-file")), "not a directory").unwrap();
+        std::fs::create_dir(at("target")).unwrap();
+        std::os::unix::fs::symlink(at("target"), at(&format!("x-{dead}-link"))).unwrap();
+        // Another user's: only root can make one; elsewhere that case is not tried.
+        let theirs = at(&format!("x-{dead}-theirs"));
+        std::fs::create_dir(&theirs).unwrap();
+        let chowned = std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_ok();
+
+        let uid = std::fs::metadata(base.path()).unwrap().uid();
+        sweep(base.path(), "x", uid);
+        assert!(!stale.exists(), "the directory of a gone process is swept");
+        for name in kept.iter().map(String::as_str).chain(["target", &format!("x-{dead}-file")]) {
+            assert!(at(name).exists(), "{name} is left alone");
+        }
+        assert!(at(&format!("x-{dead}-link")).symlink_metadata().is_ok(), "a link is left alone");
+        assert_eq!(theirs.exists(), chowned, "kept when another user owns it, swept when this one does");
+    }
+
+    #[test]
+    fn names_give_the_pid_only_in_the_shape_temporary_directories_have() {
+        assert_eq!(pid_in_name("tagbump-4242-1f3a-0", "tagbump"), Some(4242));
+        for name in ["tagbump-test-4242-1f-0", "tagbump-4242", "tagbump-4242-", "tagbump--1f-0", "tagbumpx-1-1f-0"] {
+            assert_eq!(pid_in_name(name, "tagbump"), None, "{name}");
+        }
     }
 }
