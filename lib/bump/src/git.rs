@@ -51,11 +51,19 @@ pub struct Options {
     pub retries: u32,
     /// How long a remote may stall a connect, read or write ([`set_network_timeout`]).
     pub network_timeout: std::time::Duration,
+    /// How long in all a fetch or push waits between retries of a failure a retry may fix
+    /// ([`transient`]); zero: no retries.
+    pub network_patience: Duration,
     pub author: Option<(String, String)>,
     pub credentials: Credentials,
     /// Keep the tag when the new one is an older release (see [`crate::order`]).
     pub forward_only: bool,
 }
+
+/// How long in all a fetch or push waits between its retries ([`Options::network_patience`]):
+/// sleeps from 0.5 s doubling to 8 s make about a dozen attempts, enough for a load balancer's
+/// bad minute; a longer outage fails the step, and a re-run later picks up from the remote.
+pub const NETWORK_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Where push credentials come from; never printed, never written to `.git/config`.
 #[derive(Default)]
@@ -103,6 +111,34 @@ impl std::fmt::Display for Push {
         match self {
             Push::Rejected(why) => write!(f, "rejected ({why}); fetching and redoing the edit on the new tip"),
             Push::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+/// Why one fetch or push failed: libgit2's error, which a retry may fix ([`transient`]), or
+/// anything else (a bad URL).
+enum NetError {
+    Git(git2::Error),
+    Other(anyhow::Error),
+}
+
+impl From<git2::Error> for NetError {
+    fn from(e: git2::Error) -> Self {
+        NetError::Git(e)
+    }
+}
+
+impl From<anyhow::Error> for NetError {
+    fn from(e: anyhow::Error) -> Self {
+        NetError::Other(e)
+    }
+}
+
+impl std::fmt::Display for NetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetError::Git(e) => f.write_str(e.message()),
+            NetError::Other(e) => write!(f, "{e:#}"),
         }
     }
 }
@@ -455,8 +491,19 @@ impl Repo {
 
     /// Fetches the branch; returns the remote's tip, `None` when the remote has no such branch.
     pub fn fetch(&self, options: &Options, branch: &str) -> anyhow::Result<Option<Oid>> {
-        let mut remote = self.remote(options)?;
         let tracking = format!("refs/remotes/{}/{branch}", options.remote);
+        let refspec = format!("+refs/heads/{branch}:{tracking}");
+        let depth =
+            if self.direct.as_ref().is_some_and(|d| d.shallow) { "its tip alone, depth 1" } else { "all new commits" };
+        debug!("fetching {branch} of {} ({depth})", self.label(options));
+        let advertised = self.over_network(options, "fetching", || self.fetch_once(options, &refspec, branch))?;
+        // The remote may have no such branch yet (a first push creates it).
+        Ok(if advertised { self.repo.refname_to_id(&tracking).ok() } else { None })
+    }
+
+    /// One fetch of `refspec`, connect to end; whether the remote has `branch`.
+    fn fetch_once(&self, options: &Options, refspec: &str, branch: &str) -> Result<bool, NetError> {
+        let mut remote = self.remote(options)?;
         let mut fetch = FetchOptions::new();
         fetch.remote_callbacks(callbacks(&options.credentials));
         if let Some(direct) = &self.direct {
@@ -466,17 +513,9 @@ impl Repo {
                 fetch.depth(1);
             }
         }
-        let refspec = format!("+refs/heads/{branch}:{tracking}");
-        let depth =
-            if self.direct.as_ref().is_some_and(|d| d.shallow) { "its tip alone, depth 1" } else { "all new commits" };
-        debug!("fetching {branch} of {} ({depth})", self.label(options));
-        remote
-            .fetch(&[&refspec], Some(&mut fetch), None)
-            .map_err(|e| git_error(&e, "fetching", &self.label(options)))?;
-        // The remote may have no such branch yet (a first push creates it).
-        let advertised =
-            remote.list().map(|heads| heads.iter().any(|h| h.name() == format!("refs/heads/{branch}"))).unwrap_or(true);
-        Ok(if advertised { self.repo.refname_to_id(&tracking).ok() } else { None })
+        remote.fetch(&[refspec], Some(&mut fetch), None)?;
+        let wanted = format!("refs/heads/{branch}");
+        Ok(remote.list().map(|heads| heads.iter().any(|h| h.name() == wanted)).unwrap_or(true))
     }
 
     /// Pushes the branch; `Some(reason)` when the remote refused it (a race lost).
@@ -484,12 +523,15 @@ impl Repo {
     fn push(&self, options: &Options, commit: Oid, branch: &str) -> anyhow::Result<Option<String>> {
         let source = "refs/tagbump/push";
         let mut staged = self.repo.reference(source, commit, true, "tagbump: the commit to push")?;
-        let pushed = self.push_ref(options, source, branch);
+        // Pushed again after a lost answer, the same commit finds the remote already there: up
+        // to date, not a second commit.
+        let pushed = self.over_network(options, "pushing to", || self.push_once(options, source, branch));
         staged.delete()?;
         pushed
     }
 
-    fn push_ref(&self, options: &Options, source: &str, branch: &str) -> anyhow::Result<Option<String>> {
+    /// One push of `source` to `branch`, connect to end; `Some(reason)` when it was refused.
+    fn push_once(&self, options: &Options, source: &str, branch: &str) -> Result<Option<String>, NetError> {
         let mut remote = self.remote(options)?;
         let mut rejected = None;
         let mut cbs = callbacks(&options.credentials);
@@ -505,10 +547,32 @@ impl Repo {
             Err(e) if e.code() == git2::ErrorCode::NotFastForward || e.message().contains("non-fast-forward") => {
                 return Ok(Some(e.message().to_owned()));
             }
-            Err(e) => return Err(git_error(&e, "pushing to", &self.label(options))),
+            Err(e) => return Err(e.into()),
         }
         drop(push);
         Ok(rejected)
+    }
+
+    /// Runs `op` (one whole fetch or push) again after a failure a retry may fix ([`transient`]),
+    /// with backoff, while less than `options.network_patience` was spent waiting: a forge's
+    /// load balancer answers 502 now and then, and a dropped connection says nothing of whether
+    /// the work was done, which a fetch or push redone finds out. `doing` words the errors.
+    fn over_network<T>(
+        &self,
+        options: &Options,
+        doing: &str,
+        mut op: impl FnMut() -> Result<T, NetError>,
+    ) -> anyhow::Result<T> {
+        let label = self.label(options);
+        let policy = Retry {
+            backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(8), factor: 2.0 },
+            limit: Limit::Waited(options.network_patience),
+        };
+        let retried = |e: &NetError| matches!(e, NetError::Git(g) if transient(g));
+        retry_blocking(&format!("{doing} {label}"), policy, retried, |_| op()).map_err(|gave_up| match gave_up.error {
+            NetError::Git(e) => git_error(&e, doing, &label, gave_up.attempts),
+            NetError::Other(e) => e,
+        })
     }
 
     /// The remote as messages name it: the URL for `--repo`, else the remote's name.
@@ -603,7 +667,24 @@ fn callbacks(credentials: &Credentials) -> RemoteCallbacks<'_> {
     cbs
 }
 
-fn git_error(e: &git2::Error, doing: &str, remote: &str) -> anyhow::Error {
+/// Failures a retry may fix: a 5xx or 429 from the forge or a load balancer in front of it, a
+/// connection it closed or reset before answering (a restart, an idle timeout, a lost answer).
+/// Not a refusal (401, 403, 404), a stall (the network timeout waited already), a connection
+/// refused (nothing listens there), nor Ctrl-C (EINTR).
+fn transient(e: &git2::Error) -> bool {
+    let message = e.message();
+    match e.class() {
+        git2::ErrorClass::Http => {
+            let status = message.strip_prefix("unexpected http status code: ").and_then(|s| s.trim().parse().ok());
+            message == "unexpected EOF" || status.is_some_and(|s: u16| s == 429 || (500..600).contains(&s))
+        }
+        git2::ErrorClass::Net => ["Connection reset by peer", "Broken pipe"].iter().any(|m| message.ends_with(m)),
+        _ => false,
+    }
+}
+
+/// What a fetch or push that failed (after `attempts` tries) says, with a hint.
+fn git_error(e: &git2::Error, doing: &str, remote: &str, attempts: u32) -> anyhow::Error {
     // With its timeouts set, libgit2 waits on sockets with poll(), which a signal interrupts
     // whatever SA_RESTART says, and it gives up with EINTR: that is the run's Ctrl-C (or
     // SIGTERM), not a remote failing, and ends as an interrupted run (130; a re-run resumes).
@@ -617,16 +698,21 @@ fn git_error(e: &git2::Error, doing: &str, remote: &str) -> anyhow::Error {
         "give a token (--token-env, --token-file or --token-secret) or an SSH key that may push there"
     } else if stalled {
         "the remote stopped answering; re-run (nothing was pushed half-way), or raise --network-timeout"
+    } else if transient(e) {
+        "the remote (or a proxy in front of it) kept failing; run the same command again later: it finds what was pushed"
     } else {
         "check that the remote is reachable and the branch exists"
     };
-    Hinted::new(format!("{doing} {remote} failed: {}", e.message()), hint).into()
+    let tries = if attempts > 1 { format!(" after {attempts} attempts") } else { String::new() };
+    Hinted::new(format!("{doing} {remote} failed{tries}: {}", e.message()), hint).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clone::TempDir;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
     /// A bare repository whose `main` holds `files`; returns it and the commit.
     fn remote(dir: &Path, files: &[(&str, &str)]) -> (Repository, Oid) {
@@ -685,17 +771,100 @@ mod tests {
         let dir = work.path().join("clone");
         std::thread::spawn(move || {
             let repo = Repo::ephemeral(&dir, &url, "the stalled remote", true, "v.yaml".into()).unwrap();
-            let said = |e: anyhow::Error| match e.downcast_ref::<Hinted>() {
-                Some(h) => format!("{}; {}", h.message, h.hint),
-                None => format!("{e:#}"),
-            };
-            let _ = tx.send(repo.fetch(&options, "main").map(|_| ()).map_err(said));
+            let _ = tx.send(repo.fetch(&options, "main").map(|_| ()).map_err(|e| said(&e)));
         });
         // Generous: without the timeout the fetch would never end; with it, it ends in about 1 s.
         let result = rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the fetch ended");
         let error = result.expect_err("a stalled remote is an error");
         assert!(error.contains("fetching the stalled remote failed"), "{error}");
         assert!(error.contains("--network-timeout"), "{error}");
+    }
+
+    /// An HTTP server on 127.0.0.1 that answers the request of its n-th connection with the
+    /// status `answers[n]` (`None`: it closes the connection unanswered, as when the answer is
+    /// lost), and any later one with 404; its URL, and how many requests it read.
+    fn flaky_server(answers: Vec<Option<&'static str>>) -> (String, Arc<AtomicUsize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/r.git", listener.local_addr().unwrap());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counted = seen.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                let n = counted.fetch_add(1, AtomicOrdering::SeqCst);
+                if let Some(status) = answers.get(n).copied().unwrap_or(Some("404 Not Found")) {
+                    let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                }
+            }
+        });
+        (url, seen)
+    }
+
+    /// An error as tagbump prints it: the message, then the hint.
+    fn said(e: &anyhow::Error) -> String {
+        match e.downcast_ref::<Hinted>() {
+            Some(h) => format!("{}; {}", h.message, h.hint),
+            None => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn a_fetch_is_redone_after_a_5xx_or_a_lost_answer_and_not_after_a_refusal() {
+        let (url, seen) = flaky_server(vec![Some("502 Bad Gateway"), None, Some("503 Service Unavailable")]);
+        let work = TempDir::new("tagbump-flaky").unwrap();
+        let repo = Repo::ephemeral(&work.path().join("clone"), &url, "the remote", true, "v.yaml".into()).unwrap();
+        let options = Options { network_patience: Duration::from_secs(30), ..options() };
+        let error = said(&repo.fetch(&options, "main").unwrap_err());
+        assert_eq!(seen.load(AtomicOrdering::SeqCst), 4, "three failures a retry may fix, then a 404 that ends it");
+        assert!(
+            error.contains("fetching the remote failed after 4 attempts: unexpected http status code: 404"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_remote_that_keeps_failing_is_given_up_on_once_the_patience_is_spent() {
+        let (url, seen) = flaky_server(vec![Some("502 Bad Gateway"); 50]);
+        let work = TempDir::new("tagbump-failing").unwrap();
+        let repo = Repo::ephemeral(&work.path().join("clone"), &url, "the remote", true, "v.yaml".into()).unwrap();
+        // Waits of 0.5 s and 1 s, then more than 1 s was spent waiting.
+        let options = Options { network_patience: Duration::from_secs(1), ..options() };
+        let error = said(&repo.fetch(&options, "main").unwrap_err());
+        assert_eq!(seen.load(AtomicOrdering::SeqCst), 3);
+        assert!(error.contains("failed after 3 attempts: unexpected http status code: 502"), "{error}");
+        assert!(error.contains("kept failing"), "{error}");
+        // Without patience (a caller that wants none), one attempt.
+        let error = said(&repo.fetch(&Options { network_patience: Duration::ZERO, ..options }, "main").unwrap_err());
+        assert_eq!(seen.load(AtomicOrdering::SeqCst), 4);
+        assert!(error.contains("fetching the remote failed: unexpected http status code: 502"), "{error}");
+    }
+
+    #[test]
+    fn only_failures_a_retry_may_fix_are_retried() {
+        let error = |class, message| git2::Error::new(git2::ErrorCode::GenericError, class, message);
+        let (http, net) = (git2::ErrorClass::Http, git2::ErrorClass::Net);
+        for (e, retried) in [
+            (error(http, "unexpected http status code: 502"), true),
+            (error(http, "unexpected http status code: 503"), true),
+            (error(http, "unexpected http status code: 429"), true),
+            (error(http, "unexpected EOF"), true),
+            (error(net, "error receiving data from socket: Connection reset by peer"), true),
+            (error(net, "error receiving data from socket: Broken pipe"), true),
+            (error(http, "unexpected http status code: 404"), false),
+            (error(http, "unexpected http status code: 403"), false),
+            (error(http, "unexpected authentication failure"), false),
+            (error(net, "could not read from socket: timed out"), false),
+            (error(net, "error receiving data from socket: Interrupted system call"), false),
+            (error(git2::ErrorClass::Os, "failed to connect to 127.0.0.1: Connection refused"), false),
+            (error(git2::ErrorClass::Callback, "the remote asks for credentials and none were given"), false),
+        ] {
+            assert_eq!(transient(&e), retried, "{}", e.message());
+        }
     }
 
     #[test]

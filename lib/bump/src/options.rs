@@ -54,6 +54,7 @@ impl BumpOptions {
             remote: self.remote.clone(),
             retries: self.retries,
             network_timeout: self.network_timeout,
+            network_patience: git::NETWORK_PATIENCE,
             author: self.author.clone(),
             credentials,
             forward_only: self.forward_only,
