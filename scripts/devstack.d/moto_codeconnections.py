@@ -11,6 +11,8 @@
   writes <GetBucketVersioningResponse>, which the Rust SDK cannot parse).
 - CodePipeline GetPipeline and ListPipelines answer `created`/`updated` as epoch seconds, as the
   JSON 1.1 protocol has it (moto writes ISO 8601 strings, which the Rust SDK rejects).
+- CodePipeline CreatePipeline of a name in use answers PipelineNameInUseException, as AWS does (moto
+  raises InvalidStructureException, which a client cannot tell from a malformed declaration).
 - CodeBuild: UpdateProject, which moto lacks, and projects whose source and artifacts are of type
   CODEPIPELINE without a `location` (AWS ignores it for that type; moto demands one).
 
@@ -280,7 +282,18 @@ def _epoch(text):
 
 
 def _install_codepipeline():
+    from moto.codepipeline.models import CodePipelineBackend
     from moto.codepipeline.responses import CodePipelineResponse
+    from moto.core.exceptions import JsonRESTError
+
+    original_create = CodePipelineBackend.create_pipeline
+
+    def create_pipeline(self, pipeline, tags):
+        if pipeline["name"] in self.pipelines:
+            raise JsonRESTError("PipelineNameInUseException", f"Pipeline name {pipeline['name']} is already in use.")
+        return original_create(self, pipeline, tags)
+
+    CodePipelineBackend.create_pipeline = create_pipeline
 
     def epoch_times(method, path):
         def wrapped(self):

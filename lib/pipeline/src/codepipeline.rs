@@ -296,6 +296,12 @@ pub async fn ensure(cp: &Client, stack: &str, wanted: &PipelineDeclaration) -> a
         match result {
             Ok(()) => Ok(Check::Ready(())),
             Err(e) if role_not_ready(&e) => Ok(Check::Pending("waiting for IAM to propagate its role".into())),
+            // An attempt whose answer was lost made it (the SDK retried), or a run beside this
+            // one did: ours when it carries the stack's tag, and a re-run converges its settings.
+            Err(e) if aws_code(&e) == Some("PipelineNameInUseException") => match find(cp, name, stack).await? {
+                Some(_) => Ok(Check::Ready(())),
+                None => Err(e),
+            },
             Err(e) => Err(e),
         }
     })
