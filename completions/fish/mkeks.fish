@@ -20,6 +20,8 @@ complete -c mkeks -l timeout -d 'Longest wait for one resource to change state (
 complete -c mkeks -l kubeconfig -d 'Merge the cluster into this kubeconfig (its user runs `aws eks get-token`; no token is stored)' -r -F
 complete -c mkeks -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
 complete -c mkeks -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r
+complete -c mkeks -l lease -d 'Also hold a lease in S3 for the run, so runs on other machines (CI runners) on the same stack take turns; the bucket must exist' -r
+complete -c mkeks -l lease-ttl -d 'How long a lease outlives its holder\'s last renewal: a killed run\'s lease is taken over after this' -r
 complete -c mkeks -s V -l tool-version -d 'Print mkeks\' version'
 complete -c mkeks -l no-secrets-encryption -d 'Do not create a KMS key for envelope encryption of Secrets'
 complete -c mkeks -l dry-run -d 'Print the plan as JSON (`plan.cluster`) and change nothing'

@@ -25,6 +25,8 @@ complete -c mkpipeline -l promote-branch -d 'GitOps branch the promotion pushes 
 complete -c mkpipeline -l promote-token-secret -d 'Secrets Manager secret holding the promotion\'s git push token; not --token-secret, so the token that bumps dev cannot bump the promoted environment [default: `pipeline.promotion.token_secret` from stdin]' -r
 complete -c mkpipeline -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
 complete -c mkpipeline -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r
+complete -c mkpipeline -l lease -d 'Also hold a lease in S3 for the run, so runs on other machines (CI runners) on the same stack take turns; the bucket must exist' -r
+complete -c mkpipeline -l lease-ttl -d 'How long a lease outlives its holder\'s last renewal: a killed run\'s lease is taken over after this' -r
 complete -c mkpipeline -l dry-run -d 'Print the plan as JSON (`plan.pipeline`) and change nothing'
 complete -c mkpipeline -l delete -d 'Delete the pipeline, projects, roles, connection (when mkpipeline made it) and bucket'
 complete -c mkpipeline -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'

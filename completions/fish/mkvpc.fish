@@ -10,6 +10,8 @@ sts\t'STS interface endpoint (Pod Identity and IRSA token exchange)'"
 complete -c mkvpc -l timeout -d 'Longest wait for one resource to change state (e.g. 10m, 90s)' -r
 complete -c mkvpc -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
 complete -c mkvpc -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r
+complete -c mkvpc -l lease -d 'Also hold a lease in S3 for the run, so runs on other machines (CI runners) on the same stack take turns; the bucket must exist' -r
+complete -c mkvpc -l lease-ttl -d 'How long a lease outlives its holder\'s last renewal: a killed run\'s lease is taken over after this' -r
 complete -c mkvpc -l dry-run -d 'Print the plan as JSON (`plan.vpc`) and change nothing'
 complete -c mkvpc -l delete -d 'Delete everything the stack owns, first what Kubernetes left in the VPC'
 complete -c mkvpc -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'

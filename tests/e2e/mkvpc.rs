@@ -240,6 +240,78 @@ fn two_runs_started_together_on_one_stack_take_turns_and_make_one_vpc() {
     ok(&["--delete", "--name", &stack, "--region", "ap-south-1"], None);
 }
 
+/// A bucket for leases in `region`, as a CI account would keep one.
+fn lease_bucket(region: &str) -> String {
+    let bucket = unique_stack("leases").to_lowercase();
+    let s3 = aws_sdk_s3::Client::new(&aws_config(env(), region));
+    let location = aws_sdk_s3::types::BucketLocationConstraint::from(region);
+    let config = aws_sdk_s3::types::CreateBucketConfiguration::builder().location_constraint(location).build();
+    block_on(s3.create_bucket().bucket(&bucket).create_bucket_configuration(config).send()).unwrap();
+    bucket
+}
+
+fn lease_keys(region: &str, bucket: &str) -> Vec<String> {
+    let s3 = aws_sdk_s3::Client::new(&aws_config(env(), region));
+    let listed = block_on(s3.list_objects_v2().bucket(bucket).send()).unwrap();
+    listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+}
+
+/// Two CI runners share no file lock: each run here gets a lock directory of its own, as on
+/// another machine, and only the lease in S3 keeps them apart.
+fn on_another_machine(cmd: &mut std::process::Command) {
+    let runtime = temp_dir("machine");
+    cmd.env("XDG_RUNTIME_DIR", &runtime);
+}
+
+#[test]
+fn runs_on_two_machines_take_turns_through_the_lease_and_make_one_vpc() {
+    let (stack, region) = (unique_stack("lease"), "ap-southeast-2");
+    let bucket = lease_bucket(region);
+    let lease = format!("s3://{bucket}/ekskit");
+    let start = || {
+        let mut cmd = tool("mkvpc", env());
+        on_another_machine(&mut cmd);
+        cmd.args(["--name", &stack, "--nat", "none", "--region", region, "--lease", &lease]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (start(), start());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}\n{}", stderr(&a), stderr(&b));
+    assert_eq!(stdout_json(&a)["vpc"]["id"], stdout_json(&b)["vpc"]["id"], "both found the one VPC");
+    let resources = owned_resources(&ec2(region), &stack);
+    assert_eq!(count(&resources, "vpc"), 1, "{resources:?}");
+    assert!(lease_keys(region, &bucket).is_empty(), "each run gave its lease back");
+    assert!(format!("{}{}", stderr(&a), stderr(&b)).contains("holding the lease"));
+
+    // A run killed while it holds the lease: the next one waits a TTL for a renewal that never
+    // comes, takes the lease over and converges.
+    let proxy = faults::FaultProxy::start(&env()["AWS_ENDPOINT_URL"], faults::Faults::none());
+    let killed = proxy.arm_kill(4); // the lease is taken at the first request
+    let mut holder = tool("mkvpc", env());
+    on_another_machine(&mut holder);
+    holder.env("AWS_ENDPOINT_URL", &proxy.url).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    holder.args(["--delete", "--name", &stack, "--region", region, "--lease", &lease, "--lease-ttl", "3s"]);
+    let mut holder = holder.spawn().unwrap();
+    killed.recv_timeout(std::time::Duration::from_secs(120)).expect("the holder got to its 4th request");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(lease_keys(region, &bucket).len(), 1, "a killed run leaves its lease");
+    let mut next = tool("mkvpc", env());
+    on_another_machine(&mut next);
+    next.args(["--delete", "--name", &stack, "--region", region, "--lease", &lease, "--lease-ttl", "3s"]);
+    let out = run(next, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("taking over"), "{}", stderr(&out));
+    assert!(owned_resources(&ec2(region), &stack).is_empty());
+    assert!(lease_keys(region, &bucket).is_empty());
+
+    // A lease URL that is not one: exit 2 before anything.
+    let bad = mkvpc(&["--name", &stack, "--region", region, "--lease", "ci-locks/ekskit"], None);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("s3://BUCKET"), "{}", stderr(&bad));
+}
+
 #[test]
 fn two_vpcs_of_one_stack_stop_a_create_and_a_delete_removes_both() {
     let stack = unique_stack("race");

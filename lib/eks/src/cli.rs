@@ -117,6 +117,9 @@ pub struct Args {
     pub aws: AwsArgs,
 
     #[command(flatten)]
+    pub lease: ekskit_aws::lease::LeaseArgs,
+
+    #[command(flatten)]
     pub global: GlobalArgs,
 }
 

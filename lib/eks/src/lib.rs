@@ -45,7 +45,7 @@ pub struct Clients {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mut doc = Document::from_stdin(args.stdin.mode())?;
+    let doc = Document::from_stdin(args.stdin.mode())?;
     let region_hint = ekskit_aws::document_region(&doc)?;
     let spec = Spec::resolve(&args, &doc)?;
     let config = ekskit_aws::load(&args.aws, region_hint.as_deref()).await?;
@@ -59,20 +59,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         events: aws_sdk_eventbridge::Client::new(&config),
         route53: aws_sdk_route53::Client::new(&config),
     };
-    // Held to the end of the run: another mkeks on this cluster waits instead of racing.
-    let _lock = if args.dry_run.on { None } else { Some(ekskit_core::lock::acquire(TOOL, &region, &spec.name).await?) };
+    // Another mkeks on this cluster (on this machine, or with --lease on any) waits instead of
+    // racing.
+    let name = spec.name.clone();
+    let run = converge(&args, &aws, doc, spec, region.clone());
+    ekskit_aws::lease::exclusive(&config, &args.lease, args.dry_run.on, (TOOL, &region, &name), run).await
+}
 
+async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, region: String) -> anyhow::Result<()> {
     if args.delete.on && !args.addons.is_empty() {
-        return delete_addons(&aws, &spec, &region, doc, args.dry_run.on).await;
+        return delete_addons(aws, &spec, &region, doc, args.dry_run.on).await;
     }
     if args.delete.on {
         if args.dry_run.on {
-            doc.set_nested("plan", "cluster", &plan::delete_plan(&aws, &spec, &region).await?)?;
+            doc.set_nested("plan", "cluster", &plan::delete_plan(aws, &spec, &region).await?)?;
             return emit(&doc);
         }
-        let resources = delete_all(&aws, &spec, args.timeout.limit).await?;
+        let resources = delete_all(aws, &spec, args.timeout.limit).await?;
         info!("deleted {} resources of cluster {}", resources.len(), spec.name);
-        let left = plan::delete_plan(&aws, &spec, &region).await?.actions;
+        let left = plan::delete_plan(aws, &spec, &region).await?.actions;
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|a| format!("{} {}", a.kind, a.name)).collect();
             return Err(ekskit_core::Hinted::new(
@@ -95,9 +100,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cluster::check_compatible(c, &spec)?;
     }
     let mut spec = spec;
-    spec.addons.addons.extend(addons::present(&aws, &spec.name).await?);
+    spec.addons.addons.extend(addons::present(aws, &spec.name).await?);
     if args.dry_run.on {
-        doc.set_nested("plan", "cluster", &plan::create_plan(&aws, &spec, &region).await?)?;
+        doc.set_nested("plan", "cluster", &plan::create_plan(aws, &spec, &region).await?)?;
         return emit(&doc);
     }
 
@@ -120,7 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout.limit).await?;
     // coredns and the EBS CSI controller only get ready once there are nodes to run on.
     let managed_addons = managed::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
-    let addons = addons::ensure(&aws, &spec.name, &spec.addons, &active).await?;
+    let addons = addons::ensure(aws, &spec.name, &spec.addons, &active).await?;
     let roles = RolesDoc { cluster: cluster_role, node: node_role, ebs_csi: ebs_csi_role };
     let mut out = cluster_doc(&spec, &region, &active, &node_group, roles, key);
     out.managed_addons = managed_addons;

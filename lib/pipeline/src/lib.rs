@@ -129,7 +129,7 @@ impl Names {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mut doc = Document::from_stdin(args.stdin.mode())?;
+    let doc = Document::from_stdin(args.stdin.mode())?;
     let region_hint = match doc.get::<serde_json::Value>("pipeline")? {
         Some(p) => p.get("region").and_then(|r| r.as_str()).map(str::to_owned),
         None => ekskit_aws::document_region(&doc)?,
@@ -148,17 +148,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         connections: aws_sdk_codeconnections::Client::new(&config),
     };
     let names = Names::new(&spec.name, &account, &region);
-    // Held to the end of the run: another mkpipeline on this pipeline waits instead of racing.
-    let _lock = if args.dry_run.on { None } else { Some(ekskit_core::lock::acquire(TOOL, &region, &spec.name).await?) };
+    // Another mkpipeline on this stack (on this machine, or with --lease on any) waits instead
+    // of racing.
+    let name = spec.name.clone();
+    let run = apply(&args, &aws, doc, spec, names);
+    ekskit_aws::lease::exclusive(&config, &args.lease, args.dry_run.on, (TOOL, &region, &name), run).await
+}
 
+/// Deletes, plans or converges, as `args` says.
+async fn apply(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, names: Names) -> anyhow::Result<()> {
+    let region = names.region.clone();
     if args.delete.on {
         if args.dry_run.on {
-            doc.set_nested("plan", "pipeline", &plan::delete_plan(&aws, &spec, &names).await?)?;
+            doc.set_nested("plan", "pipeline", &plan::delete_plan(aws, &spec, &names).await?)?;
             return emit(&doc);
         }
-        let resources = delete_all(&aws, &spec, &names).await?;
+        let resources = delete_all(aws, &spec, &names).await?;
         info!("deleted {} resources of pipeline stack {}", resources.len(), spec.name);
-        let left = plan::delete_plan(&aws, &spec, &names).await?.actions;
+        let left = plan::delete_plan(aws, &spec, &names).await?.actions;
         if !left.is_empty() {
             let what: Vec<String> = left.iter().map(|a| format!("{} {}", a.kind, a.name)).collect();
             return Err(ekskit_core::Hinted::new(
@@ -173,11 +180,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     if args.dry_run.on {
-        doc.set_nested("plan", "pipeline", &plan::create_plan(&aws, &spec, &names).await?)?;
+        doc.set_nested("plan", "pipeline", &plan::create_plan(aws, &spec, &names).await?)?;
         return emit(&doc);
     }
 
-    let out = converge(&aws, &spec, &names).await?;
+    let out = converge(aws, &spec, &names).await?;
     doc.set("pipeline", &out)?;
     emit(&doc)
 }

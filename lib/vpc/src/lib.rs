@@ -30,18 +30,26 @@ use crate::model::DeletedDoc;
 use crate::plan::{AzChoice, SubnetPlan, Tier, Zone};
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mut doc = Document::from_stdin(args.stdin.mode())?;
+    let doc = Document::from_stdin(args.stdin.mode())?;
     let input = cli::vpc_input(&doc)?;
-    let mut spec = Spec::resolve(&args, &input)?;
+    let spec = Spec::resolve(&args, &input)?;
     let config = ekskit_aws::load(&args.aws, input.region.as_deref()).await?;
     let region = config.region().map(ToString::to_string).unwrap_or_default();
-    let ec2 = Client::new(&config);
-    // Held to the end of the run: another mkvpc on this stack waits instead of racing.
-    let _lock = if args.dry_run.on {
-        None
-    } else {
-        Some(ekskit_core::lock::acquire(tagging::TOOL, &region, &spec.stack).await?)
-    };
+    // Another mkvpc on this stack (on this machine, or with --lease on any) waits instead of racing.
+    let stack = spec.stack.clone();
+    let run = converge(&args, doc, spec, &config, &region);
+    ekskit_aws::lease::exclusive(&config, &args.lease, args.dry_run.on, (tagging::TOOL, &region, &stack), run).await
+}
+
+async fn converge(
+    args: &Args,
+    mut doc: Document,
+    mut spec: Spec,
+    config: &ekskit_aws::SdkConfig,
+    region: &str,
+) -> anyhow::Result<()> {
+    let region = region.to_owned();
+    let ec2 = Client::new(config);
     let inventory = Inventory::load(&ec2, &spec.stack).await?;
     if args.delete.on {
         if args.dry_run.on {
@@ -52,8 +60,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             info!("stack {} owns nothing in {region}; nothing to delete", spec.stack);
         }
         let leftovers = Leftovers {
-            elb: aws_sdk_elasticloadbalancing::Client::new(&config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancing::Client::new(config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
         };
         let resources = delete::delete_stack(&ec2, &leftovers, &spec.stack, &inventory, spec.timeout).await?;
         info!("deleted {} resources of stack {}", resources.len(), spec.stack);
