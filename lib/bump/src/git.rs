@@ -61,9 +61,15 @@ pub struct Options {
 }
 
 /// How long in all a fetch or push waits between its retries ([`Options::network_patience`]):
-/// sleeps from 0.5 s doubling to 8 s make about a dozen attempts, enough for a load balancer's
-/// bad minute; a longer outage fails the step, and a re-run later picks up from the remote.
+/// with [`NETWORK_BACKOFF`], twenty attempts, enough for a load balancer's bad minute; a
+/// longer outage fails the step, and a re-run later picks up from the remote.
 pub const NETWORK_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Short and many: an attempt is a whole fetch or push, several requests (a shallow fetch over
+/// HTTP is four: the 401 that asks for the token, the refs, two negotiation rounds), and fails
+/// when any one does, so a remote failing a quarter of its requests fails two thirds of them.
+const NETWORK_BACKOFF: Backoff =
+    Backoff { initial: Duration::from_millis(250), max: Duration::from_secs(4), factor: 2.0 };
 
 /// Where push credentials come from; never printed, never written to `.git/config`.
 #[derive(Default)]
@@ -564,10 +570,7 @@ impl Repo {
         mut op: impl FnMut() -> Result<T, NetError>,
     ) -> anyhow::Result<T> {
         let label = self.label(options);
-        let policy = Retry {
-            backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(8), factor: 2.0 },
-            limit: Limit::Waited(options.network_patience),
-        };
+        let policy = Retry { backoff: NETWORK_BACKOFF, limit: Limit::Waited(options.network_patience) };
         let retried = |e: &NetError| matches!(e, NetError::Git(g) if transient(g));
         retry_blocking(&format!("{doing} {label}"), policy, retried, |_| op()).map_err(|gave_up| match gave_up.error {
             NetError::Git(e) => git_error(&e, doing, &label, gave_up.attempts),
@@ -832,15 +835,15 @@ mod tests {
         let (url, seen) = flaky_server(vec![Some("502 Bad Gateway"); 50]);
         let work = TempDir::new("tagbump-failing").unwrap();
         let repo = Repo::ephemeral(&work.path().join("clone"), &url, "the remote", true, "v.yaml".into()).unwrap();
-        // Waits of 0.5 s and 1 s, then more than 1 s was spent waiting.
+        // Waits of 0.25 s, 0.5 s and 1 s, then more than 1 s was spent waiting.
         let options = Options { network_patience: Duration::from_secs(1), ..options() };
         let error = said(&repo.fetch(&options, "main").unwrap_err());
-        assert_eq!(seen.load(AtomicOrdering::SeqCst), 3);
-        assert!(error.contains("failed after 3 attempts: unexpected http status code: 502"), "{error}");
+        assert_eq!(seen.load(AtomicOrdering::SeqCst), 4);
+        assert!(error.contains("failed after 4 attempts: unexpected http status code: 502"), "{error}");
         assert!(error.contains("kept failing"), "{error}");
         // Without patience (a caller that wants none), one attempt.
         let error = said(&repo.fetch(&Options { network_patience: Duration::ZERO, ..options }, "main").unwrap_err());
-        assert_eq!(seen.load(AtomicOrdering::SeqCst), 4);
+        assert_eq!(seen.load(AtomicOrdering::SeqCst), 5);
         assert!(error.contains("fetching the remote failed: unexpected http status code: 502"), "{error}");
     }
 
