@@ -13,6 +13,7 @@
 //! repository), another for the slice: the inventories are region- or namespace-wide.
 
 mod aws;
+mod git;
 mod kube;
 
 use std::collections::BTreeMap;
