@@ -6,7 +6,7 @@ use kube::api::{Patch, PatchParams, ValidationDirective};
 use serde_json::Value;
 
 use crate::content::comparable;
-use crate::errors::kube_error;
+use crate::errors::{idempotent, kube_error};
 use crate::model::Action;
 use crate::resolve::Object;
 use crate::server::api;
@@ -43,7 +43,10 @@ pub async fn apply(
         field_manager: Some(FIELD_MANAGER.to_owned()),
         field_validation: Some(ValidationDirective::Strict),
     };
-    let after = match api.patch(&object.name, &params, &Patch::Apply(&object.body)).await {
+    // Applying the same object again is the same apply: safe to repeat after a lost answer.
+    let patch = Patch::Apply(&object.body);
+    let sent = idempotent(&format!("applying {key}"), || api.patch(&object.name, &params, &patch)).await;
+    let after = match sent {
         Ok(after) => serde_json::to_value(after)?,
         Err(e) => return Err(kube_error(e, format!("applying {key} ({})", object.origin))),
     };

@@ -50,6 +50,22 @@ pub async fn sleep_out(err: anyhow::Error, deadline: tokio::time::Instant) -> an
     }
 }
 
+/// Repeats an idempotent call (a GET, a LIST, a server-side apply) that failed in a way a retry
+/// may get past: a connection closed before the answer, a 429 or 5xx the client's own retries
+/// did not get past. Three retries, 0.5 s doubling; `what` names the call in the log.
+pub async fn idempotent<T, F, Fut>(what: &str, mut call: F) -> kube::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = kube::Result<T>>,
+{
+    use ekskit_core::wait::{Backoff, Limit, Retry, retry};
+    let policy = Retry {
+        backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(4), factor: 2.0 },
+        limit: Limit::Retries(3),
+    };
+    retry(what, policy, |e| transient(e).is_some(), |_| call()).await.map_err(|gave_up| gave_up.error)
+}
+
 fn transient(err: &kube::Error) -> Option<Duration> {
     const DEFAULT: Duration = Duration::from_secs(1);
     const MAX: Duration = Duration::from_secs(30);
@@ -129,5 +145,26 @@ mod tests {
         // The message is the same either way.
         let text = format!("{:#}", kube_error(api(429, 3), "reading x"));
         assert!(text.starts_with("reading x: "), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_call_is_repeated_past_transient_failures_only() {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let flaky = || async {
+            match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 | 1 => Err(api(503, 0)),
+                _ => Ok("applied"),
+            }
+        };
+        assert_eq!(idempotent("applying x", flaky).await.unwrap(), "applied");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+        let refused = std::sync::atomic::AtomicU32::new(0);
+        let forbidden = || async {
+            refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err::<(), _>(api(403, 0))
+        };
+        assert!(idempotent("applying x", forbidden).await.is_err());
+        assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 1, "a 403 is not retried");
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracing::trace;
 
-use crate::errors::{is_not_found, kube_error};
+use crate::errors::{idempotent, is_not_found, kube_error};
 use crate::resolve::{Key, Object};
 use crate::server::api;
 
@@ -69,7 +69,8 @@ async fn list(client: &Client, members: &[&Object], form: Form) -> anyhow::Resul
     let mut found = Vec::new();
     let mut params = ListParams::default().limit(PAGE);
     loop {
-        let page = match list_page(&api, &params, form).await {
+        let listing = format!("listing {}", first.resource.plural);
+        let page = match idempotent(&listing, || list_page(&api, &params, form)).await {
             Ok(page) => page,
             Err(e) if is_not_found(&e) => return Ok(found),
             Err(e) => {
@@ -118,10 +119,13 @@ async fn get_each(client: &Client, members: &[&Object], form: Form) -> anyhow::R
     let mut found = Vec::new();
     for o in members {
         let api = api(client, &o.resource, o.namespace.as_deref());
-        let got = match form {
-            Form::Full => api.get_opt(&o.name).await.map(|g| g.map(serde_json::to_value)),
-            Form::Metadata => api.get_metadata_opt(&o.name).await.map(|g| g.map(|m| metadata_only(&m.metadata))),
-        };
+        let got = idempotent(&format!("reading {}", o.key()), || async {
+            match form {
+                Form::Full => api.get_opt(&o.name).await.map(|g| g.map(serde_json::to_value)),
+                Form::Metadata => api.get_metadata_opt(&o.name).await.map(|g| g.map(|m| metadata_only(&m.metadata))),
+            }
+        })
+        .await;
         match got {
             Ok(Some(live)) => found.push((o.key(), live?)),
             Ok(None) => {}
