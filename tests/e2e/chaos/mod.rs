@@ -58,7 +58,7 @@ struct Subject {
     /// The document a create reads, made for the fronts.
     stdin: Document,
     create: Vec<String>,
-    /// The delete that needs no document from a create (with `stdin`): after a run that failed.
+    /// The delete: after a create with its document, and after a run that failed with `stdin`.
     /// `None` for a tool that has no delete (tagbump): `reset` puts things back instead.
     cleanup: Option<Vec<String>>,
     reset: Option<Box<dyn Fn()>>,
@@ -203,7 +203,7 @@ fn kill_point(subject: &Subject, proxy: &Proxy, k: u64, reference: &[String]) ->
     proxy.proxy.disarm();
     let doc = create_and_check(subject, proxy, reference)?;
     if subject.cleanup.is_some() {
-        killed_at(subject, proxy, k, &delete_args(), Some(&doc.to_string()));
+        killed_at(subject, proxy, k, &delete_args(subject), Some(&doc.to_string()));
         proxy.proxy.disarm();
     }
     undo(subject, proxy, &doc)
@@ -242,7 +242,7 @@ fn undo(subject: &Subject, proxy: &Proxy, doc: &Value) -> Result<(), String> {
             reset();
             Ok(())
         }
-        _ => clean(subject, proxy, &delete_args(), Some(&doc.to_string())).map(drop),
+        _ => clean(subject, proxy, &delete_args(subject), Some(&doc.to_string())).map(drop),
     }
 }
 
@@ -260,8 +260,10 @@ fn plain_cleanup(subject: &Subject) -> Result<(), String> {
 /// For a document that describes what is, not what the run did.
 fn as_is(_: &mut Value) {}
 
-fn delete_args() -> Vec<String> {
-    vec!["--delete".into()]
+/// The delete after a create, with the create's document on stdin: the cleanup's flags (which
+/// override what the document says).
+fn delete_args(subject: &Subject) -> Vec<String> {
+    subject.cleanup.clone().unwrap_or_default()
 }
 
 fn command(subject: &Subject, proxy: &Proxy, args: &[String]) -> Command {
