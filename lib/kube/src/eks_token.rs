@@ -90,6 +90,14 @@ pub fn exec_credential(token: &str, now: SystemTime) -> serde_json::Value {
     })
 }
 
+/// When this process was started as its own kubeconfig exec plugin (`<tool> --eks-token ...`,
+/// see [`exec_plugin_main`]): its exit code. Every tool that reaches a cluster from a `cluster`
+/// document calls this first in `main`, as the kubeconfig it builds runs the tool itself.
+pub fn as_exec_plugin() -> Option<std::process::ExitCode> {
+    let mut args = std::env::args().skip(1);
+    (args.next().as_deref() == Some(crate::cluster::EKS_TOKEN_FLAG)).then(|| exec_plugin_main(args.collect()))
+}
+
 /// `kapply --eks-token CLUSTER --region REGION`: prints an `ExecCredential` for the cluster on
 /// stdout, as `aws eks get-token` does. kapply runs itself this way from the kubeconfig it builds
 /// for a `cluster` document, so the client renews the token before it expires.

@@ -4,6 +4,8 @@
 //! - [`stack`]: the objects from assets/ (manifests, Prometheus configuration and rules with
 //!   their promtool tests, Grafana provisioning and dashboards); [`model`]: the JSON keys
 
+/// The exec plugin the kubeconfig for a `cluster` document runs (`monstack --eks-token`).
+pub use ekskit_kube::eks_token;
 pub mod cli;
 pub mod model;
 pub mod stack;

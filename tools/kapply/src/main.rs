@@ -4,12 +4,11 @@
 use std::process::ExitCode;
 
 use ekskit_apply::cli::Args;
-use ekskit_kube::cluster::EKS_TOKEN_FLAG;
 
 fn main() -> ExitCode {
     // `kapply --eks-token CLUSTER --region R`: the kubeconfig exec plugin kapply points itself at.
-    if std::env::args().nth(1).as_deref() == Some(EKS_TOKEN_FLAG) {
-        return ekskit_kube::eks_token::exec_plugin_main(std::env::args().skip(2).collect());
+    if let Some(code) = ekskit_kube::eks_token::as_exec_plugin() {
+        return code;
     }
     let args: Args = ekskit_core::run::parse_args("kapply");
     let global = args.global.clone();
