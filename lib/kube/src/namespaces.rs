@@ -52,7 +52,8 @@ impl Namespaces {
                 let api = api.clone();
                 let in_input = in_input.contains(&name);
                 async move {
-                    match api.get_opt(&name).await {
+                    let reading = format!("reading namespace {name}");
+                    match crate::errors::idempotent(&reading, || api.get_opt(&name)).await {
                         Ok(Some(ns)) => Ok(Some((name, serde_json::to_value(ns)?))),
                         Ok(None) => Ok(None),
                         // Credentials limited to some namespaces may not read them: assume it is
