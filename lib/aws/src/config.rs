@@ -65,7 +65,7 @@ const MAX_ATTEMPTS: u32 = 8;
 /// bounded by the timeouts above. Not the adaptive mode: its client-side rate limiter falls to
 /// its floor (about one request per 2 s) at the first throttle and a short-lived tool never
 /// earns it back: a 53-call mkvpc run at 25% injected faults took 140 s adaptive, 2 s standard
-/// (tests/e2e/chaos.rs). `AWS_RETRY_MODE` and `AWS_MAX_ATTEMPTS` win when the user sets them
+/// (tests/e2e/chaos/). `AWS_RETRY_MODE` and `AWS_MAX_ATTEMPTS` win when the user sets them
 /// (the SDK then reads them itself; AWS_RETRY_MODE=adaptive for an account throttled hard).
 fn default_retry(is_set: impl Fn(&str) -> bool) -> Option<RetryConfig> {
     let user_set = ["AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS"].iter().any(|name| is_set(name));
