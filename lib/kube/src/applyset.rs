@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info, warn};
 
-use crate::errors::{is_not_found, kube_error};
+use crate::errors::{idempotent, is_not_found, kube_error};
 use crate::model::Action;
 use crate::resolve::{Key, Kinds, Object, group_kind};
 use crate::server::{FIELD_MANAGER, api};
@@ -65,7 +65,7 @@ impl AppSet {
     /// The inventory recorded on the parent, or None when the app was never applied.
     pub async fn read(&self, client: &Client) -> anyhow::Result<Option<Inventory>> {
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
-        let parent = match secrets.get_opt(&self.parent).await {
+        let parent = match idempotent("reading the app's parent Secret", || secrets.get_opt(&self.parent)).await {
             Ok(p) => p,
             Err(e) if is_not_found(&e) => None, // the namespace itself is not there yet
             Err(e) => {
@@ -115,7 +115,8 @@ impl AppSet {
         });
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
         let params = PatchParams { dry_run, ..PatchParams::apply(FIELD_MANAGER).force() };
-        match secrets.patch(&self.parent, &params, &Patch::Apply(&parent)).await {
+        let patch = Patch::Apply(&parent);
+        match idempotent("writing the app's parent Secret", || secrets.patch(&self.parent, &params, &patch)).await {
             Ok(_) => Ok(()),
             Err(e) => Err(kube_error(e, format!("writing the app's parent Secret {}/{}", self.namespace, self.parent))),
         }
@@ -124,7 +125,9 @@ impl AppSet {
     /// Deletes the parent Secret (after every member is gone).
     pub async fn delete_parent(&self, client: &Client) -> anyhow::Result<()> {
         let secrets: Api<Secret> = Api::namespaced(client.clone(), &self.namespace);
-        match secrets.delete(&self.parent, &DeleteParams::default()).await {
+        // A DELETE repeated after a lost answer finds it gone (404): done.
+        let params = DeleteParams::default();
+        match idempotent("deleting the app's parent Secret", || secrets.delete(&self.parent, &params)).await {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => {
@@ -231,7 +234,8 @@ impl AppSet {
         scope: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<(String, Target)>> {
         let params = ListParams::default().labels(&format!("{PART_OF}={}", self.id));
-        let list = match api(client, resource, ns).list_metadata(&params).await {
+        let members = api(client, resource, ns);
+        let list = match idempotent(&format!("listing {}", resource.plural), || members.list_metadata(&params)).await {
             Ok(list) => list,
             Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(kube::Error::Api(s)) if scanning && s.code == 403 && ns.is_none() => {

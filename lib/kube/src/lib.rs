@@ -67,8 +67,7 @@ pub async fn execute(
 /// One aggregated discovery: the only one of a run. kapply starts it while it reads the
 /// manifests and passes it to [`execute_with`].
 pub async fn discover(client: kube::Client, server: String) -> anyhow::Result<Discovery> {
-    Discovery::new(client)
-        .run_aggregated()
+    errors::idempotent("discovering the API", || Discovery::new(client.clone()).run_aggregated())
         .await
         .map_err(|e| errors::kube_error(e, format!("discovering the API of {server}")))
 }

@@ -42,7 +42,11 @@ pub async fn delete_in_order(
         let batch: Vec<&Target> = targets.iter().filter(|t| Phase::of(&t.key.group, &t.key.kind) == phase).collect();
         let deleted: Vec<(Target, Action)> = stream::iter(batch)
             .map(|t| async move {
-                match api(client, &t.resource, t.key.namespace.as_deref()).delete(&t.key.name, params).await {
+                let api = api(client, &t.resource, t.key.namespace.as_deref());
+                // A DELETE repeated after a lost answer finds it gone: `absent`, and gone all the same.
+                match crate::errors::idempotent(&format!("deleting {}", t.key), || api.delete(&t.key.name, params))
+                    .await
+                {
                     Ok(_) => Ok((t.clone(), Action::Deleted)),
                     Err(e) if is_not_found(&e) => Ok((t.clone(), Action::Absent)),
                     Err(e) => Err(kube_error(e, format!("deleting {}", t.key))),

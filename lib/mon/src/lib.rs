@@ -131,10 +131,11 @@ fn not_ready(state: ComponentState, reason: String) -> ComponentDoc {
 /// component that cannot be within `timeout` is named in the error, with why and what to do.
 async fn wait_components(cluster: &Cluster, settings: &Settings, timeout: Duration) -> anyhow::Result<()> {
     let manifests = manifests(settings)?;
-    let discovery = Discovery::new(cluster.client.clone())
-        .run_aggregated()
-        .await
-        .map_err(|e| ekskit_kube::errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
+    let discovery = ekskit_kube::errors::idempotent("discovering the API", || {
+        Discovery::new(cluster.client.clone()).run_aggregated()
+    })
+    .await
+    .map_err(|e| ekskit_kube::errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
     let kinds = Kinds::new(discovery, &manifests);
     let objects = ekskit_kube::resolve::resolve(manifests, &kinds, &settings.namespace, true)?;
     let components = settings.components();
@@ -241,8 +242,8 @@ async fn persistence(client: &kube::Client, no_persistence: bool, settings: &mut
         return Ok("--no-persistence".into());
     }
     let classes: Api<StorageClass> = Api::all(client.clone());
-    let list = classes
-        .list(&ListParams::default())
+    let params = ListParams::default();
+    let list = ekskit_kube::errors::idempotent("listing StorageClasses", || classes.list(&params))
         .await
         .map_err(|e| ekskit_kube::errors::kube_error(e, "listing StorageClasses"))?;
     if let Some(wanted) = &settings.storage_class {
@@ -276,8 +277,7 @@ async fn persistence(client: &kube::Client, no_persistence: bool, settings: &mut
 /// nothing), else a new random one. It is never output.
 async fn admin_password(client: &kube::Client, namespace: &str) -> anyhow::Result<String> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let existing = secrets
-        .get_opt("grafana-admin")
+    let existing = ekskit_kube::errors::idempotent("reading Secret grafana-admin", || secrets.get_opt("grafana-admin"))
         .await
         .map_err(|e| ekskit_kube::errors::kube_error(e, format!("reading Secret {namespace}/grafana-admin")))?;
     if let Some(password) = existing.and_then(|s| s.data).and_then(|d| d.get("admin-password").cloned()) {
