@@ -15,6 +15,7 @@
 mod aws;
 mod git;
 mod kube;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -138,7 +139,13 @@ fn chaos(subject: &Subject) -> Figures {
         figures.kill_points += 1;
         match kill_point(subject, &proxy, k, &reference) {
             Ok(()) => figures.converged += 1,
-            Err(e) => figures.failures.push(format!("kill point {k}: {e}")),
+            Err(e) => {
+                figures.failures.push(format!("kill point {k}: {e}"));
+                // As after a failed faulted run: what a plain delete cannot remove is orphaned.
+                if let Err(e) = plain_cleanup(subject) {
+                    figures.failures.push(format!("the delete after kill point {k}: {e}"));
+                }
+            }
         }
         let left = leftovers(&baseline, &(subject.inventory)());
         if !left.is_empty() {
