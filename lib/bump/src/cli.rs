@@ -25,7 +25,10 @@ ignored. The stdin `push.digest` goes into the commit message as an `Image-Diges
 
 With --repo, tagbump fetches the tip of --branch into a temporary directory (depth 1), edits
 FILE there (a path from the repository's root), commits, pushes and removes the directory, also
-on errors and on Ctrl-C. Credentials, for the push and the --repo fetch: a token from
+on errors and on Ctrl-C; one that a run killed outright left behind, the next run removes.
+A fetch or push that the remote answers with a 5xx or 429, or whose connection drops before the
+answer, is redone with backoff for up to a minute; a re-run finds the tag pushed and commits
+nothing. Credentials, for the push and the --repo fetch: a token from
 --token-env (default GIT_TOKEN when set), --token-file or --token-secret (AWS Secrets Manager),
 or an SSH key (--ssh-key, else the SSH agent). They are never printed and never written into a
 git config; a --repo URL must not carry them.
