@@ -7,6 +7,8 @@
   moto's server picks a backend by the service in the SigV4 credential scope, and has none for
   `codeconnections`; install() routes those requests here before moto looks. State is kept per
   account and region, like moto's own models.
+- S3 PutObject with a condition (If-None-Match, If-Match) is atomic, as on S3: moto's threaded server
+  checked and stored apart, so two conditional puts at once could both succeed.
 - S3 GetBucketVersioning answers with the root element AWS uses, <VersioningConfiguration> (moto
   writes <GetBucketVersioningResponse>, which the Rust SDK cannot parse).
 - CodePipeline GetPipeline and ListPipelines answer `created`/`updated` as epoch seconds, as the
@@ -22,6 +24,7 @@ Hooked into moto-ekskit.py with install().
 import datetime
 import json
 import re
+import threading
 import uuid
 
 API = "CodeConnections_20231201"
@@ -271,6 +274,17 @@ def _install_s3():
         return status, headers, body
 
     S3Response.get_bucket_versioning = get_bucket_versioning
+
+    # S3 applies a conditional PutObject (If-None-Match: *, If-Match) atomically; moto's threaded
+    # server checks and then stores, so two puts at once could both pass. One at a time here.
+    original_put = S3Response.put_object
+    put_lock = threading.Lock()
+
+    def put_object(self):
+        with put_lock:
+            return original_put(self)
+
+    S3Response.put_object = put_object
 
 
 # CodePipeline
