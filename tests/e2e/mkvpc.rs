@@ -222,12 +222,18 @@ fn changing_the_nat_mode_converges_both_ways() {
     ok(&["--delete"], Some(&none.to_string()));
 }
 
-#[test]
-fn two_runs_started_together_on_one_stack_take_turns_and_make_one_vpc() {
-    let stack = unique_stack("together");
+/// Two creates of `stack` started together (each set up by `prepare`): both succeed and find the
+/// one VPC they made between them. Their outputs.
+fn two_together(
+    stack: &str,
+    region: &str,
+    extra: &[&str],
+    prepare: impl Fn(&mut std::process::Command),
+) -> (std::process::Output, std::process::Output) {
     let start = || {
         let mut cmd = tool("mkvpc", env());
-        cmd.args(["--name", &stack, "--nat", "none", "--region", "ap-south-1"]);
+        prepare(&mut cmd);
+        cmd.args(["--name", stack, "--nat", "none", "--region", region]).args(extra);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.spawn().unwrap()
     };
@@ -235,8 +241,15 @@ fn two_runs_started_together_on_one_stack_take_turns_and_make_one_vpc() {
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success() && b.status.success(), "{}\n{}", stderr(&a), stderr(&b));
     assert_eq!(stdout_json(&a)["vpc"]["id"], stdout_json(&b)["vpc"]["id"], "both found the one VPC");
-    let resources = owned_resources(&ec2("ap-south-1"), &stack);
+    let resources = owned_resources(&ec2(region), stack);
     assert_eq!(count(&resources, "vpc"), 1, "{resources:?}");
+    (a, b)
+}
+
+#[test]
+fn two_runs_started_together_on_one_stack_take_turns_and_make_one_vpc() {
+    let stack = unique_stack("together");
+    two_together(&stack, "ap-south-1", &[], |_| {});
     ok(&["--delete", "--name", &stack, "--region", "ap-south-1"], None);
 }
 
@@ -268,19 +281,7 @@ fn runs_on_two_machines_take_turns_through_the_lease_and_make_one_vpc() {
     let (stack, region) = (unique_stack("lease"), "ap-southeast-2");
     let bucket = lease_bucket(region);
     let lease = format!("s3://{bucket}/ekskit");
-    let start = || {
-        let mut cmd = tool("mkvpc", env());
-        on_another_machine(&mut cmd);
-        cmd.args(["--name", &stack, "--nat", "none", "--region", region, "--lease", &lease]);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd.spawn().unwrap()
-    };
-    let (a, b) = (start(), start());
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success(), "{}\n{}", stderr(&a), stderr(&b));
-    assert_eq!(stdout_json(&a)["vpc"]["id"], stdout_json(&b)["vpc"]["id"], "both found the one VPC");
-    let resources = owned_resources(&ec2(region), &stack);
-    assert_eq!(count(&resources, "vpc"), 1, "{resources:?}");
+    let (a, b) = two_together(&stack, region, &["--lease", &lease], on_another_machine);
     assert!(lease_keys(region, &bucket).is_empty(), "each run gave its lease back");
     assert!(format!("{}{}", stderr(&a), stderr(&b)).contains("holding the lease"));
 
