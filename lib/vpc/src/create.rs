@@ -658,22 +658,32 @@ impl Converge<'_> {
                 None => {
                     let short = service.rsplit_once(&format!("{}.", self.region)).map_or(service.as_str(), |(_, s)| s);
                     let tags = Tags::new(self.stack(), role::ENDPOINT, None, &format!("endpoint-{short}"));
-                    let call = self
-                        .ec2
-                        .create_vpc_endpoint()
-                        .vpc_id(vpc_id)
-                        .service_name(service)
-                        .vpc_endpoint_type(kind.clone())
-                        .tag_specifications(tags.spec(ResourceType::VpcEndpoint));
-                    let call = if gateway {
-                        call.set_route_table_ids(Some(route_tables.to_vec()))
-                    } else {
-                        call.set_subnet_ids(Some(private_subnets.to_vec()))
-                            .set_security_group_ids(security_group.map(|g| vec![g.to_owned()]))
-                            .private_dns_enabled(true)
+                    let what = format!("creating VPC endpoint {service}");
+                    let create = || async {
+                        let call = self
+                            .ec2
+                            .create_vpc_endpoint()
+                            .vpc_id(vpc_id)
+                            .service_name(service)
+                            .vpc_endpoint_type(kind.clone())
+                            .tag_specifications(tags.spec(ResourceType::VpcEndpoint));
+                        let call = if gateway {
+                            call.set_route_table_ids(Some(route_tables.to_vec()))
+                        } else {
+                            call.set_subnet_ids(Some(private_subnets.to_vec()))
+                                .set_security_group_ids(security_group.map(|g| vec![g.to_owned()]))
+                                .private_dns_enabled(true)
+                        };
+                        let out = call.customize().config_override(once()).send().await.aws(&what)?;
+                        Ok(out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_owned())
                     };
-                    let out = call.send().await.aws(format!("creating VPC endpoint {service}"))?;
-                    let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_owned();
+                    // An SDK retry after a lost answer made a second endpoint: sent once, and
+                    // looked up by service before it is sent again.
+                    let find = || async {
+                        let reloaded = self.reload().await?;
+                        Ok(reloaded.endpoint(service).and_then(|e| e.vpc_endpoint_id()).map(str::to_owned))
+                    };
+                    let id = create_once(&what, create, find).await?;
                     info!("created endpoint {id} ({service})");
                     id
                 }

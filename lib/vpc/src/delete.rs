@@ -117,12 +117,12 @@ pub async fn delete_stack(
                 })
                 .await?;
             }
-            ec2.delete_internet_gateway()
-                .internet_gateway_id(id)
-                .send()
-                .await
-                .aws(format!("deleting internet gateway {id}"))
-                .map(drop)
+            let deleted = ec2.delete_internet_gateway().internet_gateway_id(id).send().await;
+            match deleted.aws(format!("deleting internet gateway {id}")) {
+                // Gone already: an earlier attempt whose answer was lost deleted it.
+                Err(e) if not_found(&e) => Ok(()),
+                other => other.map(drop),
+            }
         }
         .await;
         out.record("internet-gateway", id, result);
