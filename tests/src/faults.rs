@@ -11,6 +11,9 @@
 //! Armed with [`FaultProxy::arm_kill`], it also marks the k-th request of a run: it forwards
 //! that one (the service does the work), tells the test to kill the client before the answer
 //! reaches it, and holds every later request unanswered, so nothing happens after the kill point.
+//! Disarming lets what is held go on as the service would have it: the killed client is gone and
+//! gets nothing, but an agent that outlives it (the Docker engine a killed imgpush pushed
+//! through) gets its answers, as it would from the real service.
 //! One proxy can front several services ([`FaultProxy::front`]): a tool that talks to AWS and a
 //! registry is killed at its k-th request to either.
 
@@ -90,6 +93,8 @@ struct Counts {
     /// The request to kill at (1-based); 0 when not armed.
     kill_at: AtomicU64,
     killed: Mutex<Option<Sender<()>>>,
+    /// Bumped by every arm and disarm: what was held under the last one is let go.
+    armings: tokio::sync::watch::Sender<u64>,
     /// How many times each request (by hash) arrived.
     repeats: Mutex<std::collections::HashMap<u64, u64>>,
 }
@@ -157,17 +162,19 @@ impl FaultProxy {
     /// instead of answered; it and every later request stay unanswered until disarmed.
     pub fn arm_kill(&self, k: u64) -> Receiver<()> {
         let (tx, rx) = std::sync::mpsc::channel();
+        self.counts.armings.send_modify(|n| *n += 1);
         *self.counts.killed.lock().unwrap() = Some(tx);
         self.counts.seen.store(0, Ordering::SeqCst);
         self.counts.kill_at.store(k, Ordering::SeqCst);
         rx
     }
 
-    /// Back to forwarding everything; the request count starts again.
+    /// Back to forwarding everything, what is held included; the request count starts again.
     pub fn disarm(&self) {
         self.counts.kill_at.store(0, Ordering::SeqCst);
         self.counts.seen.store(0, Ordering::SeqCst);
         self.counts.killed.lock().unwrap().take();
+        self.counts.armings.send_modify(|n| *n += 1);
     }
 }
 
@@ -186,9 +193,11 @@ impl Front {
         let head = String::from_utf8_lossy(&request.head).into_owned();
         let counts = &self.counts;
         let n = counts.seen.fetch_add(1, Ordering::SeqCst) + 1;
+        // Read before kill_at: a disarm in between lets go of this request at once.
+        let arming = *counts.armings.borrow();
         let kill_at = counts.kill_at.load(Ordering::SeqCst);
-        if kill_at != 0 && n > kill_at {
-            return hold(client).await;
+        if kill_at != 0 && n > kill_at && !self.hold(&mut client, arming).await? {
+            return Ok(());
         }
         let repeat = {
             let mut repeats = counts.repeats.lock().unwrap();
@@ -208,7 +217,9 @@ impl Front {
             if let Some(killed) = counts.killed.lock().unwrap().take() {
                 let _ = killed.send(());
             }
-            return hold(client).await;
+            if !self.hold(&mut client, arming).await? {
+                return Ok(());
+            }
         }
         if fault == Some(Fault::Dropped) {
             counts.failed.fetch_add(1, Ordering::SeqCst);
@@ -219,6 +230,20 @@ impl Front {
         client.write_all(&rest).await?;
         tokio::io::copy(&mut upstream, &mut client).await?;
         client.shutdown().await
+    }
+
+    /// Keeps the client's connection open and unanswered until the client goes away (`false`)
+    /// or the proxy is armed or disarmed again after `arming` (`true`: go on with the request).
+    async fn hold(&self, client: &mut BoxStream, arming: u64) -> std::io::Result<bool> {
+        let mut armings = self.counts.armings.subscribe();
+        let mut sink = [0u8; 1024];
+        while *armings.borrow_and_update() == arming {
+            tokio::select! {
+                read = client.read(&mut sink) => if read? == 0 { return Ok(false) },
+                _ = armings.changed() => {}
+            }
+        }
+        Ok(true)
     }
 
     /// Sends the request upstream; the connection, the answer's head and what came after it.
@@ -287,13 +312,6 @@ fn serving_certificate(ca: &Path, ca_key: &Path) -> (Vec<u8>, Vec<u8>) {
     let pair = (read("crt"), read("key"));
     let _ = std::fs::remove_dir_all(&dir);
     pair
-}
-
-/// Keeps the client's connection open and unanswered until the client goes away.
-async fn hold(mut client: BoxStream) -> std::io::Result<()> {
-    let mut sink = [0u8; 1024];
-    while client.read(&mut sink).await? > 0 {}
-    Ok(())
 }
 
 struct Message {
@@ -554,6 +572,55 @@ mod tests {
                 let (head, body) = t.split_once("\r\n\r\n").unwrap();
                 assert!(head.contains(&format!("Content-Length: {}", body.len())), "{t}");
             }
+        }
+    }
+
+    /// An upstream that answers every request with 200 `ok`.
+    fn upstream() -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            }
+        });
+        url
+    }
+
+    /// Sends a GET through the proxy on its own thread; the answer comes on the channel.
+    fn get(proxy: &str, path: &'static str) -> Receiver<String> {
+        use std::io::{Read, Write};
+        let address = proxy.trim_start_matches("http://").to_owned();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut conn = std::net::TcpStream::connect(address).unwrap();
+            conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+            let mut answer = String::new();
+            let _ = conn.read_to_string(&mut answer);
+            let _ = tx.send(answer);
+        });
+        rx
+    }
+
+    #[test]
+    fn what_a_kill_point_holds_is_answered_once_disarmed() {
+        let proxy = FaultProxy::start_for(Upstream::Http(upstream()), Service::Registry, Faults::none());
+        let killed = proxy.arm_kill(1);
+        let first = get(&proxy.url, "/first");
+        killed.recv_timeout(std::time::Duration::from_secs(10)).expect("the kill point is reported");
+        let second = get(&proxy.url, "/second");
+        let wait = std::time::Duration::from_millis(300);
+        assert!(first.recv_timeout(wait).is_err() && second.recv_timeout(wait).is_err(), "both held");
+        proxy.disarm();
+        for answer in [first, second] {
+            let answer = answer.recv_timeout(std::time::Duration::from_secs(10)).expect("answered");
+            assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
         }
     }
 
