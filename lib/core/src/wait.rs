@@ -143,9 +143,15 @@ impl Attempts {
         Self { policy, attempt: 1, delay: policy.backoff.initial, waited: Duration::ZERO }
     }
 
-    /// After a failed attempt: how long to sleep before the next one, or `None` to give up.
-    /// Logs the retry.
-    fn next<E: Display>(&mut self, what: &str, error: &E, transient: bool) -> Option<Duration> {
+    /// After a failed attempt: how long to sleep before the next one (at least what the failure
+    /// `asked` for, up to [`ASKED_MAX`]), or `None` to give up. Logs the retry.
+    fn next<E: Display>(
+        &mut self,
+        what: &str,
+        error: &E,
+        transient: bool,
+        asked: Option<Duration>,
+    ) -> Option<Duration> {
         let more = match self.policy.limit {
             Limit::Retries(retries) => self.attempt <= retries,
             Limit::Waited(limit) => self.waited < limit,
@@ -153,7 +159,7 @@ impl Attempts {
         if !transient || !more {
             return None;
         }
-        let delay = self.delay;
+        let delay = self.delay.max(asked.unwrap_or_default().min(ASKED_MAX));
         match self.policy.limit {
             Limit::Retries(retries) => {
                 tracing::warn!("{what}: {error:#}; retry {} of {retries} in {delay:?}", self.attempt)
@@ -162,7 +168,7 @@ impl Attempts {
         }
         self.attempt += 1;
         self.waited += delay;
-        self.delay = self.policy.backoff.next(delay);
+        self.delay = self.policy.backoff.next(self.delay);
         Some(delay)
     }
 
@@ -171,6 +177,10 @@ impl Attempts {
     }
 }
 
+/// The longest wait a failure can ask [`retry_asked`] for: a server that asks for more (a
+/// registry's Retry-After of an hour) is not waited out in one run.
+pub const ASKED_MAX: Duration = Duration::from_secs(60);
+
 /// Calls `op` (with the attempt number, from 1) until it succeeds, fails in a way `transient`
 /// says a retry cannot fix, or `policy` gives up; each retry is logged with `what`, the attempt
 /// and the error. Unlike [`until`], which polls a state, this repeats a call that failed.
@@ -178,6 +188,23 @@ pub async fn retry<T, E, F, Fut>(
     what: &str,
     policy: Retry,
     transient: impl Fn(&E) -> bool,
+    op: F,
+) -> Result<T, GaveUp<E>>
+where
+    E: Display,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    retry_asked(what, policy, transient, |_| None, op).await
+}
+
+/// [`retry`] for a service that says how long to wait (HTTP's Retry-After): `asked` reads that
+/// from a failure, and the next attempt waits at least as long (up to [`ASKED_MAX`]).
+pub async fn retry_asked<T, E, F, Fut>(
+    what: &str,
+    policy: Retry,
+    transient: impl Fn(&E) -> bool,
+    asked: impl Fn(&E) -> Option<Duration>,
     mut op: F,
 ) -> Result<T, GaveUp<E>>
 where
@@ -191,7 +218,7 @@ where
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        match attempts.next(what, &error, transient(&error)) {
+        match attempts.next(what, &error, transient(&error), asked(&error)) {
             Some(delay) => tokio::time::sleep(delay).await,
             None => return Err(attempts.gave_up(error)),
         }
@@ -215,7 +242,7 @@ where
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        match attempts.next(what, &error, transient(&error)) {
+        match attempts.next(what, &error, transient(&error), None) {
             // Outside a runtime block_in_place just runs the closure.
             Some(delay) => tokio::task::block_in_place(|| std::thread::sleep(delay)),
             None => return Err(attempts.gave_up(error)),
@@ -322,6 +349,17 @@ mod tests {
         let mut call = flaky(&["503", "401"]);
         let gave_up = retry("x", policy, |e| *e == "503", |n| std::future::ready(call(n))).await.unwrap_err();
         assert_eq!((gave_up.error, gave_up.attempts), ("401", 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_the_failure_asks_for_is_kept_up_to_its_cap() {
+        let policy = doubling(1, 8, Limit::Retries(3));
+        let asked = |e: &&str| e.strip_prefix("429 after ").and_then(|s| s.parse().ok()).map(Duration::from_secs);
+        let mut call = flaky(&["429 after 5", "503", "429 after 3600"]);
+        let started = Instant::now();
+        let value = retry_asked("x", policy, |_| true, asked, |n| std::future::ready(call(n))).await.unwrap();
+        // 5s asked (more than the 1s backoff), then the 2s backoff, then the cap, not an hour.
+        assert_eq!((value, started.elapsed()), (4, Duration::from_secs(5 + 2) + ASKED_MAX));
     }
 
     #[tokio::test(start_paused = true)]
