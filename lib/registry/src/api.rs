@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry};
+use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry_asked};
 use ekskit_core::{Hinted, ServiceError};
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -33,14 +33,19 @@ pub struct Api {
     base: String,
     path: String,
     credentials: Option<Credentials>,
-    /// The Bearer token from the last challenge, reused until refused.
-    bearer: Mutex<Option<String>>,
+    /// The Authorization the last challenge asked for (Basic, or a Bearer token), sent with every
+    /// request until refused: a request sent without it only to draw the challenge is one more
+    /// that can be throttled or fail.
+    authorization: Mutex<Option<String>>,
+    /// Retries after the first attempt of each request.
+    retries: u32,
 }
 
 impl Api {
-    /// `host` serves the API for repository `path`. Loopback hosts speak plain HTTP, as the
-    /// engine treats 127.0.0.0/8 as an insecure registry; every other host HTTPS.
-    pub fn new(host: &str, path: &str, credentials: Option<Credentials>) -> anyhow::Result<Self> {
+    /// `host` serves the API for repository `path`; each request is tried `retries` more times
+    /// on 408/429/5xx and lost connections. Loopback hosts speak plain HTTP, as the engine
+    /// treats 127.0.0.0/8 as an insecure registry; every other host HTTPS.
+    pub fn new(host: &str, path: &str, credentials: Option<Credentials>, retries: u32) -> anyhow::Result<Self> {
         let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
         let scheme = if name == "localhost" || name.starts_with("127.") || name == "[::1]" { "http" } else { "https" };
         let http = reqwest::Client::builder()
@@ -53,7 +58,8 @@ impl Api {
             base: format!("{scheme}://{host}"),
             path: path.to_owned(),
             credentials,
-            bearer: Mutex::new(None),
+            authorization: Mutex::new(None),
+            retries,
         })
     }
 
@@ -98,12 +104,21 @@ impl Api {
         }
     }
 
-    /// One request with auth, retried on 408/429/5xx and connection errors: four attempts, 0.5s,
-    /// 1s and 2s apart. The last answer is returned whatever its status.
+    /// Whether the registry takes the credentials: its API root answers with success once they
+    /// are sent as its challenge asks. A registry that cannot be reached does not count as
+    /// taking them.
+    pub async fn credentials_accepted(&self) -> bool {
+        let url = format!("{}/v2/", self.base);
+        matches!(self.send(Method::GET, &url).await, Ok(r) if r.status().is_success())
+    }
+
+    /// One request with auth, retried on 408/429/5xx and connection errors: 0.5s, 1s, then 2s
+    /// apart, or as long as the registry's Retry-After asks. The last answer is returned
+    /// whatever its status.
     async fn send(&self, method: Method, url: &str) -> anyhow::Result<reqwest::Response> {
         let policy = Retry {
             backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(2), factor: 2.0 },
-            limit: Limit::Retries(3),
+            limit: Limit::Retries(self.retries),
         };
         let what = format!("{method} {url}");
         let once = |_| async {
@@ -113,7 +128,7 @@ impl Api {
                 Err(e) => Err(Sent::Failed(e)),
             }
         };
-        match retry(&what, policy, Sent::transient, once).await {
+        match retry_asked(&what, policy, Sent::transient, Sent::asked, once).await {
             Ok(r) | Err(GaveUp { error: Sent::Status(r), .. }) => Ok(r),
             Err(GaveUp { error: Sent::Failed(e), .. }) => Err(Hinted::new(
                 format!("cannot reach the registry at {}: {}", self.base, ekskit_core::errors::chain_text(&e, true)),
@@ -124,8 +139,8 @@ impl Api {
     }
 
     async fn send_once(&self, method: Method, url: &str) -> reqwest::Result<reqwest::Response> {
-        let bearer = self.bearer.lock().await.clone();
-        let response = self.request(method.clone(), url, bearer.map(|t| format!("Bearer {t}"))).send().await?;
+        let known = self.authorization.lock().await.clone();
+        let response = self.request(method.clone(), url, known).send().await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -133,10 +148,7 @@ impl Api {
             response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let authorization = if challenge.to_ascii_lowercase().starts_with("bearer") {
             match self.token(&challenge, &method).await? {
-                Some(token) => {
-                    *self.bearer.lock().await = Some(token.clone());
-                    format!("Bearer {token}")
-                }
+                Some(token) => format!("Bearer {token}"),
                 None => return Ok(response),
             }
         } else {
@@ -145,6 +157,7 @@ impl Api {
                 None => return Ok(response),
             }
         };
+        *self.authorization.lock().await = Some(authorization.clone());
         self.request(method, url, Some(authorization)).send().await
     }
 
@@ -191,6 +204,13 @@ enum Sent {
 }
 
 impl Sent {
+    /// How long the registry asked to wait (Retry-After in seconds; its date form is not used).
+    fn asked(&self) -> Option<Duration> {
+        let Sent::Status(response) = self else { return None };
+        let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+        value.trim().parse().ok().map(Duration::from_secs)
+    }
+
     fn transient(&self) -> bool {
         match self {
             Sent::Status(_) => true,
@@ -288,6 +308,52 @@ mod tests {
             challenge_params(r#"Basic realm="Registry Realm""#),
             [("realm".to_owned(), "Registry Realm".to_owned())]
         );
+    }
+
+    /// A registry answering with `answers` (status line and headers, no body), in turn.
+    fn canned_registry(answers: Vec<&'static str>) -> (String, std::sync::mpsc::Receiver<String>) {
+        crate::canned::serve(answers.into_iter().map(|a| (a, "")).collect())
+    }
+
+    fn credentials() -> Option<Credentials> {
+        Some(Credentials { username: "AWS".into(), password: "pw".into(), source: "ecr-token".into() })
+    }
+
+    const CHALLENGE: &str = "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Basic realm=\"r\"";
+
+    #[tokio::test]
+    async fn credentials_are_accepted_when_the_api_root_takes_them() {
+        let (host, heads) = canned_registry(vec![CHALLENGE, "HTTP/1.1 200 OK"]);
+        assert!(Api::new(&host, "app", credentials(), 3).unwrap().credentials_accepted().await);
+        let sent: Vec<String> = heads.try_iter().collect();
+        assert!(sent[0].starts_with("GET /v2/ ") && !sent[0].to_ascii_lowercase().contains("authorization"));
+        assert!(sent[1].contains(&credentials().unwrap().basic()), "the second request carries them");
+
+        let (host, _) = canned_registry(vec![CHALLENGE, CHALLENGE]);
+        assert!(!Api::new(&host, "app", credentials(), 3).unwrap().credentials_accepted().await, "refused");
+        let (host, _) = canned_registry(vec![CHALLENGE]);
+        assert!(!Api::new(&host, "app", None, 3).unwrap().credentials_accepted().await, "none to send");
+    }
+
+    #[tokio::test]
+    async fn the_authorization_a_challenge_asked_for_goes_with_the_next_requests() {
+        let (host, heads) = canned_registry(vec![CHALLENGE, "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+        let api = Api::new(&host, "app", credentials(), 3).unwrap();
+        assert!(api.credentials_accepted().await && api.credentials_accepted().await);
+        let sent: Vec<String> = heads.try_iter().collect();
+        assert_eq!(sent.len(), 3, "no second challenge");
+        assert!(sent[2].contains(&credentials().unwrap().basic()));
+    }
+
+    #[tokio::test]
+    async fn a_throttled_request_is_retried_no_sooner_than_the_registry_asks() {
+        let throttled = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1";
+        let (host, _) = canned_registry(vec![throttled, CHALLENGE, "HTTP/1.1 200 OK"]);
+        let started = std::time::Instant::now();
+        assert!(Api::new(&host, "app", credentials(), 3).unwrap().credentials_accepted().await);
+        assert!(started.elapsed() >= Duration::from_secs(1), "not the 0.5s backoff: {:?}", started.elapsed());
+        let (host, _) = canned_registry(vec![throttled]);
+        assert!(!Api::new(&host, "app", credentials(), 0).unwrap().credentials_accepted().await, "no retries");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod auth;
+#[cfg(test)]
+mod canned;
 pub mod cli;
 pub mod ecr;
 pub mod model;
@@ -52,9 +54,9 @@ impl Target {
     fn engine_ref(&self) -> String {
         format!("{}/{}", self.endpoint, self.repo.path)
     }
-    fn api(&self) -> anyhow::Result<Api> {
+    fn api(&self, retries: u32) -> anyhow::Result<Api> {
         let host = if self.endpoint == self.repo.host { self.repo.api_host() } else { &self.endpoint };
-        Api::new(host, &self.repo.path, self.credentials.clone())
+        Api::new(host, &self.repo.path, self.credentials.clone(), retries)
     }
     fn immutable(&self) -> bool {
         self.ecr.as_ref().and_then(|e| e.repository.as_ref()).is_some_and(|r| r.immutable)
@@ -114,7 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .id
         .unwrap_or_default();
     let target = target(&options, &doc, repo, password, !options.dry_run).await?;
-    let api = target.api()?;
+    let api = target.api(args.retries)?;
     // An ECR repository a dry run did not create holds no tag yet.
     let missing = target.ecr.as_ref().is_some_and(|e| e.repository.is_none());
     let mut plans = Vec::new();
@@ -142,7 +144,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let (Some(keep), Some(EcrTarget { client, repository: Some(ecr), .. })) = (args.keep_images, &target.ecr) {
         ecr::put_lifecycle(client, ecr, keep).await?;
     }
-    let out = push_all(&docker, &image_id, &target, &plans, args.retries, args.keep_images).await?;
+    let out = push_all(&docker, &image_id, &target, &api, &plans, args.retries, args.keep_images).await?;
     info!("{} is at {}", out.reference, out.tags.join(", "));
     doc.set("push", &out)?;
     emit(&doc)
@@ -227,6 +229,7 @@ async fn push_all(
     docker: &bollard::Docker,
     image_id: &str,
     target: &Target,
+    api: &Api,
     plans: &[TagPlan],
     retries: u32,
     keep: Option<u32>,
@@ -248,7 +251,8 @@ async fn push_all(
                 plan.current.as_deref().unwrap_or("?")
             );
         }
-        let result = push::push(docker, image_id, &engine_ref, &plan.tag, target.credentials.as_ref(), retries).await?;
+        let result =
+            push::push(docker, image_id, &engine_ref, &plan.tag, target.credentials.as_ref(), api, retries).await?;
         layers.pushed += result.layers_pushed;
         layers.existing += result.layers_existing;
         digest = Some(result.digest);
@@ -311,7 +315,7 @@ async fn delete(
         }
         Some(EcrTarget { repository: None, .. }) => {}
         _ => {
-            let api = target.api()?;
+            let api = target.api(options.retries)?;
             for tag in &tags {
                 if let Some(m) = api.manifest(tag).await? {
                     if !options.dry_run {

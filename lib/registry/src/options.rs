@@ -13,6 +13,8 @@ pub struct PushOptions {
     pub registry_endpoint: Option<String>,
     /// Plan only: create, push and delete nothing.
     pub dry_run: bool,
+    /// Retries after the first attempt of a registry request or push (`--retries`).
+    pub retries: u32,
     /// The AWS configuration for an ECR repository.
     pub aws: AwsArgs,
 }
@@ -23,6 +25,7 @@ impl From<&Args> for PushOptions {
             tags: args.tags.clone(),
             registry_endpoint: args.registry_endpoint.clone(),
             dry_run: args.dry_run.on,
+            retries: args.retries,
             aws: args.aws.clone(),
         }
     }

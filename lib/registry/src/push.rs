@@ -10,8 +10,9 @@ use bollard::query_parameters::{PushImageOptions, TagImageOptions};
 use ekskit_core::Hinted;
 use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry};
 use futures::StreamExt;
-use tracing::info;
+use tracing::{info, warn};
 
+use crate::api::Api;
 use crate::auth::Credentials;
 
 /// Connects to DOCKER_HOST (or the default socket) at the API version the engine speaks.
@@ -95,13 +96,39 @@ pub fn classify(message: &str) -> Failure {
     }
 }
 
-/// Pushes `image_id` as `target:tag` (`target` is `host/path`).
+/// A failed push: the engine's message and what it means.
+#[derive(Debug)]
+struct Attempt {
+    message: String,
+    failure: Failure,
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a refusal of the engine's push means once the registry's API has said whether it takes
+/// the credentials: the engine sends them only after its first request (`GET /v2/`) drew the
+/// registry's challenge, so when that request was throttled or failed, the whole push goes
+/// without them and is refused. Credentials the registry takes make that refusal transient.
+fn after_refusal(failure: Failure, credentials_accepted: bool) -> Failure {
+    match failure {
+        Failure::Auth if credentials_accepted => Failure::Retry,
+        other => other,
+    }
+}
+
+/// Pushes `image_id` as `target:tag` (`target` is `host/path`); `api` is the same registry's,
+/// to tell refused credentials from a push the engine sent without them.
 pub async fn push(
     docker: &Docker,
     image_id: &str,
     target: &str,
     tag: &str,
     credentials: Option<&Credentials>,
+    api: &Api,
     retries: u32,
 ) -> anyhow::Result<Pushed> {
     let options = TagImageOptions { repo: Some(target.to_owned()), tag: Some(tag.to_owned()) };
@@ -115,14 +142,24 @@ pub async fn push(
         limit: Limit::Retries(retries),
     };
     let what = format!("pushing {target}:{tag}");
-    let auth = || credentials.map(|c| c.for_engine(server));
-    let transient = |message: &String| classify(message) == Failure::Retry;
-    let pushed = retry(&what, policy, transient, |_| push_once(docker, target, tag, auth()));
-    let GaveUp { error: message, attempts } = match pushed.await {
+    let attempt = |_| async {
+        let message = match push_once(docker, target, tag, credentials.map(|c| c.for_engine(server))).await {
+            Ok(pushed) => return Ok(pushed),
+            Err(message) => message,
+        };
+        let refused = classify(&message);
+        let accepted = refused == Failure::Auth && credentials.is_some() && api.credentials_accepted().await;
+        if accepted {
+            warn!("the registry refused {target}:{tag} but takes the credentials: the engine sent none");
+        }
+        Err(Attempt { message, failure: after_refusal(refused, accepted) })
+    };
+    let pushed = retry(&what, policy, |a: &Attempt| a.failure == Failure::Retry, attempt);
+    let GaveUp { error: Attempt { message, failure }, attempts } = match pushed.await {
         Ok(pushed) => return Ok(pushed),
         Err(gave_up) => gave_up,
     };
-    let (message, hint) = match classify(&message) {
+    let (message, hint) = match failure {
         Failure::Immutable => (
             format!(
                 "{target}:{tag} already exists with another image and the repository's tags are immutable: {message}"
@@ -217,6 +254,14 @@ mod tests {
         assert_eq!(classify("unauthorized: authentication required"), Failure::Auth);
         assert_eq!(classify("denied: requested access to the resource is denied"), Failure::Auth);
         assert_eq!(classify("manifest invalid: manifest invalid"), Failure::Other);
+    }
+
+    #[test]
+    fn a_refusal_is_retried_only_when_the_registry_takes_the_credentials() {
+        assert_eq!(after_refusal(Failure::Auth, true), Failure::Retry, "the engine went without them");
+        assert_eq!(after_refusal(Failure::Auth, false), Failure::Auth);
+        assert_eq!(after_refusal(Failure::Immutable, true), Failure::Immutable);
+        assert_eq!(after_refusal(Failure::Other, true), Failure::Other);
     }
 
     #[test]
