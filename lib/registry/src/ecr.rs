@@ -182,12 +182,63 @@ pub async fn delete_if_ours_and_empty(ecr: &Client, repo: &EcrRepository, tool: 
         info!("ECR repository {} still holds other images; it stays", repo.name);
         return Ok(false);
     }
-    ecr.delete_repository()
-        .registry_id(&repo.registry_id)
-        .repository_name(&repo.name)
-        .send()
-        .await
-        .aws(format!("deleting ECR repository {}", repo.name))?;
+    let deleted = ecr.delete_repository().registry_id(&repo.registry_id).repository_name(&repo.name).send().await;
+    match deleted.aws(format!("deleting ECR repository {}", repo.name)) {
+        // Gone already: an SDK retry after an attempt whose answer was lost.
+        Err(e) if aws_code(&e) == Some("RepositoryNotFoundException") => {}
+        other => drop(other?),
+    }
     info!("deleted ECR repository {}", repo.uri);
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
+
+    /// An ECR client for the JSON API at `address`.
+    fn client(address: &str) -> Client {
+        let config = aws_sdk_ecr::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(format!("http://{address}"))
+            .credentials_provider(Credentials::new("AKIDTEST", "not-a-secret", None, None, "test"))
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn repository() -> EcrRepository {
+        EcrRepository {
+            name: "app".into(),
+            uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app".into(),
+            arn: "arn:aws:ecr:us-east-1:123456789012:repository/app".into(),
+            registry_id: "123456789012".into(),
+            immutable: true,
+            scan_on_push: true,
+            created: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repository_deleted_by_an_attempt_whose_answer_was_lost_counts_as_deleted() {
+        let json = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1";
+        let gone = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1";
+        let (address, requests) = crate::canned::serve(vec![
+            (json, r#"{"tags":[{"Key":"ekskit.io/managed-by","Value":"imgpush"}]}"#),
+            (json, r#"{"imageIds":[]}"#),
+            (gone, r#"{"__type":"RepositoryNotFoundException","message":"The repository does not exist"}"#),
+        ]);
+        assert!(delete_if_ours_and_empty(&client(&address), &repository(), "imgpush").await.unwrap());
+        let sent: Vec<String> = requests.try_iter().collect();
+        assert!(sent[2].contains("DeleteRepository"), "{}", sent[2]);
+    }
+
+    #[tokio::test]
+    async fn a_repository_someone_else_made_stays() {
+        let json = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1";
+        let (address, requests) = crate::canned::serve(vec![(json, r#"{"tags":[]}"#)]);
+        assert!(!delete_if_ours_and_empty(&client(&address), &repository(), "imgpush").await.unwrap());
+        assert_eq!(requests.try_iter().count(), 1, "nothing listed or deleted");
+    }
 }
