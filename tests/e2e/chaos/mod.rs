@@ -15,7 +15,6 @@
 mod aws;
 mod git;
 mod kube;
-mod registry;
 
 use std::collections::BTreeMap;
 use std::io::Write;
