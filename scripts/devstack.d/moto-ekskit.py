@@ -29,6 +29,7 @@ from moto.eks.exceptions import (
 from moto.eks.responses import EKSResponse
 
 import moto_codeconnections  # CodeConnections and CodeBuild pieces for mkpipeline
+import moto_ec2  # repeated EC2 calls answered as AWS does (NAT ClientToken, endpoint deletes)
 import moto_timed  # AWS that takes time: timing rules, states and failures
 
 # Versions the emulator offers; the newest is the default, as on EKS.
@@ -280,6 +281,7 @@ def install():
 if __name__ == "__main__":
     install()
     moto_codeconnections.install()
+    moto_ec2.install()
     moto_timed.install(forget_cluster)
     from moto.server import main
     sys.exit(main(sys.argv[1:]))
