@@ -140,7 +140,7 @@ impl Lease {
         let what = format!("the lease {}", self.where_());
         let backoff = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(5), factor: 1.5 };
         until(&what, "free", WAIT, backoff, || async {
-            if let Some(etag) = self.put(None).await? {
+            if let Some(etag) = self.write(&self.holder, None).await? {
                 return Ok::<_, anyhow::Error>(Check::Ready(etag));
             }
             let Some((etag, holder)) = self.read().await? else { return Ok(Check::Pending("just freed".into())) };
@@ -150,7 +150,7 @@ impl Lease {
                 return Ok(Check::Pending(format!("held by {}", holder.owner)));
             }
             warn!("taking over {} from {} (not renewed for {}s)", self.where_(), holder.owner, ttl.as_secs());
-            Ok(match self.put(Some(&etag)).await? {
+            Ok(match self.write(&self.holder, Some(&etag)).await? {
                 Some(mine) => Check::Ready(mine),
                 None => Check::Pending("taken over by another run".into()),
             })
@@ -208,10 +208,6 @@ impl Lease {
 
     /// Writes a new lease (`None`) or replaces the one with `etag`; its new ETag, or `None` when
     /// the condition failed (someone else holds it).
-    async fn put(&self, etag: Option<&str>) -> anyhow::Result<Option<String>> {
-        self.write(&self.holder, etag).await
-    }
-
     async fn write(&self, holder: &Holder, etag: Option<&str>) -> anyhow::Result<Option<String>> {
         let body = serde_json::to_vec(holder)?;
         let put = self.s3.put_object().bucket(&self.url.bucket).key(&self.key).content_type("application/json");
