@@ -100,6 +100,26 @@ struct Figures {
     failures: Vec<String>,
 }
 
+impl Figures {
+    /// After one kill point or faulted run (`what`): a failure is recorded and followed by what a
+    /// user does next, a plain delete without faults; what that leaves is orphaned. True when
+    /// something was left, so the next runs would start from a dirty place.
+    fn settle(&mut self, subject: &Subject, what: &str, result: Result<(), String>, baseline: &[String]) -> bool {
+        if let Err(e) = result {
+            self.failures.push(format!("{what}: {e}"));
+            if let Err(e) = plain_cleanup(subject) {
+                self.failures.push(format!("the delete after {what}: {e}"));
+            }
+        }
+        let left = leftovers(baseline, &(subject.inventory)());
+        self.orphans += left.len();
+        if !left.is_empty() {
+            self.failures.push(format!("{what} left {left:?}"));
+        }
+        !left.is_empty()
+    }
+}
+
 /// Runs the kill points and the faulted runs for `subject`, reports the figures, and fails on
 /// any run that did not converge or left something behind.
 fn check(subject: Subject) {
@@ -136,20 +156,9 @@ fn chaos(subject: &Subject) -> Figures {
 
     for k in kill_points(figures.create_requests.max(figures.delete_requests)) {
         figures.kill_points += 1;
-        match kill_point(subject, &proxy, k, &reference) {
-            Ok(()) => figures.converged += 1,
-            Err(e) => {
-                figures.failures.push(format!("kill point {k}: {e}"));
-                // As after a failed faulted run: what a plain delete cannot remove is orphaned.
-                if let Err(e) = plain_cleanup(subject) {
-                    figures.failures.push(format!("the delete after kill point {k}: {e}"));
-                }
-            }
-        }
-        let left = leftovers(&baseline, &(subject.inventory)());
-        if !left.is_empty() {
-            figures.orphans += left.len();
-            figures.failures.push(format!("kill point {k} left {left:?}"));
+        let result = kill_point(subject, &proxy, k, &reference);
+        figures.converged += usize::from(result.is_ok());
+        if figures.settle(subject, &format!("kill point {k}"), result, &baseline) {
             break; // the next kill points would start from a dirty place
         }
     }
@@ -170,21 +179,8 @@ fn chaos(subject: &Subject) -> Figures {
                 (&mut figures.fault_runs, &mut figures.fault_runs_ok)
             };
             *tried += 1;
-            match result {
-                Ok(()) => *ok += 1,
-                Err(e) => {
-                    figures.failures.push(format!("run {run} at {kind}: {e}"));
-                    // What a user does next: delete, here without faults. What it cannot
-                    // remove is orphaned.
-                    if let Err(e) = plain_cleanup(subject) {
-                        figures.failures.push(format!("the delete after run {run} at {kind}: {e}"));
-                    }
-                }
-            }
-            let left = leftovers(&baseline, &(subject.inventory)());
-            if !left.is_empty() {
-                figures.orphans += left.len();
-                figures.failures.push(format!("run {run} at {kind} left {left:?}"));
+            *ok += usize::from(result.is_ok());
+            if figures.settle(subject, &format!("run {run} at {kind}"), result, &baseline) {
                 return figures;
             }
         }
