@@ -73,7 +73,7 @@ bench: bootstrap ## benchmarks, not part of test: kapply vs kubectl apply --serv
 CHAOS_REPORT := $(CARGO_TARGET_DIR)/chaos.jsonl
 chaos: build stack ## not part of test (it takes long; make test runs a seeded slice): every tool (mkvpc, mkeks, mkpipeline, imgpush, tagbump, kapply, monstack) killed at every request of a run, re-run and deleted, 20 runs each at 25% injected throttling/5xx and 20 with 10% of answers lost; prints kill points tried, converged, orphans and faulted runs succeeded per tool
 	rm -f $(CHAOS_REPORT)
-	EKSKIT_CHAOS=full EKSKIT_CHAOS_REPORT=$(CHAOS_REPORT) EKSKIT_STACK_INDEX=$(TEST_STACK) $(CARGO) test -p ekskit-tests --test e2e --locked -- chaos:: --test-threads=4 || status=$$?; \
+	EKSKIT_CHAOS=full EKSKIT_CHAOS_REPORT=$(CHAOS_REPORT) EKSKIT_STACK_INDEX=$(TEST_STACK) $(CARGO) test --workspace --test e2e --locked -- chaos:: --test-threads=4 || status=$$?; \
 	jq -r '"\(.tool)\tkill points \(.kill_points) tried, \(.converged) converged\torphans \(.orphans)\t25% faults: \(.fault_runs_ok)/\(.fault_runs) runs succeeded\t10% answers lost: \(.drop_runs_ok)/\(.drop_runs)\t(\(.create_requests) create / \(.delete_requests) delete requests)"' $(CHAOS_REPORT); \
 	exit $${status:-0}
 
