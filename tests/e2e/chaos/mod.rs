@@ -15,6 +15,7 @@
 mod aws;
 mod git;
 mod kube;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::io::Write;
