@@ -22,6 +22,7 @@ import pytest
 from comments import create_app
 from comments.config import Config
 from kit import Gunicorn, free_port
+from pgfaults import PostgresFaults
 
 PERSONAL = "outage-person@example.com"
 
@@ -82,6 +83,19 @@ def own_postgres():
     pg = OwnPostgres()
     yield pg
     pg.remove()
+
+
+@pytest.fixture
+def faults(own_postgres):
+    """own_postgres behind the PostgreSQL fault front."""
+    front = PostgresFaults(own_postgres.port)
+    yield front
+    front.close()
+
+
+def stored(own_postgres, content_id):
+    with psycopg.connect(own_postgres.url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM comments WHERE content_id = %s", (content_id,)).fetchone()[0]
 
 
 @pytest.fixture
@@ -216,3 +230,42 @@ def test_migrate_gives_up_with_the_reason(black_hole):
                          capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 1
     assert "gave up after 1 s" in out.stderr and "check DATABASE_URL" in out.stderr, out.stderr
+
+
+def test_a_read_whose_answer_is_lost_is_answered_from_a_new_connection(faults):
+    app = create_app(Config.from_env({"DATABASE_URL": faults.url()}))
+    client = app.test_client()
+    assert post(client, "lost-read").status_code == 200  # the pooled connection the read reuses
+    faults.lose_next_answer()
+    r = client.get("/api/comment/list/lost-read")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert [c["comment"] for c in r.get_json()] == ["a private thought"]
+    assert faults.lost == 1
+    app.extensions["store"].dispose()
+
+
+def test_a_write_whose_answer_is_lost_is_503_and_stored_once(own_postgres, faults):
+    # The server committed; the app cannot know, so it does not write again: the client decides.
+    app = create_app(Config.from_env({"DATABASE_URL": faults.url()}))
+    client = app.test_client()
+    assert post(client, "warm-up").status_code == 200
+    faults.lose_next_answer()
+    assert_unavailable(post(client, "lost-write"))
+    assert faults.lost == 1
+    assert stored(own_postgres, "lost-write") == 1
+    assert post(client, "lost-write").status_code == 200, "the next request gets a new connection"
+    assert stored(own_postgres, "lost-write") == 2
+    app.extensions["store"].dispose()
+
+
+def test_a_write_cut_before_it_reached_the_database_is_503_and_not_stored(own_postgres, faults):
+    app = create_app(Config.from_env({"DATABASE_URL": faults.url()}))
+    client = app.test_client()
+    assert post(client, "warm-up").status_code == 200
+    faults.cut_next()
+    assert_unavailable(post(client, "cut-write"))
+    assert faults.cut == 1
+    assert stored(own_postgres, "cut-write") == 0
+    assert post(client, "cut-write").status_code == 200
+    assert stored(own_postgres, "cut-write") == 1
+    app.extensions["store"].dispose()
