@@ -2,6 +2,7 @@
 
 Contract kept from the original service (app/openapi.yaml describes it all):
   POST /api/comment/new            {"email", "comment", "content_id"} -> 200 {"status": "SUCCESS", ...}
+                                   (with Idempotency-Key: a repeat is stored once; 422 for another comment)
   GET  /api/comment/list/<id>      -> 200 [{"email", "comment"}, ...] or 404 {"status": "NOT-FOUND", ...}
 Plus /healthz (alive; never touches the database), /readyz (database reachable), /metrics
 (Prometheus) and /version (the revision and version the image was built from, also in the
@@ -14,8 +15,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from . import observability
 from .config import Config
-from .store import Unavailable, open_store
-from .validation import Invalid, check_text, new_comment, parse_json
+from .store import KeyReused, Unavailable, open_store
+from .validation import Invalid, check_text, idempotency_key, new_comment, parse_json
 
 
 def create_app(config=None, store=None):
@@ -30,9 +31,13 @@ def create_app(config=None, store=None):
     def create():
         if not request.is_json:
             raise Invalid("send the comment as JSON (Content-Type: application/json)", status=415)
+        key = idempotency_key(request.headers.get("Idempotency-Key"))
         content_id, email, comment = new_comment(parse_json(read_body(config.max_body_bytes)))
-        store.add(content_id, email, comment)
-        return jsonify(status="SUCCESS", message=f"comment created and associated with content_id {content_id}")
+        stored = store.add(content_id, email, comment, key)
+        response = jsonify(status="SUCCESS", message=f"comment created and associated with content_id {content_id}")
+        if not stored:  # a repeat of a request whose answer the client lost: the same answer
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
     @app.get("/api/comment/list/<path:content_id>")  # an id may hold "/" (as %2F)
     def list_comments(content_id):
@@ -62,6 +67,10 @@ def create_app(config=None, store=None):
     @app.errorhandler(Invalid)
     def invalid(e):
         return jsonify(status="INVALID", message=e.message), e.status
+
+    @app.errorhandler(KeyReused)
+    def key_reused(e):
+        return jsonify(status="KEY-REUSED", message=str(e)), 422
 
     @app.errorhandler(Unavailable)
     def unavailable(e):

@@ -32,6 +32,9 @@ _PG_SCHEMA = (
         comment TEXT NOT NULL,
         created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now())""",
     "CREATE INDEX IF NOT EXISTS comments_by_content ON comments (content_id, id)",
+    # Added later: databases made before it get it here. NULLs never collide in a unique index.
+    "ALTER TABLE comments ADD COLUMN IF NOT EXISTS idempotency_key VARCHAR(255)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS comments_by_idempotency_key ON comments (idempotency_key)",
 )
 _SQLITE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS comments (
@@ -42,16 +45,41 @@ _SQLITE_SCHEMA = (
         created_at DATETIME NOT NULL DEFAULT (CURRENT_TIMESTAMP))""",
     "CREATE INDEX IF NOT EXISTS comments_by_content ON comments (content_id, id)",
 )
+# SQLite has no ADD COLUMN IF NOT EXISTS: the column is added when table_info lacks it.
+_SQLITE_KEY_COLUMN = "ALTER TABLE comments ADD COLUMN idempotency_key VARCHAR(255)"
+_SQLITE_KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS comments_by_idempotency_key ON comments (idempotency_key)"
 _INSERT = "INSERT INTO comments (content_id, email, comment) VALUES (%s, %s, %s)"
+# With a key: a repeat inserts nothing, and what the key stored is read back to compare.
+_INSERT_KEYED = (
+    "INSERT INTO comments (content_id, email, comment, idempotency_key) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+_BY_KEY = "SELECT content_id, email, comment FROM comments WHERE idempotency_key = %s"
 _LIST = "SELECT email, comment FROM comments WHERE content_id = %s ORDER BY id"
 # sqlite3's placeholders.
 _SQLITE_INSERT = _INSERT.replace("%s", "?")
+_SQLITE_INSERT_KEYED = _INSERT_KEYED.replace("%s", "?")
+_SQLITE_BY_KEY = _BY_KEY.replace("%s", "?")
 _SQLITE_LIST = _LIST.replace("%s", "?")
 
 # After a failed connect, how long a process answers Unavailable without trying again.
 _BACKOFF_SECONDS = 1.0
 # What psycopg raises when Connection.wait's timeout expires (private, hence looked up softly).
 _WAIT_TIMEOUT = getattr(psycopg.errors, "_WaitTimeout", ())
+
+
+class KeyReused(Exception):
+    """An Idempotency-Key already stored another comment."""
+
+
+def _stored(inserted, earlier, content_id, email, comment):
+    """After a keyed insert: True when it stored the comment, False when an earlier request with
+    the key had (a repeat), KeyReused when that request stored something else."""
+    if inserted:
+        return True
+    if earlier is not None and tuple(earlier) == (content_id, email, comment):
+        return False
+    raise KeyReused("this Idempotency-Key was sent with another comment; use a new key for a new comment")
 
 
 class Unavailable(Exception):
@@ -105,9 +133,15 @@ class PostgresStore:
             if not self._schema_applied:  # else the connect just did (MIGRATE_ON_START)
                 self._apply_schema(conn)
 
-    def add(self, content_id, email, comment):
+    def add(self, content_id, email, comment, key=None):
+        """Stores a comment; with an Idempotency-Key `key`, once: False for a repeat."""
         with self._connection() as conn:
-            conn.execute(_INSERT, (content_id, email, comment), prepare=True)
+            if key is None:
+                conn.execute(_INSERT, (content_id, email, comment), prepare=True)
+                return True
+            inserted = conn.execute(_INSERT_KEYED, (content_id, email, comment, key), prepare=True).fetchone()
+            earlier = None if inserted else conn.execute(_BY_KEY, (key,), prepare=True).fetchone()
+        return _stored(inserted, earlier, content_id, email, comment)
 
     def list(self, content_id):
         try:
@@ -261,9 +295,14 @@ class SqliteStore:
         if not self._schema_applied:  # else the connect just did (MIGRATE_ON_START)
             self._apply_schema(conn)
 
-    def add(self, content_id, email, comment):
+    def add(self, content_id, email, comment, key=None):
         with self._errors():
-            self._conn().execute(_SQLITE_INSERT, (content_id, email, comment))
+            if key is None:
+                self._conn().execute(_SQLITE_INSERT, (content_id, email, comment))
+                return True
+            inserted = self._conn().execute(_SQLITE_INSERT_KEYED, (content_id, email, comment, key)).fetchone()
+            earlier = None if inserted else self._conn().execute(_SQLITE_BY_KEY, (key,)).fetchone()
+        return _stored(inserted, earlier, content_id, email, comment)
 
     def list(self, content_id):
         with self._errors():
@@ -296,6 +335,14 @@ class SqliteStore:
         with conn:
             for statement in _SQLITE_SCHEMA:
                 conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(comments)")}
+            if "idempotency_key" not in columns:
+                try:
+                    conn.execute(_SQLITE_KEY_COLUMN)
+                except sqlite3.OperationalError as e:
+                    if "duplicate column" not in str(e):  # another worker added it meanwhile
+                        raise
+            conn.execute(_SQLITE_KEY_INDEX)
         self._schema_applied = True
 
     @contextmanager

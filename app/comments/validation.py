@@ -52,6 +52,21 @@ def new_comment(body):
     return content_id, email, comment
 
 
+# Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): a string of visible ASCII, sent
+# bare or as a quoted Structured Field string; a UUID is what clients usually send.
+_KEY = re.compile(r'"?([\x21\x23-\x7e]{1,255})"?')
+
+
+def idempotency_key(value):
+    """The key of an Idempotency-Key header (None without one), or Invalid."""
+    if value is None:
+        return None
+    found = _KEY.fullmatch(value)
+    if not found or value.startswith('"') != value.endswith('"'):
+        raise Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID, say), without quotes inside")
+    return found.group(1)
+
+
 def check_text(field, value):
     if len(value) > LIMITS[field]:
         raise Invalid(f"{field} is longer than {LIMITS[field]} characters")

@@ -4,8 +4,9 @@ statement reached the server. The app is the only client of PostgreSQL in this p
 tools' services (AWS, Kubernetes, registries, git) have theirs in the Rust test kit
 (tests/src/faults.rs).
 
-A statement ends with Sync (extended protocol, as psycopg's prepared statements) or is one Query
-(simple protocol); its answer ends with ReadyForQuery. `lose_next_answer()` swallows the answer
+A statement is a Query (simple protocol), or in the extended protocol (psycopg's prepared
+statements) an Execute and the Sync after it; a Sync without an Execute (preparing a statement)
+is not one. Its answer ends with ReadyForQuery. `lose_next_answer()` swallows the answer
 of the next statement that ends, then closes both sides: the server has committed, the client
 sees its connection closed. `cut_next()` closes both sides instead of forwarding the next Sync
 or Query: the server aborts the statement's implicit transaction.
@@ -19,7 +20,6 @@ import threading
 # The untyped first messages of a session: SSLRequest and GSSENCRequest are answered with one
 # byte ('S'/'N'/'G'), then the client sends another; the StartupMessage (protocol 3.x) is not.
 _ONE_BYTE_ANSWER = {80877103, 80877104}
-_ENDS_STATEMENT = {b"S", b"Q"}
 
 
 def _read_exactly(sock, n):
@@ -112,9 +112,12 @@ class _Session:
                 self.server.sendall(struct.pack("!I", length) + body)
                 if not one_byte:
                     break
+            executed = False  # an Execute since the last Sync
             while True:
                 kind, message = _typed(self.client)
-                if kind in _ENDS_STATEMENT:
+                ends_statement = kind == b"Q" or (kind == b"S" and executed)
+                executed = kind == b"E" or (executed and kind != b"S")
+                if ends_statement:
                     armed = self.faults._take()
                     if armed == "cut":
                         self.faults.cut += 1

@@ -1,10 +1,13 @@
 """The API contract, validation, durability, health and metrics, on SQLite and PostgreSQL."""
 
 import json
+import sqlite3
 
+import psycopg
 import pytest
 
 from comments import create_app
+from comments.config import Config
 
 NEW = "/api/comment/new"
 
@@ -36,6 +39,50 @@ def test_comments_survive_a_restart(config):
     second = create_app(config)
     assert second.test_client().get("/api/comment/list/x").get_json() == [{"email": "a@example.com", "comment": "kept"}]
     second.extensions["store"].dispose()
+
+
+def test_an_idempotency_key_stores_a_repeat_once_and_refuses_another_comment(client):
+    body = {"email": "a@example.com", "comment": "once", "content_id": "keyed"}
+    key = {"Idempotency-Key": "8e03978e-40d5-43e8-bc93-6894a57f9324"}
+    first, again = client.post(NEW, json=body, headers=key), client.post(NEW, json=body, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert first.get_json() == again.get_json()
+    assert "Idempotent-Replayed" not in first.headers and again.headers["Idempotent-Replayed"] == "true"
+    quoted = client.post(NEW, json=body, headers={"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'})
+    assert quoted.headers["Idempotent-Replayed"] == "true", "the quoted form is the same key"
+    other = client.post(NEW, json={**body, "comment": "another"}, headers=key)
+    assert other.status_code == 422 and other.get_json()["status"] == "KEY-REUSED"
+    assert post(client, **body).status_code == 200, "without a key every request stores"
+    assert [c["comment"] for c in client.get("/api/comment/list/keyed").get_json()] == ["once", "once"]
+
+
+def test_a_table_made_before_idempotency_keys_gets_the_column(database_url):
+    # The table as the first versions made it, with a comment in it.
+    made = "CREATE TABLE comments (id {}, content_id VARCHAR(128) NOT NULL, email VARCHAR(254) NOT NULL, comment TEXT NOT NULL)"
+    old = "INSERT INTO comments (content_id, email, comment) VALUES ('old', 'a@example.com', 'kept')"
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(made.format("INTEGER NOT NULL PRIMARY KEY"))
+            conn.execute(old)
+    else:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(made.format("BIGSERIAL PRIMARY KEY"))
+            conn.execute(old)
+    app = create_app(Config.from_env({"DATABASE_URL": database_url}))
+    client = app.test_client()
+    body = {"email": "a@example.com", "comment": "new", "content_id": "old"}
+    for _ in range(2):
+        assert client.post(NEW, json=body, headers={"Idempotency-Key": "k1"}).status_code == 200
+    assert [c["comment"] for c in client.get("/api/comment/list/old").get_json()] == ["kept", "new"]
+    app.extensions["store"].dispose()
+
+
+@pytest.mark.parametrize("key", ["", "a b", "x" * 256, "caf\u00e9", '"open', 'a"b'])
+def test_a_malformed_idempotency_key_is_400_and_stores_nothing(client, key):
+    r = client.post(NEW, json={"email": "a@example.com", "comment": "c", "content_id": "badkey"},
+                    headers={"Idempotency-Key": key.encode("utf-8").decode("latin-1")})
+    assert r.status_code == 400 and "Idempotency-Key" in r.get_json()["message"]
+    assert client.get("/api/comment/list/badkey").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -269,3 +269,17 @@ def test_a_write_cut_before_it_reached_the_database_is_503_and_not_stored(own_po
     assert post(client, "cut-write").status_code == 200
     assert stored(own_postgres, "cut-write") == 1
     app.extensions["store"].dispose()
+
+
+def test_a_keyed_write_whose_answer_is_lost_can_be_sent_again_and_is_stored_once(own_postgres, faults):
+    app = create_app(Config.from_env({"DATABASE_URL": faults.url()}))
+    client = app.test_client()
+    assert post(client, "warm-up").status_code == 200
+    body = {"email": PERSONAL, "comment": "a private thought", "content_id": "lost-keyed"}
+    key = {"Idempotency-Key": "lost-keyed-1"}
+    faults.lose_next_answer()
+    assert_unavailable(client.post("/api/comment/new", json=body, headers=key))
+    again = client.post("/api/comment/new", json=body, headers=key)  # what the client does next
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert stored(own_postgres, "lost-keyed") == 1
+    app.extensions["store"].dispose()
