@@ -329,6 +329,7 @@ impl Converge<'_> {
         subnet_id: String,
         eip: &(String, Option<String>),
     ) -> anyhow::Result<NatGatewayDoc> {
+        let mut replaces = None;
         if let Some(nat) = self.inventory.nat_gateway(az) {
             let id = nat.nat_gateway_id().unwrap_or_default().to_owned();
             match nat.state() {
@@ -344,9 +345,11 @@ impl Converge<'_> {
                         .send()
                         .await
                         .aws(format!("deleting failed NAT gateway {id}"))?;
+                    replaces = Some(id);
                 }
                 Some(NatGatewayState::Deleting) => {
-                    info!("NAT gateway {id} in {az} is being deleted; creating a new one")
+                    info!("NAT gateway {id} in {az} is being deleted; creating a new one");
+                    replaces = Some(id);
                 }
                 _ => {
                     info!("found NAT gateway {id} in {az}");
@@ -360,20 +363,48 @@ impl Converge<'_> {
                 }
             }
         }
-        let tags = Tags::new(self.stack(), role::NAT, Some(az), &format!("nat-{az}"));
-        let out = self
-            .ec2
-            .create_nat_gateway()
-            .subnet_id(&subnet_id)
-            .allocation_id(&eip.0)
-            .client_token(nat_client_token(&subnet_id, &eip.0))
-            .tag_specifications(tags.spec(ResourceType::Natgateway))
-            .send()
-            .await
-            .aws(format!("creating NAT gateway in {az}"))?;
-        let id = out.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_owned();
+        let id = self.create_nat_gateway(az, &subnet_id, &eip.0, replaces.as_deref()).await?;
         info!("created NAT gateway {id} in {az}");
         Ok(NatGatewayDoc { id, az: az.to_owned(), subnet_id, allocation_id: eip.0.clone(), public_ip: eip.1.clone() })
+    }
+
+    /// Creates the gateway and returns its id. AWS answers a client token it has seen with the
+    /// gateway that token made, even once that gateway is gone: then the next token is derived
+    /// from that gateway, so a re-run after a lost answer walks the same chain to the same one.
+    async fn create_nat_gateway(
+        &self,
+        az: &str,
+        subnet_id: &str,
+        allocation_id: &str,
+        replaces: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let tags = Tags::new(self.stack(), role::NAT, Some(az), &format!("nat-{az}"));
+        let mut token = nat_client_token(replaces.unwrap_or(subnet_id), allocation_id);
+        for _ in 0..NAT_TOKEN_CHAIN {
+            let out = self
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(subnet_id)
+                .allocation_id(allocation_id)
+                .client_token(&token)
+                .tag_specifications(tags.spec(ResourceType::Natgateway))
+                .send()
+                .await
+                .aws(format!("creating NAT gateway in {az}"))?;
+            let nat = out.nat_gateway();
+            let id = nat.and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_owned();
+            match nat.and_then(|n| n.state()) {
+                Some(state @ (NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)) => {
+                    info!("NAT gateway {id} in {az}, made by an earlier run, is {state}; creating another");
+                    token = nat_client_token(&id, allocation_id);
+                }
+                _ => return Ok(id),
+            }
+        }
+        anyhow::bail!(
+            "creating NAT gateway in {az}: AWS kept answering with gateways made earlier and now gone \
+             ({NAT_TOKEN_CHAIN} in a row); wait until they are no longer listed, then run the same command again"
+        )
     }
 
     async fn wait_nat_available(&self, nat: NatGatewayDoc) -> anyhow::Result<NatGatewayDoc> {
@@ -730,12 +761,16 @@ pub fn nat_check(state: Option<&NatGatewayState>, failure: (Option<&str>, Option
     }
 }
 
+/// How many gateways, made earlier and gone, a NAT creation follows through their tokens.
+const NAT_TOKEN_CHAIN: usize = 8;
+
 /// The idempotency token of a NAT gateway's creation: the same on a re-run after an answer was
 /// lost (AWS then returns the gateway it made instead of a second one), different for every new
-/// subnet or address, so a gateway deleted and made again is never the old one handed back.
-fn nat_client_token(subnet_id: &str, allocation_id: &str) -> String {
-    // EC2 takes up to 64 ASCII characters; ids are at most 24 and 26.
-    format!("ekskit-{subnet_id}-{allocation_id}").chars().take(64).collect()
+/// subnet or address. `base` is the subnet, or the gateway the new one replaces: a failed gateway
+/// is replaced under a token of its own, since AWS would hand the old one back for the old token.
+fn nat_client_token(base: &str, allocation_id: &str) -> String {
+    // EC2 takes up to 64 ASCII characters; ids are at most 24 (subnet, NAT gateway) and 26.
+    format!("ekskit-{base}-{allocation_id}").chars().take(64).collect()
 }
 
 /// Whether the group lets TCP 443 in from `cidr` (one rule may cover a wider port range).
@@ -801,6 +836,9 @@ mod tests {
         assert_eq!(token, "ekskit-subnet-0123456789abcdef0-eipalloc-0123456789abcdef0");
         assert!(token.len() <= 64);
         assert_ne!(token, nat_client_token("subnet-0123456789abcdef0", "eipalloc-0fedcba9876543210"));
+        let replacing = nat_client_token("nat-0123456789abcdef0", "eipalloc-0123456789abcdef0");
+        assert_eq!(replacing, "ekskit-nat-0123456789abcdef0-eipalloc-0123456789abcdef0");
+        assert!(replacing.len() <= 64);
     }
 
     #[test]
