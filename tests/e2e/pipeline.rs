@@ -25,10 +25,50 @@ fn the_workflows_pass_actionlint() {
         String::from_utf8(Command::new("sh").args(["-c", "command -v shellcheck"]).output().unwrap().stdout).unwrap();
     let out = Command::new(&env()["EKSKIT_ACTIONLINT"])
         .current_dir(repo_root())
-        .args(["-shellcheck", shellcheck.trim(), ".github/workflows/test.yml", ".github/workflows/release.yml"])
+        .args(["-shellcheck", shellcheck.trim()])
+        .args(workflows())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Every workflow file, as a path from the repository's root.
+fn workflows() -> Vec<String> {
+    let dir = repo_root().join(".github/workflows");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".yml") || name.ends_with(".yaml"))
+        .map(|name| format!(".github/workflows/{name}"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A tag can be moved to other code after review; a commit cannot. And a checkout that keeps its
+/// token in .git/config hands it to every later step (tagbump gets its own token explicitly).
+#[test]
+fn the_workflows_pin_every_action_by_commit_and_keep_no_checkout_credentials() {
+    let mut wrong = Vec::new();
+    for file in workflows() {
+        let text = std::fs::read_to_string(repo_root().join(&file)).unwrap();
+        let steps: Value = serde_yaml::from_str(&text).unwrap();
+        for (job, body) in steps["jobs"].as_object().unwrap() {
+            for step in body["steps"].as_array().into_iter().flatten() {
+                let Some(uses) = step["uses"].as_str() else { continue };
+                let pinned = uses.rsplit_once('@').is_some_and(|(_, r)| {
+                    r.len() == 40 && r.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                });
+                if !pinned && !uses.starts_with("./") && !uses.starts_with("docker://") {
+                    wrong.push(format!("{file} {job}: {uses} is not pinned by a commit SHA"));
+                }
+                if uses.starts_with("actions/checkout@") && step["with"]["persist-credentials"] != Value::Bool(false) {
+                    wrong.push(format!("{file} {job}: {uses} keeps its credentials (persist-credentials: false)"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 /// A repository holding `files` in one commit; returns its directory and the commit.
