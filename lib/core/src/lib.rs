@@ -9,6 +9,7 @@ pub mod errors;
 pub mod image_ref;
 pub mod lock;
 pub mod logging;
+pub mod net;
 pub mod output;
 pub mod run;
 pub mod stack;
