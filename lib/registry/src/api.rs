@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
+use tracing::warn;
 
 use crate::auth::Credentials;
 
@@ -46,8 +47,7 @@ impl Api {
     /// on 408/429/5xx and lost connections. Loopback hosts speak plain HTTP, as the engine
     /// treats 127.0.0.0/8 as an insecure registry; every other host HTTPS.
     pub fn new(host: &str, path: &str, credentials: Option<Credentials>, retries: u32) -> anyhow::Result<Self> {
-        let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
-        let scheme = if name == "localhost" || name.starts_with("127.") || name == "[::1]" { "http" } else { "https" };
+        let scheme = if ekskit_core::net::loopback(host) { "http" } else { "https" };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -179,9 +179,16 @@ impl Api {
         let mut query: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k == "service").collect();
         query.push(("scope".into(), format!("repository:{}:{actions}", self.path)));
         let Ok(url) = reqwest::Url::parse_with_params(&realm, &query) else { return Ok(None) };
-        let mut request = self.http.get(url);
+        let mut request = self.http.get(url.clone());
         if let Some(c) = &self.credentials {
-            request = request.header(AUTHORIZATION, c.basic());
+            if realm_may_have_credentials(&self.base, &url) {
+                request = request.header(AUTHORIZATION, c.basic());
+            } else {
+                warn!(
+                    "not sending the credentials for {} to the token service it names, {realm}: not HTTPS on the registry's own domain; asking for an anonymous token",
+                    self.base
+                );
+            }
         }
         let response = request.send().await?;
         if !response.status().is_success() {
@@ -195,6 +202,22 @@ impl Api {
         let body: Token = response.json().await?;
         Ok(body.token.or(body.access_token))
     }
+}
+
+/// Whether the registry's credentials may go to the token service (realm) its challenge names:
+/// over HTTPS (or plain HTTP from loopback to the same loopback host), on the registry's own
+/// host or within its parent domain (`registry-1.docker.io` → `auth.docker.io`,
+/// `registry.gitlab.com` → `gitlab.com`). A registry cannot send them anywhere else.
+fn realm_may_have_credentials(base: &str, realm: &reqwest::Url) -> bool {
+    let Ok(base) = reqwest::Url::parse(base) else { return false };
+    let (Some(registry), Some(target)) = (base.host_str(), realm.host_str()) else { return false };
+    let (registry, target) = (registry.to_ascii_lowercase(), target.to_ascii_lowercase());
+    let secure = realm.scheme() == "https" || (base.scheme() == "http" && target == registry);
+    // The parent domain counts only while it still has a dot: `example.org`, never `org`.
+    let parent = registry.split_once('.').map(|(_, p)| p).filter(|p| p.contains('.'));
+    let within = |p: &str| target == p || target.ends_with(&format!(".{p}"));
+    let related = target == registry || (parent.is_some_and(within) && target.parse::<std::net::IpAddr>().is_err());
+    secure && related
 }
 
 /// A request [`Api::send`] may retry: one answered with a retryable status, or one that failed.
@@ -320,6 +343,43 @@ mod tests {
     }
 
     const CHALLENGE: &str = "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Basic realm=\"r\"";
+
+    #[test]
+    fn credentials_go_to_a_token_service_on_the_registrys_own_domain_over_https() {
+        let may = |base: &str, realm: &str| realm_may_have_credentials(base, &reqwest::Url::parse(realm).unwrap());
+        assert!(may("https://registry-1.docker.io", "https://auth.docker.io/token"));
+        assert!(may("https://registry.gitlab.com", "https://gitlab.com/jwt/auth"));
+        assert!(may("https://ghcr.io", "https://ghcr.io/token"));
+        assert!(may("https://europe-docker.pkg.dev", "https://europe-docker.pkg.dev/v2/token"));
+        assert!(may("http://127.0.0.1:5001", "http://127.0.0.1:5002/token"));
+        // Elsewhere, or in plain HTTP: never.
+        assert!(!may("https://registry-1.docker.io", "http://auth.docker.io/token"));
+        assert!(!may("https://ghcr.io", "https://attacker.example/token"));
+        assert!(!may("https://registry.example.org", "https://example.org.attacker.example/token"));
+        assert!(!may("https://myregistry.com", "https://other.com/token"), "a top-level domain is no parent");
+        assert!(!may("https://ghcr.io", "https://io/token"));
+        assert!(!may("http://127.0.0.1:5001", "http://localhost:5002/token"));
+        assert!(!may("http://127.0.0.1:5001", "http://10.0.0.1/token"));
+    }
+
+    /// A realm the registry names elsewhere gets no credentials; its own host does.
+    #[tokio::test]
+    async fn a_token_service_elsewhere_is_asked_without_the_credentials() {
+        for (realm_host, sent) in [("localhost", false), ("127.0.0.1", true)] {
+            let (auth, asked) = canned_registry(vec!["HTTP/1.1 200 OK"]);
+            let port = auth.rsplit_once(':').unwrap().1;
+            let challenge = format!(
+                "HTTP/1.1 401 Unauthorized\r\nWww-Authenticate: Bearer realm=\"http://{realm_host}:{port}/token\",service=\"r\""
+            );
+            let (host, heads) = canned_registry(vec![Box::leak(challenge.into_boxed_str()), "HTTP/1.1 200 OK"]);
+            Api::new(&host, "app", credentials(), 0).unwrap().credentials_accepted().await;
+            let to_realm = asked.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+            assert!(to_realm.starts_with("GET /token?service=r&scope=repository%3Aapp%3Apull "), "{to_realm}");
+            let basic = credentials().unwrap().basic();
+            assert_eq!(to_realm.contains(&basic), sent, "{realm_host}: {to_realm}");
+            assert!(heads.try_iter().all(|h| !h.contains(&basic)), "the registry never got them unasked");
+        }
+    }
 
     #[tokio::test]
     async fn credentials_are_accepted_when_the_api_root_takes_them() {
