@@ -4,7 +4,8 @@ complete -c imgpush -s t -l tag -d 'Tags to push; repeatable [default: the tags 
 complete -c imgpush -l registry-endpoint -d 'Send the push to this registry endpoint (HOST:PORT) instead of the repository\'s own host: a mirror, a proxy, or the local stack standing in for ECR' -r
 complete -c imgpush -s u -l username -d 'Registry user, with --password-file or --password-stdin (not for ECR)' -r
 complete -c imgpush -l password-file -d 'File holding the registry password or token' -r -F
-complete -c imgpush -l keep-images -d 'ECR: expire all but the newest N images (a lifecycle policy)' -r
+complete -c imgpush -l keep-images -d 'ECR: a lifecycle policy that expires untagged images but the newest N; tagged images only with --expire-tag-prefix, so the image a deployment runs is never expired' -r
+complete -c imgpush -l expire-tag-prefix -d 'ECR, with --keep-images: also expire tagged images whose tags start with PREFIX, but the newest N (e.g. `pr-` for preview builds); repeatable' -r
 complete -c imgpush -l retries -d 'Attempts after the first on 408/429/5xx and reset connections' -r
 complete -c imgpush -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
 complete -c imgpush -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r

@@ -174,7 +174,9 @@ fn ecr_repository_is_created_the_token_exchanged_and_immutable_tags_hold() {
         "{tags:?}"
     );
     let policy = block_on(client.get_lifecycle_policy().repository_name(&name).send()).unwrap();
-    assert!(policy.lifecycle_policy_text().unwrap().contains("\"countNumber\":5"));
+    let policy = policy.lifecycle_policy_text().unwrap();
+    assert!(policy.contains("\"countNumber\":5") && policy.contains("\"tagStatus\":\"untagged\""), "{policy}");
+    assert!(!policy.contains("\"tagStatus\":\"any\""), "a deployed tag is never expired: {policy}");
 
     // The registry took the push only with the token's password.
     let basic = format!("AWS:{ecr_password}");

@@ -10,6 +10,7 @@ const EXAMPLES: &str = "\
 Examples:
   imgbuild app/ | imgpush --repository 127.0.0.1:5001/comments
   imgbuild app/ | imgpush --repository ecr:comments --keep-images 50      # ECR in the current account
+  imgpush -r ecr:comments --keep-images 20 --expire-tag-prefix pr-       # previews expire, releases stay
   imgpush --image comments:latest --repository 123456789012.dkr.ecr.us-east-1.amazonaws.com/comments
   imgpush --image app:v1 --repository team/app --username team --password-file ~/.hub-token
   imgpush --delete < pushed.json                                        # remove the tags it pushed
@@ -69,9 +70,15 @@ pub struct Args {
     #[arg(long, group = "password_source", requires_all = ["username", "image"], conflicts_with = "stdin")]
     pub password_stdin: bool,
 
-    /// ECR: expire all but the newest N images (a lifecycle policy)
+    /// ECR: a lifecycle policy that expires untagged images but the newest N; tagged images
+    /// only with --expire-tag-prefix, so the image a deployment runs is never expired
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub keep_images: Option<u32>,
+
+    /// ECR, with --keep-images: also expire tagged images whose tags start with PREFIX, but the
+    /// newest N (e.g. `pr-` for preview builds); repeatable
+    #[arg(long, value_name = "PREFIX", requires = "keep_images", value_parser = tag_prefix)]
+    pub expire_tag_prefix: Vec<String>,
 
     /// Attempts after the first on 408/429/5xx and reset connections
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -93,6 +100,19 @@ pub struct Args {
     pub global: GlobalArgs,
 }
 
+/// A tag prefix ECR takes in a lifecycle rule: the start of a tag, never empty (which would
+/// match every tag).
+fn tag_prefix(value: &str) -> Result<String, String> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+    match value {
+        "" => Err("an empty prefix would expire every tagged image".into()),
+        v if v.len() > 127 || !v.chars().all(valid) || v.starts_with(['.', '-']) => {
+            Err(format!("`{v}` cannot start a tag (letters, digits, `_`, `.`, `-`; not first `.` or `-`)"))
+        }
+        v => Ok(v.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +126,15 @@ mod tests {
         assert!(Args::try_parse_from(["imgpush", "-u", "me"]).is_err(), "needs a password source");
         assert!(Args::try_parse_from(["imgpush", "-u", "me", "--password-stdin", "--image", "a:b"]).is_ok());
         assert!(Args::try_parse_from(["imgpush", "--keep-images", "0"]).is_err());
+        assert!(Args::try_parse_from(["imgpush", "--expire-tag-prefix", "pr-"]).is_err(), "needs --keep-images");
+        for bad in ["", "-pr", "pr/", "a b"] {
+            assert!(
+                Args::try_parse_from(["imgpush", "--keep-images", "5", "--expire-tag-prefix", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let both = Args::try_parse_from(["imgpush", "--keep-images", "5", "--expire-tag-prefix", "pr-"]).unwrap();
+        assert_eq!(both.expire_tag_prefix, ["pr-"]);
         let both_on_stdin = ["imgpush", "-u", "me", "--password-stdin", "--image", "a:b", "-"];
         assert!(Args::try_parse_from(both_on_stdin).is_err(), "stdin holds the password or the document");
     }

@@ -88,16 +88,9 @@ pub async fn ensure(
     }
 }
 
-/// Expire all but the newest `keep` images.
-pub async fn put_lifecycle(ecr: &Client, repo: &EcrRepository, keep: u32) -> anyhow::Result<()> {
-    let policy = serde_json::json!({
-        "rules": [{
-            "rulePriority": 1,
-            "description": format!("keep the newest {keep} images (ekskit imgpush)"),
-            "selection": { "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep },
-            "action": { "type": "expire" }
-        }]
-    });
+/// Expire all but the newest `keep` untagged images and, per prefix, tagged ones.
+pub async fn put_lifecycle(ecr: &Client, repo: &EcrRepository, keep: u32, prefixes: &[String]) -> anyhow::Result<()> {
+    let policy = lifecycle_policy(keep, prefixes);
     ecr.put_lifecycle_policy()
         .registry_id(&repo.registry_id)
         .repository_name(&repo.name)
@@ -106,6 +99,35 @@ pub async fn put_lifecycle(ecr: &Client, repo: &EcrRepository, keep: u32) -> any
         .await
         .aws(format!("setting the lifecycle policy of ECR repository {}", repo.name))?;
     Ok(())
+}
+
+/// The lifecycle policy: never a rule on every image (`tagStatus: any`), which would expire the
+/// image a deployment runs once enough newer ones were pushed. Tagged images expire only under
+/// a prefix the user names; untagged ones (a tag moved away, a build never tagged) always may.
+fn lifecycle_policy(keep: u32, prefixes: &[String]) -> serde_json::Value {
+    let rule = |priority: usize, what: String, selection: serde_json::Value| {
+        serde_json::json!({
+            "rulePriority": priority,
+            "description": format!("keep the newest {keep} {what} (ekskit imgpush)"),
+            "selection": selection,
+            "action": { "type": "expire" }
+        })
+    };
+    let mut rules: Vec<serde_json::Value> = prefixes
+        .iter()
+        .enumerate()
+        .map(|(i, prefix)| {
+            let selection = serde_json::json!({
+                "tagStatus": "tagged", "tagPrefixList": [prefix],
+                "countType": "imageCountMoreThan", "countNumber": keep
+            });
+            rule(i + 1, format!("images tagged {prefix}*"), selection)
+        })
+        .collect();
+    let untagged =
+        serde_json::json!({ "tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": keep });
+    rules.push(rule(prefixes.len() + 1, "untagged images".into(), untagged));
+    serde_json::json!({ "rules": rules })
 }
 
 /// Registry credentials from GetAuthorizationToken (valid 12 hours for every registry the
@@ -240,5 +262,26 @@ mod tests {
         let (address, requests) = crate::canned::serve(vec![(json, r#"{"tags":[]}"#)]);
         assert!(!delete_if_ours_and_empty(&client(&address), &repository(), "imgpush").await.unwrap());
         assert_eq!(requests.try_iter().count(), 1, "nothing listed or deleted");
+    }
+
+    #[test]
+    fn the_lifecycle_never_selects_every_image_and_tagged_ones_only_under_a_prefix() {
+        let plain = lifecycle_policy(5, &[]);
+        let rules = plain["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0]["selection"]["tagStatus"], "untagged");
+        assert_eq!(rules[0]["selection"]["countNumber"], 5);
+
+        let previews = lifecycle_policy(20, &["pr-".into(), "dev-".into()]);
+        let rules = previews["rules"].as_array().unwrap();
+        let shape: Vec<(u64, &str, Option<&str>)> = rules
+            .iter()
+            .map(|r| {
+                let s = &r["selection"];
+                (r["rulePriority"].as_u64().unwrap(), s["tagStatus"].as_str().unwrap(), s["tagPrefixList"][0].as_str())
+            })
+            .collect();
+        assert_eq!(shape, [(1, "tagged", Some("pr-")), (2, "tagged", Some("dev-")), (3, "untagged", None)]);
+        assert!(!previews.to_string().contains(r#""any""#));
     }
 }

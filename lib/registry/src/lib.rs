@@ -142,7 +142,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .into());
     }
     if let (Some(keep), Some(EcrTarget { client, repository: Some(ecr), .. })) = (args.keep_images, &target.ecr) {
-        ecr::put_lifecycle(client, ecr, keep).await?;
+        ecr::put_lifecycle(client, ecr, keep, &args.expire_tag_prefix).await?;
     }
     let out = push_all(&docker, &image_id, &target, &api, &plans, args.retries, args.keep_images).await?;
     info!("{} is at {}", out.reference, out.tags.join(", "));
