@@ -648,7 +648,7 @@ fn commit_message(change: &Change<'_>, file: &Path, old: &str) -> String {
 fn callbacks(credentials: &Credentials) -> RemoteCallbacks<'_> {
     let mut cbs = RemoteCallbacks::new();
     let mut asked = 0;
-    cbs.credentials(move |_url, user_from_url, allowed| {
+    cbs.credentials(move |url, user_from_url, allowed| {
         asked += 1;
         if asked > 2 {
             return Err(git2::Error::from_str("the remote refused the credentials"));
@@ -663,12 +663,18 @@ fn callbacks(credentials: &Credentials) -> RemoteCallbacks<'_> {
         if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
             && let Some(token) = &credentials.token
         {
+            // Asked after any redirect, so a remote that sends us to plain HTTP elsewhere gets nothing.
+            if !ekskit_core::net::tls_or_loopback(url) {
+                return Err(git2::Error::from_str(&format!("{PLAIN_HTTP} ({url})")));
+            }
             return Cred::userpass_plaintext(&credentials.token_user, token);
         }
         Err(git2::Error::from_str("the remote asks for credentials and none were given"))
     });
     cbs
 }
+
+const PLAIN_HTTP: &str = "not sending the token over plain HTTP";
 
 /// Failures a retry may fix: a 5xx or 429 from the forge or a load balancer in front of it, a
 /// connection it closed or reset before answering (a restart, an idle timeout, a lost answer).
@@ -697,7 +703,9 @@ fn git_error(e: &git2::Error, doing: &str, remote: &str, attempts: u32) -> anyho
     let auth =
         e.class() == git2::ErrorClass::Http && e.message().contains("401") || e.message().contains("credentials");
     let stalled = e.message().contains("timed out") || e.message().contains("timeout");
-    let hint = if auth {
+    let hint = if e.message().starts_with(PLAIN_HTTP) {
+        "use the remote's https:// URL (a token goes over plain HTTP only to this machine)"
+    } else if auth {
         "give a token (--token-env, --token-file or --token-secret) or an SSH key that may push there"
     } else if stalled {
         "the remote stopped answering; re-run (nothing was pushed half-way), or raise --network-timeout"
@@ -868,6 +876,15 @@ mod tests {
         ] {
             assert_eq!(transient(&e), retried, "{}", e.message());
         }
+    }
+
+    #[test]
+    fn a_token_refused_over_plain_http_says_to_use_https() {
+        let e = git2::Error::from_str(&format!("{PLAIN_HTTP} (http://git.example.org/r.git)"));
+        assert!(!transient(&e), "not redone");
+        let error = git_error(&e, "fetching", "http://git.example.org/r.git", 1);
+        let hint = ekskit_core::errors::hint_of(&error).unwrap_or_default();
+        assert!(hint.contains("https://"), "{error}: {hint}");
     }
 
     #[test]
