@@ -64,7 +64,19 @@ async fn from_kubeconfig(options: &ClusterOptions) -> anyhow::Result<Config> {
 pub fn from_cluster_doc(cluster: &ClusterInput) -> anyhow::Result<Config> {
     let bad = |what: &str| InputError::new(format!("key `cluster` of the stdin document: {what}"));
     let endpoint = cluster.endpoint.as_deref().unwrap_or_default();
-    let url = endpoint.parse().map_err(|e| bad(&format!("endpoint `{endpoint}` is not a URL: {e}")))?;
+    let url: http::Uri = endpoint.parse().map_err(|e| bad(&format!("endpoint `{endpoint}` is not a URL: {e}")))?;
+    // The client sends this endpoint a signed EKS token (valid for any cluster of that name for
+    // 15 minutes): only over TLS, to a server proven by the cluster's own CA.
+    if url.scheme_str() != Some("https") {
+        return Err(bad(&format!("endpoint `{endpoint}` is not https://; an EKS token is never sent over plain HTTP"))
+            .hint("pipe the document mkeks printed, or pass --kubeconfig FILE for another cluster")
+            .into());
+    }
+    let Some(ca) = &cluster.certificate_authority else {
+        return Err(bad("has an endpoint but no certificate_authority to verify it with")
+            .hint("pipe the document mkeks printed (it carries the cluster's CA), or pass --kubeconfig FILE")
+            .into());
+    };
     let name = cluster.name.as_deref().ok_or_else(|| bad("has an endpoint but no name (needed to sign the token)"))?;
     let region = cluster
         .region
@@ -73,10 +85,8 @@ pub fn from_cluster_doc(cluster: &ClusterInput) -> anyhow::Result<Config> {
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .ok_or_else(|| bad("has no region, and neither AWS_REGION nor AWS_DEFAULT_REGION is set"))?;
     let mut config = Config::new(url);
-    if let Some(ca) = &cluster.certificate_authority {
-        let pem = STANDARD.decode(ca.trim()).map_err(|e| bad(&format!("certificate_authority is not base64: {e}")))?;
-        config.root_cert = Some(pem_certificates(&pem).map_err(|e| bad(&format!("certificate_authority: {e}")))?);
-    }
+    let pem = STANDARD.decode(ca.trim()).map_err(|e| bad(&format!("certificate_authority is not base64: {e}")))?;
+    config.root_cert = Some(pem_certificates(&pem).map_err(|e| bad(&format!("certificate_authority: {e}")))?);
     config.connect_timeout = Some(Duration::from_secs(15));
     config.read_timeout = Some(Duration::from_secs(120));
     config.reset_reader_on_write = true;
@@ -133,11 +143,34 @@ mod tests {
             region: Some("us-east-1".into()),
         };
         assert!(from_cluster_doc(&c).unwrap_err().to_string().contains("not base64"));
-        c.certificate_authority = None;
+        c.certificate_authority = Some(STANDARD.encode(PEM));
         let config = from_cluster_doc(&c).unwrap();
+        assert_eq!(config.root_cert.unwrap(), [vec![1, 2, 3, 4]]);
         let exec = config.auth_info.exec.unwrap();
         assert_eq!(exec.args.unwrap(), ["--eks-token", "demo", "--region", "us-east-1"]);
         c.name = None;
         assert!(from_cluster_doc(&c).unwrap_err().to_string().contains("no name"));
+    }
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nAQID\nBA==\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn a_token_goes_only_to_an_https_endpoint_with_the_clusters_ca() {
+        let c = |endpoint: &str, ca: Option<&str>| ClusterInput {
+            name: Some("demo".into()),
+            endpoint: Some(endpoint.into()),
+            certificate_authority: ca.map(|pem| STANDARD.encode(pem)),
+            region: Some("us-east-1".into()),
+        };
+        for plain in
+            ["http://ABC.gr7.us-east-1.eks.amazonaws.com", "http://127.0.0.1:6443", "ABC.gr7.eks.amazonaws.com"]
+        {
+            let error = from_cluster_doc(&c(plain, Some(PEM))).unwrap_err();
+            assert!(error.downcast_ref::<InputError>().is_some(), "{plain}: bad input, exit 2");
+            assert!(error.to_string().contains("is not https://"), "{plain}: {error}");
+        }
+        let error = from_cluster_doc(&c("https://ABC.gr7.us-east-1.eks.amazonaws.com", None)).unwrap_err();
+        assert!(error.to_string().contains("no certificate_authority"), "{error}");
+        assert!(from_cluster_doc(&c("https://ABC.gr7.us-east-1.eks.amazonaws.com", Some(PEM))).is_ok());
     }
 }
