@@ -1,4 +1,4 @@
-complete -c kapply -s f -l filename -d 'Manifest file, directory (recursive), URL, or - for a YAML/JSON stream on stdin; repeatable' -r
+complete -c kapply -s f -l filename -d 'Manifest file, directory (recursive), URL (https://; `#sha256=HEX` pins its content), or - for a YAML/JSON stream on stdin; repeatable' -r
 complete -c kapply -s k -l kustomize -d 'Kustomize directory, rendered by `kustomize build` or `kubectl kustomize`; repeatable' -r -F
 complete -c kapply -s n -l namespace -d 'Namespace for namespaced objects that name none [default: the kubeconfig context\'s, else `default`]' -r
 complete -c kapply -l app -d 'App name: labels every object as a member of the ApplySet `kapply-<APP>`, for --prune' -r

@@ -611,7 +611,7 @@ fn manifests_can_come_from_a_url() {
     let url = format!("http://{}/app.yaml", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {
         use std::io::{Read, Write};
-        for status in ["200 OK", "404 Not Found"] {
+        for status in ["200 OK", "404 Not Found", "200 OK"] {
             let (mut conn, _) = listener.accept().unwrap();
             let mut request = [0u8; 4096];
             let _ = conn.read(&mut request).unwrap();
@@ -626,7 +626,17 @@ fn manifests_can_come_from_a_url() {
     let out = kapply(&["-f", &url], None);
     assert_eq!(out.status.code(), Some(2), "a missing URL is bad input: {}", stderr(&out));
     assert!(error_lines(&out).contains("HTTP 404"), "{}", stderr(&out));
+    // A pinned URL whose body has another digest is applied not at all.
+    kubectl(&["delete", "configmap", "remote", "-n", &ns]);
+    let out = kapply(&["-f", &format!("{url}#sha256={}", "0".repeat(64))], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(error_lines(&out).contains("the pin says"), "{}", stderr(&out));
+    assert!(!exists(&["configmap", "remote", "-n", &ns]), "nothing applied");
     server.join().unwrap();
+    // Plain HTTP elsewhere is refused before anything is sent.
+    let out = kapply(&["-f", "http://manifests.example.invalid/app.yaml"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(error_lines(&out).contains("plain HTTP to another machine"), "{}", stderr(&out));
     kubectl(&["delete", "ns", &ns, "--wait=false"]);
 }
 

@@ -50,7 +50,8 @@ const EXIT_CODES: ExitCodes = ExitCodes {
     .help("Longest wait for everything to be ready (or gone, with --delete), e.g. 90s, 10m")
     .default_value("5m"))))]
 pub struct Args {
-    /// Manifest file, directory (recursive), URL, or - for a YAML/JSON stream on stdin; repeatable
+    /// Manifest file, directory (recursive), URL (https://; `#sha256=HEX` pins its content), or
+    /// - for a YAML/JSON stream on stdin; repeatable
     #[arg(short = 'f', long = "filename", value_name = "PATH|URL|-")]
     pub files: Vec<String>,
 

@@ -78,7 +78,10 @@ pub async fn load(sources: &[Source]) -> anyhow::Result<Vec<Manifest>> {
                     .await?;
                 manifests.extend(parsed.into_iter().flatten());
             }
-            Source::Url(url) => manifests.extend(parse_stream(&fetch(url).await?, url)?),
+            Source::Url(arg) => {
+                let pinned = Pinned::parse(arg)?;
+                manifests.extend(parse_stream(&fetch(&pinned).await?, &pinned.url)?)
+            }
             Source::Kustomize(dir) => {
                 manifests.extend(parse_stream(&kustomize(dir).await?, &format!("kustomize {}", dir.display()))?)
             }
@@ -173,6 +176,88 @@ fn check(m: Manifest) -> Result<Manifest, InputError> {
     Ok(m)
 }
 
+/// Manifests are text: the largest common bundles (Argo CD's install.yaml, operators' CRDs) are a
+/// few MiB. A body past this is refused rather than read into memory.
+const MAX_FETCH_BYTES: usize = 64 << 20;
+
+/// A `-f URL`, checked before anything is fetched: HTTPS, or plain HTTP to this machine only
+/// (manifests fetched in the clear can be altered on the way, and kapply applies them with all
+/// the rights it has). `#sha256=HEX` pins the body's digest, as pip's URLs do.
+#[derive(Debug, PartialEq, Eq)]
+struct Pinned {
+    url: String,
+    sha256: Option<String>,
+}
+
+impl Pinned {
+    fn parse(arg: &str) -> Result<Pinned, InputError> {
+        let (url, fragment) = arg.split_once('#').map_or((arg, None), |(url, f)| (url, Some(f)));
+        if !ekskit_core::net::tls_or_loopback(url) {
+            return Err(InputError::new(format!("-f {url}: plain HTTP to another machine")).hint(
+                "use https:// (plain http:// only from this machine), or download the file, check it and pass it",
+            ));
+        }
+        let sha256 = match fragment.filter(|f| !f.is_empty()) {
+            None => None,
+            Some(f) => match f.strip_prefix("sha256=") {
+                Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    Some(hex.to_ascii_lowercase())
+                }
+                _ => {
+                    return Err(InputError::new(format!("-f {arg}: `#{f}` is not a pin")).hint(
+                        "pin the body with #sha256=<64 hex digits> (sha256sum of the file), or leave the fragment out",
+                    ));
+                }
+            },
+        };
+        Ok(Pinned { url: url.to_owned(), sha256 })
+    }
+
+    /// The body, if it is what the pin says.
+    fn check(&self, body: String) -> Result<String, InputError> {
+        use sha2::{Digest, Sha256};
+        let Some(want) = &self.sha256 else { return Ok(body) };
+        let got = format!("{:x}", Sha256::digest(body.as_bytes()));
+        if &got != want {
+            return Err(InputError::new(format!("-f {}: its sha256 is {got}, the pin says {want}", self.url)).hint(
+                "the file changed where it is served: read what changed, then pin the new digest (nothing was applied)",
+            ));
+        }
+        Ok(body)
+    }
+}
+
+/// Redirects are followed to HTTPS only (or, from this machine, within it), at most ten.
+fn redirects(from_loopback: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let to = attempt.url();
+        if attempt.previous().len() >= 10 {
+            attempt.error("more than 10 redirects")
+        } else if to.scheme() == "https" || (from_loopback && ekskit_core::net::tls_or_loopback(to.as_str())) {
+            attempt.follow()
+        } else {
+            let to = to.to_string();
+            attempt.error(format!("redirected to {to}, plain HTTP to another machine"))
+        }
+    })
+}
+
+/// The body of a successful answer, refused past [`MAX_FETCH_BYTES`] or when it is not text.
+async fn body(mut response: reqwest::Response) -> Result<String, Fetch> {
+    let too_big = || Fetch::Refused(format!("the body is larger than {} MiB", MAX_FETCH_BYTES >> 20));
+    if response.content_length().is_some_and(|n| n > MAX_FETCH_BYTES as u64) {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| Fetch::Transient(format!("reading the body: {e}")))? {
+        if bytes.len() + chunk.len() > MAX_FETCH_BYTES {
+            return Err(too_big());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| Fetch::Refused("the body is not UTF-8 text".into()))
+}
+
 /// Why one attempt to fetch a URL failed, and whether another attempt may do better.
 #[derive(Debug)]
 enum Fetch {
@@ -191,12 +276,15 @@ impl std::fmt::Display for Fetch {
 }
 
 /// GET with a connect and a total timeout (a stalled server ends the run with a reason instead
-/// of hanging it), retried on a transient failure three times with backoff.
-async fn fetch(url: &str) -> anyhow::Result<String> {
+/// of hanging it), retried on a transient failure three times with backoff; the body checked
+/// against its pin.
+async fn fetch(pinned: &Pinned) -> anyhow::Result<String> {
     use ekskit_core::wait::{Backoff, GaveUp, Limit, Retry, retry};
+    let url = pinned.url.as_str();
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(120))
+        .redirect(redirects(url.starts_with("http://")))
         .user_agent(concat!("ekskit-kapply/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let policy = Retry {
@@ -208,17 +296,20 @@ async fn fetch(url: &str) -> anyhow::Result<String> {
         limit: Limit::Retries(3),
     };
     let attempt = |_| async {
-        let response = http.get(url).send().await.map_err(|e| Fetch::Transient(format!("{e}")))?;
+        let response = http.get(url).send().await.map_err(|e| {
+            let why = ekskit_core::errors::chain_text(&e, true);
+            if e.is_redirect() { Fetch::Refused(why) } else { Fetch::Transient(why) }
+        })?;
         let status = response.status();
         if status.is_success() {
-            return response.text().await.map_err(|e| Fetch::Transient(format!("reading the body: {e}")));
+            return body(response).await;
         }
         let why = format!("HTTP {status}");
         let transient = status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
         Err(if transient { Fetch::Transient(why) } else { Fetch::Refused(why) })
     };
     match retry(&format!("fetching {url}"), policy, |e| matches!(e, Fetch::Transient(_)), attempt).await {
-        Ok(text) => Ok(text),
+        Ok(text) => Ok(pinned.check(text)?),
         Err(GaveUp { error: Fetch::Refused(why), .. }) => {
             Err(InputError::new(format!("fetching {url}: {why}")).hint("check the URL").into())
         }
@@ -261,6 +352,26 @@ fn find_program(name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_https_or_this_machine_and_may_carry_a_sha256_pin() {
+        let pin = "ab".repeat(32);
+        let pinned = Pinned::parse(&format!("https://example.org/install.yaml#sha256={}", pin.to_uppercase())).unwrap();
+        assert_eq!(pinned, Pinned { url: "https://example.org/install.yaml".into(), sha256: Some(pin) });
+        assert_eq!(Pinned::parse("http://127.0.0.1:8080/a.yaml").unwrap().sha256, None);
+        let plain = Pinned::parse("http://example.org/install.yaml").unwrap_err();
+        assert!(plain.message.contains("plain HTTP to another machine"), "{}", plain.message);
+        for bad in ["https://x/a.yaml#sha256=abc", "https://x/a.yaml#md5=00", "https://x/a.yaml#section"] {
+            assert!(Pinned::parse(bad).unwrap_err().message.contains("is not a pin"), "{bad}");
+        }
+        let body = "apiVersion: v1\n".to_owned();
+        let wrong = Pinned { url: "https://x/a.yaml".into(), sha256: Some("0".repeat(64)) };
+        let error = wrong.check(body.clone()).unwrap_err();
+        assert!(error.message.contains("the pin says"), "{}", error.message);
+        use sha2::{Digest, Sha256};
+        let right = Pinned { sha256: Some(format!("{:x}", Sha256::digest(body.as_bytes()))), ..wrong };
+        assert_eq!(right.check(body.clone()).unwrap(), body);
+    }
 
     #[test]
     fn splits_yaml_streams_skips_empty_documents_and_opens_lists() {
