@@ -1,7 +1,7 @@
 //! The KMS key that envelope-encrypts the cluster's Secrets, found by its alias
 //! `alias/ekskit-<stack>` and, when a run stopped before the alias was made, by its stack tag.
 //! Deleting schedules the key's deletion (KMS allows no faster) before the alias goes, so no
-//! interruption leaves an enabled key that nothing finds.
+//! interruption leaves an enabled key that nothing finds. The key rotates yearly.
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeyState, Tag};
@@ -62,20 +62,37 @@ fn live(key: &KeyMetadata) -> bool {
 }
 
 pub async fn ensure(kms: &Client, stack: &str) -> anyhow::Result<String> {
-    if let Some(arn) = find(kms, stack).await? {
-        return Ok(arn);
-    }
-    let alias = alias(stack);
-    // A run killed between CreateKey and CreateAlias left a tagged key: it is adopted, not doubled.
-    let key = match by_tag(kms, stack).await?.into_iter().next() {
-        Some(orphan) => {
-            info!("found KMS key {} without its alias; adopting it as {alias}", orphan.key_id());
-            orphan
+    let key = match by_alias(kms, stack).await? {
+        Some(key) => key,
+        None => {
+            let alias = alias(stack);
+            // A run killed between CreateKey and CreateAlias left a tagged key: it is adopted, not doubled.
+            let key = match by_tag(kms, stack).await?.into_iter().next() {
+                Some(orphan) => {
+                    info!("found KMS key {} without its alias; adopting it as {alias}", orphan.key_id());
+                    orphan
+                }
+                None => create(kms, stack, &alias).await?,
+            };
+            point_alias(kms, &alias, key.key_id()).await?;
+            key
         }
-        None => create(kms, stack, &alias).await?,
     };
-    point_alias(kms, &alias, key.key_id()).await?;
+    ensure_rotation(kms, stack, key.key_id()).await?;
     Ok(key.arn.unwrap_or_default())
+}
+
+/// Turns on the key's automatic rotation (yearly, AWS's default period), off on a new key; checked
+/// on every run, so a key made before this, or turned off by hand, is put right.
+async fn ensure_rotation(kms: &Client, stack: &str, key_id: &str) -> anyhow::Result<()> {
+    let alias = alias(stack);
+    let status = kms.get_key_rotation_status().key_id(key_id).send().await;
+    if status.aws(format!("reading the rotation of KMS key {alias}"))?.key_rotation_enabled() {
+        return Ok(());
+    }
+    info!("turning on the yearly rotation of KMS key {alias}");
+    kms.enable_key_rotation().key_id(key_id).send().await.aws(format!("turning on the rotation of KMS key {alias}"))?;
+    Ok(())
 }
 
 async fn create(kms: &Client, stack: &str, alias: &str) -> anyhow::Result<KeyMetadata> {
