@@ -145,6 +145,23 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
         let associations = eks.list_pod_identity_associations().cluster_name(&stack).send().await.unwrap();
         let sa: Vec<_> = associations.associations().iter().map(|a| (a.namespace(), a.service_account())).collect();
         assert_eq!(sa, [(Some("kube-system"), Some("ebs-csi-controller-sa"))]);
+        // The Secrets key rotates; turned off by hand, it is turned on again by the re-run below.
+        let kms = aws_sdk_kms::Client::new(&config);
+        let key_id = expected.iter().find_map(|r| r.strip_prefix("kms-key ")).unwrap();
+        let rotation = kms.get_key_rotation_status().key_id(key_id).send().await.unwrap();
+        assert!(rotation.key_rotation_enabled(), "rotation of the Secrets key is on");
+        kms.disable_key_rotation().key_id(key_id).send().await.unwrap();
+        // The cluster role trusts EKS for this cluster of this account only; a trust without
+        // that (a role made before, or edited by hand) is put right by the re-run below.
+        let cluster_role = format!("ekskit-{stack}-cluster");
+        let role = iam.get_role().role_name(&cluster_role).send().await.unwrap().role.unwrap();
+        let trust: Value =
+            serde_json::from_str(&urlencoding_decode(role.assume_role_policy_document().unwrap())).unwrap();
+        let condition = &trust["Statement"][0]["Condition"];
+        assert_eq!(condition["ArnLike"]["aws:SourceArn"], c["arn"], "{trust}");
+        assert_eq!(condition["StringEquals"]["aws:SourceAccount"], env()["EKSKIT_AWS_ACCOUNT"].as_str(), "{trust}");
+        let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        iam.update_assume_role_policy().role_name(&cluster_role).policy_document(open).send().await.unwrap();
     });
     assert_eq!(
         c["roles"]["ebs_csi"].as_str().unwrap().rsplit('/').next(),
@@ -156,7 +173,18 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n").unwrap();
     let again = mkeks(&["--kubeconfig", kubeconfig.to_str().unwrap()], Some(&doc.to_string()));
     assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
+    assert!(stderr(&again).contains("turning on the yearly rotation of KMS key"), "{}", stderr(&again));
+    assert!(stderr(&again).contains(&format!("setting the trust policy of IAM role ekskit-{stack}-cluster")));
     assert_eq!(ok(&again)["cluster"], doc["cluster"]);
+    let key_id = expected.iter().find_map(|r| r.strip_prefix("kms-key ")).unwrap().to_owned();
+    let kms = aws_sdk_kms::Client::new(&config);
+    let rotation = block_on(kms.get_key_rotation_status().key_id(key_id).send()).unwrap();
+    assert!(rotation.key_rotation_enabled(), "the re-run turned rotation on again");
+    let role = block_on(iam.get_role().role_name(format!("ekskit-{stack}-cluster")).send()).unwrap().role.unwrap();
+    let trust = urlencoding_decode(role.assume_role_policy_document().unwrap());
+    assert!(trust.contains("aws:SourceArn"), "the re-run scoped the trust again: {trust}");
+    let rerun = mkeks(&[], Some(&doc.to_string()));
+    assert!(!stderr(&rerun).contains("setting the trust policy"), "once right, left alone: {}", stderr(&rerun));
     let written = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(written.contains(&format!("current-context: {}", c["arn"].as_str().unwrap())), "{written}");
     assert!(written.contains("get-token") && written.contains(c["endpoint"].as_str().unwrap()), "{written}");
@@ -425,6 +453,12 @@ fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
             assert!(role.tags().iter().any(|t| t.key() == "ekskit.io/stack" && t.value() == stack), "{name}");
             let trust = urlencoding_decode(role.assume_role_policy_document().unwrap());
             assert!(trust.contains("pods.eks.amazonaws.com") && trust.contains("sts:TagSession"), "{name}: {trust}");
+            // Only the add-on's own service account on this cluster may take it.
+            let trust: Value = serde_json::from_str(&trust).unwrap();
+            let only = &trust["Statement"][0]["Condition"]["StringEquals"];
+            assert_eq!(only["aws:RequestTag/kubernetes-namespace"], addon["namespace"], "{name}");
+            assert_eq!(only["aws:RequestTag/kubernetes-service-account"], addon["service_account"], "{name}");
+            assert!(only["aws:RequestTag/eks-cluster-arn"].as_str().unwrap().ends_with(&format!(":cluster/{stack}")));
             let inline = iam.list_role_policies().role_name(role_name).send().await.unwrap();
             assert_eq!(inline.policy_names(), ["ekskit-addon"], "{name}");
             let policy = iam.get_role_policy().role_name(role_name).policy_name("ekskit-addon").send().await.unwrap();

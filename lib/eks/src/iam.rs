@@ -5,12 +5,23 @@
 
 use aws_sdk_iam::Client;
 use ekskit_aws::AwsResultExt;
-use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role};
+use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role, parse_document};
 // From the model, not through crate::addons: the add-ons make their roles here.
 use ekskit_model::cluster::Addon;
+use tracing::info;
 
 use crate::TOOL;
+use crate::account::Account;
 use crate::names::bounded_name;
+
+/// The EBS CSI driver's controller: the only service account its role is for.
+pub const EBS_CSI_SERVICE_ACCOUNT: (&str, &str) = ("kube-system", "ebs-csi-controller-sa");
+
+/// What a role's trust is scoped to: the account, and the cluster the service acts for.
+pub struct Trust<'a> {
+    pub account: &'a Account,
+    pub cluster: &'a str,
+}
 
 /// The inline policy an add-on role carries (one per role, replaced on every run).
 const INLINE_POLICY: &str = "ekskit-addon";
@@ -90,17 +101,48 @@ impl RoleKind {
         bounded_name(stack, self.suffix(), 64)
     }
 
-    fn trust_policy(self) -> String {
-        // Pod Identity hands sessions tagged with the pod's cluster, namespace and service account.
-        let actions = match self {
-            RoleKind::EbsCsi | RoleKind::Addon(_) => serde_json::json!(["sts:AssumeRole", "sts:TagSession"]),
-            _ => serde_json::json!("sts:AssumeRole"),
+    /// Who may assume the role. EKS and Pod Identity act for this cluster of this account only
+    /// (AWS's confused-deputy conditions); a Pod Identity role only for its own namespace and
+    /// service account (the session tags Pod Identity sets), so no other association in the
+    /// account can take it. The node roles trust EC2 as AWS documents them: EC2 sets neither
+    /// SourceAccount nor SourceArn for an instance profile.
+    fn trust_policy(self, trust: &Trust<'_>) -> serde_json::Value {
+        let (account, cluster_arn) = (&trust.account.id, trust.account.cluster_arn(trust.cluster));
+        let (actions, condition) = match self {
+            RoleKind::Cluster => (
+                serde_json::json!("sts:AssumeRole"),
+                Some(serde_json::json!({
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": cluster_arn},
+                })),
+            ),
+            RoleKind::Node | RoleKind::KarpenterNode => (serde_json::json!("sts:AssumeRole"), None),
+            RoleKind::EbsCsi | RoleKind::Addon(_) => {
+                let (namespace, service_account) = self.service_account().unwrap_or_default();
+                let condition = serde_json::json!({"StringEquals": {
+                    "aws:SourceAccount": account,
+                    "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                    "aws:RequestTag/kubernetes-namespace": namespace,
+                    "aws:RequestTag/kubernetes-service-account": service_account,
+                }});
+                (serde_json::json!(["sts:AssumeRole", "sts:TagSession"]), Some(condition))
+            }
         };
-        serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": self.service()}, "Action": actions}],
-        })
-        .to_string()
+        let mut statement =
+            serde_json::json!({"Effect": "Allow", "Principal": {"Service": self.service()}, "Action": actions});
+        if let Some(condition) = condition {
+            statement["Condition"] = condition;
+        }
+        serde_json::json!({"Version": "2012-10-17", "Statement": [statement]})
+    }
+
+    /// The namespace and service account of a Pod Identity role.
+    fn service_account(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            RoleKind::EbsCsi => Some(EBS_CSI_SERVICE_ACCOUNT),
+            RoleKind::Addon(addon) => Some((addon.namespace(), addon.service_account())),
+            _ => None,
+        }
     }
 }
 
@@ -110,17 +152,31 @@ pub async fn find(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<O
     Ok(role.map(|r| r.arn().to_owned()))
 }
 
-/// Creates the role when missing and attaches its policies (attaching again is a no-op).
-pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<String> {
+/// Creates the role when missing, puts its trust policy right when it differs (a role made
+/// before the trust was scoped, or edited by hand), and attaches its policies (attaching again
+/// is a no-op).
+pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, trust: &Trust<'_>) -> anyhow::Result<String> {
     let name = kind.role_name(stack);
-    let arn = match find(iam, stack, kind).await? {
-        Some(arn) => arn,
+    let wanted = kind.trust_policy(trust);
+    let arn = match find_owned_role(iam, &name, stack).await? {
+        Some(role) => {
+            if role.assume_role_policy_document().and_then(parse_document).as_ref() != Some(&wanted) {
+                info!("setting the trust policy of IAM role {name}");
+                iam.update_assume_role_policy()
+                    .role_name(&name)
+                    .policy_document(wanted.to_string())
+                    .send()
+                    .await
+                    .aws(format!("setting the trust policy of IAM role {name}"))?;
+            }
+            role.arn().to_owned()
+        }
         None => {
             let new = NewRole {
                 name: &name,
                 stack,
                 tool: TOOL,
-                trust_policy: &kind.trust_policy(),
+                trust_policy: &wanted.to_string(),
                 description: &format!("EKS {} role of ekskit stack {stack}", kind.suffix()),
             };
             create_owned_role(iam, &new).await?.0.arn().to_owned()
@@ -139,8 +195,14 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result
 
 /// [`ensure`], then sets the role's inline policy to `document` (PutRolePolicy replaces it, so
 /// a narrowed policy takes effect on the next run).
-pub async fn ensure_with_policy(iam: &Client, stack: &str, kind: RoleKind, document: &str) -> anyhow::Result<String> {
-    let arn = ensure(iam, stack, kind).await?;
+pub async fn ensure_with_policy(
+    iam: &Client,
+    stack: &str,
+    kind: RoleKind,
+    trust: &Trust<'_>,
+    document: &str,
+) -> anyhow::Result<String> {
+    let arn = ensure(iam, stack, kind, trust).await?;
     let name = kind.role_name(stack);
     iam.put_role_policy()
         .role_name(&name)
@@ -169,17 +231,41 @@ mod tests {
         let (n1, n2) = (RoleKind::Node.role_name(&long), RoleKind::Node.role_name(&other));
         assert!(n1.len() <= 64 && n2.len() <= 64);
         assert_ne!(n1, n2);
-        assert!(RoleKind::Cluster.trust_policy().contains("eks.amazonaws.com"));
-        let pod_identity: serde_json::Value = serde_json::from_str(&RoleKind::EbsCsi.trust_policy()).unwrap();
-        assert_eq!(pod_identity["Statement"][0]["Principal"]["Service"], "pods.eks.amazonaws.com");
-        assert_eq!(pod_identity["Statement"][0]["Action"], serde_json::json!(["sts:AssumeRole", "sts:TagSession"]));
-        let karpenter: serde_json::Value =
-            serde_json::from_str(&RoleKind::Addon(Addon::Karpenter).trust_policy()).unwrap();
-        assert_eq!(karpenter["Statement"][0]["Principal"]["Service"], "pods.eks.amazonaws.com");
         let names: std::collections::BTreeSet<String> = RoleKind::all().iter().map(|k| k.role_name(&long)).collect();
         assert_eq!(names.len(), RoleKind::all().len(), "every role has its own name");
         assert!(names.iter().all(|n| n.len() <= 64), "{names:?}");
         assert!(bounded_name(&long, "karpenter-spot-interruption", 64).len() <= 64);
         assert_eq!(bounded_name("demo", "karpenter", 80), "ekskit-demo-karpenter");
+    }
+
+    #[test]
+    fn each_role_trusts_its_service_for_this_cluster_and_pod_identity_for_its_service_account_only() {
+        let account = Account { partition: "aws".into(), region: "eu-west-1".into(), id: "123456789012".into() };
+        let trust = Trust { account: &account, cluster: "demo" };
+        let cluster_arn = "arn:aws:eks:eu-west-1:123456789012:cluster/demo";
+
+        let cluster = RoleKind::Cluster.trust_policy(&trust);
+        let statement = &cluster["Statement"][0];
+        assert_eq!(statement["Principal"]["Service"], "eks.amazonaws.com");
+        assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        assert_eq!(statement["Condition"]["ArnLike"]["aws:SourceArn"], cluster_arn);
+
+        for (kind, namespace, service_account) in [
+            (RoleKind::EbsCsi, "kube-system", "ebs-csi-controller-sa"),
+            (RoleKind::Addon(Addon::Karpenter), Addon::Karpenter.namespace(), Addon::Karpenter.service_account()),
+        ] {
+            let policy = kind.trust_policy(&trust);
+            let statement = &policy["Statement"][0];
+            assert_eq!(statement["Principal"]["Service"], "pods.eks.amazonaws.com");
+            assert_eq!(statement["Action"], serde_json::json!(["sts:AssumeRole", "sts:TagSession"]));
+            let equals = &statement["Condition"]["StringEquals"];
+            assert_eq!(equals["aws:SourceAccount"], "123456789012", "{kind:?}");
+            assert_eq!(equals["aws:RequestTag/eks-cluster-arn"], cluster_arn, "{kind:?}");
+            assert_eq!(equals["aws:RequestTag/kubernetes-namespace"], namespace, "{kind:?}");
+            assert_eq!(equals["aws:RequestTag/kubernetes-service-account"], service_account, "{kind:?}");
+        }
+        let node = RoleKind::Node.trust_policy(&trust);
+        assert_eq!(node["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
+        assert!(node["Statement"][0].get("Condition").is_none(), "EC2 sets no source for instance profiles");
     }
 }

@@ -6,6 +6,7 @@
 //!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter)
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
 
+pub mod account;
 pub mod addons;
 pub mod cli;
 pub mod cluster;
@@ -25,6 +26,7 @@ use ekskit_core::Document;
 use ekskit_core::output::emit;
 use tracing::info;
 
+use crate::account::Account;
 use crate::addons::Addon;
 use crate::cli::{Args, ResolveSpec, Spec};
 use crate::iam::RoleKind;
@@ -42,6 +44,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub route53: aws_sdk_route53::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -58,6 +61,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         sqs: aws_sdk_sqs::Client::new(&config),
         events: aws_sdk_eventbridge::Client::new(&config),
         route53: aws_sdk_route53::Client::new(&config),
+        sts: aws_sdk_sts::Client::new(&config),
     };
     // Another mkeks on this cluster (on this machine, or with --lease on any) waits instead of
     // racing.
@@ -106,9 +110,11 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
         return emit(&doc);
     }
 
-    let cluster_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Cluster).await?;
-    let node_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Node).await?;
-    let ebs_csi_role = iam::ensure(&aws.iam, &spec.name, RoleKind::EbsCsi).await?;
+    let account = Account::caller(&aws.sts, &region).await?;
+    let trust = iam::Trust { account: &account, cluster: &spec.name };
+    let cluster_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Cluster, &trust).await?;
+    let node_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Node, &trust).await?;
+    let ebs_csi_role = iam::ensure(&aws.iam, &spec.name, RoleKind::EbsCsi, &trust).await?;
     let key = if spec.secrets_encryption { Some(kms::ensure(&aws.kms, &spec.name).await?) } else { None };
     if existing.is_none() {
         cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?;

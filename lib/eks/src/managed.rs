@@ -15,11 +15,10 @@ use tracing::info;
 
 use crate::TOOL;
 use crate::cluster::{failure, issue_text};
+use crate::iam::EBS_CSI_SERVICE_ACCOUNT;
 
 /// The add-ons, in the order EKS wants them: networking before DNS.
 pub const ADDONS: [&str; 5] = ["vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"];
-/// The service account of the EBS CSI controller, which the Pod Identity role is for.
-const EBS_CSI_SERVICE_ACCOUNT: &str = "ebs-csi-controller-sa";
 
 /// Add-ons settle faster than clusters: look every 2 s at first, at most every 15 s.
 fn backoff() -> Backoff {
@@ -45,7 +44,7 @@ pub async fn ensure(eks: &Client, cluster: &str, ebs_csi_role: &str) -> anyhow::
         let association = (name == "aws-ebs-csi-driver").then(|| {
             vec![
                 AddonPodIdentityAssociations::builder()
-                    .service_account(EBS_CSI_SERVICE_ACCOUNT)
+                    .service_account(EBS_CSI_SERVICE_ACCOUNT.1)
                     .role_arn(ebs_csi_role)
                     .build()
                     .expect("service account and role are set"),

@@ -53,7 +53,8 @@ pub async fn ensure(
     subnets: &[String],
     security_group: Option<&str>,
 ) -> anyhow::Result<KarpenterSide> {
-    let node_role_arn = iam::ensure(&aws.iam, stack, RoleKind::KarpenterNode).await?;
+    let trust = iam::Trust { account, cluster: stack };
+    let node_role_arn = iam::ensure(&aws.iam, stack, RoleKind::KarpenterNode, &trust).await?;
     ensure_access_entry(&aws.eks, stack, &node_role_arn).await?;
     let (queue_name, queue_arn) = ensure_queue(&aws.sqs, stack, account).await?;
     for (suffix, source, detail_type) in RULES {
@@ -74,13 +75,24 @@ pub async fn ensure(
     Ok(KarpenterSide { queue_name, queue_arn, node_role_arn })
 }
 
-fn queue_policy(queue_arn: &str) -> String {
+/// The ARNs of the stack's four EventBridge rules (on the default bus).
+fn rule_arns(stack: &str, account: &Account) -> Vec<String> {
+    let prefix = format!("arn:{}:events:{}:{}:rule/", account.partition, account.region, account.id);
+    RULES.iter().map(|(suffix, ..)| format!("{prefix}{}", rule_name(stack, suffix))).collect()
+}
+
+/// EventBridge may send only from the stack's own rules (SourceArn, as EventBridge documents for
+/// an SQS target), not from any rule of any account that names the queue. SQS's own principal
+/// stays as in Karpenter's template.
+fn queue_policy(queue_arn: &str, rules: &[String]) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Id": "KarpenterInterruptionQueue",
         "Statement": [
-            {"Sid": "EventBridgeSends", "Effect": "Allow",
-             "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+            {"Sid": "EventBridgeSends", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "sqs:SendMessage", "Resource": queue_arn,
+             "Condition": {"ArnEquals": {"aws:SourceArn": rules}}},
+            {"Sid": "SqsSends", "Effect": "Allow", "Principal": {"Service": "sqs.amazonaws.com"},
              "Action": "sqs:SendMessage", "Resource": queue_arn},
             {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": queue_arn,
              "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
@@ -89,12 +101,12 @@ fn queue_policy(queue_arn: &str) -> String {
     .to_string()
 }
 
-fn queue_attributes(queue_arn: &str) -> HashMap<QueueAttributeName, String> {
+fn queue_attributes(queue_arn: &str, rules: &[String]) -> HashMap<QueueAttributeName, String> {
     HashMap::from([
         // Interruption notices are worth nothing after minutes: keep them five.
         (QueueAttributeName::MessageRetentionPeriod, "300".to_owned()),
         (QueueAttributeName::SqsManagedSseEnabled, "true".to_owned()),
-        (QueueAttributeName::Policy, queue_policy(queue_arn)),
+        (QueueAttributeName::Policy, queue_policy(queue_arn, rules)),
     ])
 }
 
@@ -125,7 +137,7 @@ async fn ensure_queue(sqs: &aws_sdk_sqs::Client, stack: &str, account: &Account)
         Some(url) => {
             sqs.set_queue_attributes()
                 .queue_url(url)
-                .set_attributes(Some(queue_attributes(&arn)))
+                .set_attributes(Some(queue_attributes(&arn, &rule_arns(stack, account))))
                 .send()
                 .await
                 .aws(format!("updating SQS queue {name}"))?;
@@ -134,7 +146,7 @@ async fn ensure_queue(sqs: &aws_sdk_sqs::Client, stack: &str, account: &Account)
             info!("creating SQS queue {name}");
             sqs.create_queue()
                 .queue_name(&name)
-                .set_attributes(Some(queue_attributes(&arn)))
+                .set_attributes(Some(queue_attributes(&arn, &rule_arns(stack, account))))
                 .set_tags(Some(ownership_tags(stack, TOOL).into_iter().collect()))
                 .send()
                 .await
@@ -336,10 +348,15 @@ mod tests {
             assert!(rule_name(&long, suffix).len() <= 64, "{suffix}");
         }
         let arn = "arn:aws:sqs:eu-west-1:000000000000:ekskit-demo-karpenter";
-        let policy: serde_json::Value = serde_json::from_str(&queue_policy(arn)).unwrap();
+        let account = Account { partition: "aws".into(), region: "eu-west-1".into(), id: "000000000000".into() };
+        let rules = rule_arns("demo", &account);
+        let policy: serde_json::Value = serde_json::from_str(&queue_policy(arn, &rules)).unwrap();
         assert_eq!(policy["Statement"][0]["Action"], "sqs:SendMessage");
         assert_eq!(policy["Statement"][0]["Resource"], arn);
-        assert_eq!(policy["Statement"][1]["Effect"], "Deny");
-        assert_eq!(queue_attributes(arn)[&QueueAttributeName::MessageRetentionPeriod], "300");
+        let sources = &policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"];
+        assert_eq!(sources.as_array().unwrap().len(), 4);
+        assert_eq!(sources[0], "arn:aws:events:eu-west-1:000000000000:rule/ekskit-demo-karpenter-health");
+        assert_eq!(policy["Statement"][2]["Effect"], "Deny");
+        assert_eq!(queue_attributes(arn, &rules)[&QueueAttributeName::MessageRetentionPeriod], "300");
     }
 }

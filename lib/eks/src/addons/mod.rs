@@ -45,25 +45,7 @@ pub fn check_secrets_prefix(prefix: &str) -> Result<(), InputError> {
     Ok(())
 }
 
-/// The account, partition and region of the cluster, from its ARN.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub partition: String,
-    pub region: String,
-    pub id: String,
-}
-
-impl Account {
-    pub fn from_arn(arn: &str) -> anyhow::Result<Account> {
-        let parts: Vec<&str> = arn.split(':').collect();
-        match parts[..] {
-            ["arn", partition, _, region, id, ..] if !id.is_empty() => {
-                Ok(Account { partition: partition.into(), region: region.into(), id: id.into() })
-            }
-            _ => anyhow::bail!("cannot read the account from the cluster ARN `{arn}`"),
-        }
-    }
-}
+pub use crate::account::Account;
 
 /// Add-ons whose role exists from an earlier run: kept (and listed) even when this run's flags
 /// and document do not name them, so a re-run never drops one silently.
@@ -132,7 +114,8 @@ pub async fn ensure(
             }
         }
         let document = policy::document(addon, &scope)?;
-        doc.role_arn = iam::ensure_with_policy(&aws.iam, stack, RoleKind::Addon(addon), &document).await?;
+        let trust = iam::Trust { account: &account, cluster: stack };
+        doc.role_arn = iam::ensure_with_policy(&aws.iam, stack, RoleKind::Addon(addon), &trust, &document).await?;
         doc.association_id = pod_identity::ensure(&aws.eks, stack, addon, &doc.role_arn).await?;
         info!("add-on {}: role {} for {}/{}", addon.name(), doc.role_name, doc.namespace, doc.service_account);
         out.insert(addon.name().to_owned(), doc);
