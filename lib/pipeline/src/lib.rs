@@ -89,6 +89,7 @@ impl Names {
             account: self.account.clone(),
             bucket: self.bucket.clone(),
             project: self.project.clone(),
+            pipeline: self.pipeline.clone(),
             log_group: self.log_group.clone(),
             ecr_repository: spec.ecr_repository.clone(),
             token_secret: spec.token_secret.clone().unwrap_or_default(),
@@ -198,15 +199,16 @@ async fn converge(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::Result<P
     bucket::ensure(&aws.s3, &names.bucket, stack, &names.region).await?;
     let (connection, _) = connection::ensure(&aws.connections, &spec.connection, &names.connection, stack).await?;
     let scope = names.scope(spec, &connection.arn);
-    let (codebuild_role, _) = roles::ensure(&aws.iam, stack, RoleKind::CodeBuild, &scope.codebuild_policy()).await?;
+    let (codebuild_role, _) =
+        roles::ensure(&aws.iam, stack, RoleKind::CodeBuild, &scope, &scope.codebuild_policy()).await?;
     let (codepipeline_role, _) =
-        roles::ensure(&aws.iam, stack, RoleKind::CodePipeline, &scope.codepipeline_policy()).await?;
+        roles::ensure(&aws.iam, stack, RoleKind::CodePipeline, &scope, &scope.codepipeline_policy()).await?;
     let wanted_project = project::wanted(spec, &names.project, &names.log_group, &codebuild_role)?;
     let (project_arn, _) = project::ensure(&aws.codebuild, stack, &wanted_project).await?;
     let promotion = match (&spec.promotion, &scope.promotion) {
         (Some(p), Some(promote_scope)) => {
             let (role, _) =
-                roles::ensure(&aws.iam, stack, RoleKind::Promote, &scope.promote_policy(promote_scope)).await?;
+                roles::ensure(&aws.iam, stack, RoleKind::Promote, &scope, &scope.promote_policy(promote_scope)).await?;
             let wanted = project::wanted_promote(spec, p, &names.promote_project, &names.promote_log_group, &role)?;
             let (arn, _) = project::ensure(&aws.codebuild, stack, &wanted).await?;
             Some(PromotionDoc {

@@ -65,7 +65,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, names: &Names) -> anyhow::R
         let (action, detail) = match roles::find(&aws.iam, stack, kind).await? {
             None => (Action::Create, Some(format!("trusts {}", kind.service()))),
             Some(role) => {
-                let off = roles::drift(&aws.iam, &role, kind, &policy).await?;
+                let off = roles::drift(&aws.iam, &role, &kind.trust(&scope), &policy).await?;
                 if off.is_empty() { (Action::Keep, None) } else { (Action::Update, Some(off.join(", "))) }
             }
         };

@@ -7,6 +7,7 @@
 //! project's role only the promotion's (`PromoteScope::token_secret`), so that a release build
 //! cannot push to the promoted environment's branch. Only the release role may push images.
 
+pub use ekskit_aws::iam::parse_document;
 use serde_json::{Value, json};
 
 /// What the policies are scoped to.
@@ -17,6 +18,7 @@ pub struct Scope {
     pub account: String,
     pub bucket: String,
     pub project: String,
+    pub pipeline: String,
     pub log_group: String,
     pub ecr_repository: String,
     /// The release's token secret: the only one the release role reads.
@@ -46,10 +48,16 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-pub fn trust(service: &str) -> Value {
+/// Who may assume a role: `service`, acting for `source` (the stack's own project or pipeline)
+/// in this account only. These are the conditions CodeBuild and CodePipeline set against the
+/// confused deputy: without them a project or pipeline of another account could use the role.
+pub fn trust(service: &str, account: &str, source: &str) -> Value {
     json!({
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": source}},
+        }],
     })
 }
 
@@ -66,6 +74,16 @@ impl Scope {
 
     pub fn project_arn(&self) -> String {
         self.arn("codebuild", true, &format!("project/{}", self.project))
+    }
+
+    /// The promotion's project; every project of the account when there is none to name.
+    pub fn promote_project_arn(&self) -> String {
+        let project = self.promotion.as_ref().map_or("*", |p| p.project.as_str());
+        self.arn("codebuild", true, &format!("project/{project}"))
+    }
+
+    pub fn pipeline_arn(&self) -> String {
+        self.arn("codepipeline", true, &self.pipeline)
     }
 
     fn log_group_arns(&self, log_group: &str) -> Vec<String> {
@@ -151,35 +169,6 @@ impl Scope {
     }
 }
 
-/// An IAM policy document as read back: IAM returns them URL-encoded; moto does not.
-pub fn parse_document(text: &str) -> Option<Value> {
-    serde_json::from_str(text).ok().or_else(|| serde_json::from_str(&percent_decode(text)).ok())
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +180,7 @@ mod tests {
             account: "123456789012".into(),
             bucket: "ekskit-demo-artifacts-123456789012-eu-west-1".into(),
             project: "ekskit-demo-build".into(),
+            pipeline: "ekskit-demo".into(),
             log_group: "/aws/codebuild/ekskit-demo-build".into(),
             ecr_repository: "comments".into(),
             token_secret: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gitops-token-AbCdEf".into(),
@@ -281,10 +271,21 @@ mod tests {
         assert!(
             s.iter().all(|(_, a, _)| a.iter().all(|a| !a.starts_with("ecr:") && !a.starts_with("secretsmanager:")))
         );
+    }
+
+    #[test]
+    fn each_role_trusts_its_service_for_this_stacks_project_or_pipeline_only() {
+        let s = promoting();
+        let trust = trust("codepipeline.amazonaws.com", &s.account, &s.pipeline_arn());
+        let statement = &trust["Statement"][0];
+        assert_eq!(statement["Principal"]["Service"], "codepipeline.amazonaws.com");
+        assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
         assert_eq!(
-            trust("codepipeline.amazonaws.com")["Statement"][0]["Principal"]["Service"],
-            "codepipeline.amazonaws.com"
+            statement["Condition"]["ArnLike"]["aws:SourceArn"],
+            "arn:aws:codepipeline:eu-west-1:123456789012:ekskit-demo"
         );
+        assert_eq!(s.promote_project_arn(), "arn:aws:codebuild:eu-west-1:123456789012:project/ekskit-demo-promote");
+        assert_eq!(scope().promote_project_arn(), "arn:aws:codebuild:eu-west-1:123456789012:project/*");
     }
 
     #[test]

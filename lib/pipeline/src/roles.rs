@@ -13,7 +13,7 @@ use tracing::info;
 use crate::TOOL;
 use crate::model::Action;
 use crate::names::{self, INLINE_POLICY};
-use crate::policies::{parse_document, trust};
+use crate::policies::{Scope, parse_document, trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleKind {
@@ -42,6 +42,16 @@ impl RoleKind {
         }
     }
 
+    /// Its trust policy: its service, for the stack's own project or pipeline in this account.
+    pub fn trust(self, scope: &Scope) -> Value {
+        let source = match self {
+            RoleKind::CodeBuild => scope.project_arn(),
+            RoleKind::Promote => scope.promote_project_arn(),
+            RoleKind::CodePipeline => scope.pipeline_arn(),
+        };
+        trust(self.service(), &scope.account, &source)
+    }
+
     fn description(self, stack: &str) -> String {
         match self {
             RoleKind::CodeBuild | RoleKind::CodePipeline => {
@@ -58,10 +68,10 @@ pub async fn find(iam: &Client, stack: &str, kind: RoleKind) -> anyhow::Result<O
 }
 
 /// What differs between the role and what is wanted: `trust policy`, `inline policy`.
-pub async fn drift(iam: &Client, role: &Role, kind: RoleKind, policy: &Value) -> anyhow::Result<Vec<&'static str>> {
+pub async fn drift(iam: &Client, role: &Role, trust: &Value, policy: &Value) -> anyhow::Result<Vec<&'static str>> {
     let mut off = Vec::new();
     let trusted = role.assume_role_policy_document().and_then(parse_document);
-    if trusted.as_ref() != Some(&trust(kind.service())) {
+    if trusted.as_ref() != Some(trust) {
         off.push("trust policy");
     }
     let name = role.role_name();
@@ -83,8 +93,15 @@ pub async fn drift(iam: &Client, role: &Role, kind: RoleKind, policy: &Value) ->
 
 /// Creates the role when missing and converges its trust and inline policy.
 /// Returns its ARN and `create`, `update` or `keep`.
-pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, policy: &Value) -> anyhow::Result<(String, Action)> {
+pub async fn ensure(
+    iam: &Client,
+    stack: &str,
+    kind: RoleKind,
+    scope: &Scope,
+    policy: &Value,
+) -> anyhow::Result<(String, Action)> {
     let name = kind.role_name(stack);
+    let trust = kind.trust(scope);
     let (role, created) = match find(iam, stack, kind).await? {
         Some(role) => (role, false),
         None => {
@@ -92,17 +109,17 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, policy: &Value) -
                 name: &name,
                 stack,
                 tool: TOOL,
-                trust_policy: &trust(kind.service()).to_string(),
+                trust_policy: &trust.to_string(),
                 description: &kind.description(stack),
             };
             create_owned_role(iam, &new).await?
         }
     };
-    let off = drift(iam, &role, kind, policy).await?;
+    let off = drift(iam, &role, &trust, policy).await?;
     if off.contains(&"trust policy") {
         iam.update_assume_role_policy()
             .role_name(&name)
-            .policy_document(trust(kind.service()).to_string())
+            .policy_document(trust.to_string())
             .send()
             .await
             .aws(format!("setting the trust policy of IAM role {name}"))?;
