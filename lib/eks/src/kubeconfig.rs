@@ -2,7 +2,8 @@
 //! does it: entries named by the cluster ARN, replacing an older entry of that name, the user an
 //! `exec` of `aws eks get-token` (never a stored token), and the context made current.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use ekskit_core::InputError;
 use serde_yaml::{Mapping, Value};
@@ -94,15 +95,33 @@ pub fn write(path: &Path, entry: &Entry<'_>) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("ekskit-tmp");
-    std::fs::write(&tmp, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    let (tmp, mut file) = create_private_beside(path)?;
+    let written =
+        file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    Ok(written?)
+}
+
+/// A new file beside `path`, readable by its owner only from the moment it exists (not
+/// chmod'ed after the umask let others open it), under a name no other file has: O_EXCL never
+/// writes through a file or link someone put there first.
+fn create_private_beside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut attempt = 0;
+    loop {
+        let tmp = path.with_file_name(format!(".{name}.ekskit-{}-{attempt}", std::process::id()));
+        match options.open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +159,30 @@ mod tests {
         assert!(merge(Some("clusters: {a: 1}"), &entry()).is_err());
         let fresh: Value = serde_yaml::from_str(&merge(None, &entry()).unwrap()).unwrap();
         assert_eq!((fresh["apiVersion"].as_str(), fresh["kind"].as_str()), (Some("v1"), Some("Config")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_0600_from_the_start_under_a_fresh_name_and_leaves_no_temporary_file() {
+        use std::os::unix::fs::{MetadataExt, symlink};
+        let dir = std::env::temp_dir().join(format!("ekskit-kubeconfig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config");
+        // What the old fixed temporary name would have written through.
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        symlink(&victim, path.with_extension("ekskit-tmp")).unwrap();
+        symlink(&victim, dir.join(format!(".config.ekskit-{}-0", std::process::id()))).unwrap();
+
+        write(&path, &entry()).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("ABC.gr7"));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        let planted = format!(".config.ekskit-{}-0", std::process::id());
+        assert_eq!(left, [planted.as_str(), "config", "config.ekskit-tmp", "victim"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
