@@ -162,7 +162,41 @@ pub fn objects(settings: &Settings) -> anyhow::Result<Vec<Value>> {
         }));
     }
     objects.retain(|o| Component::of(o).is_none_or(|c| settings.runs(c)));
+    roll_on_config(&mut objects);
     Ok(objects)
+}
+
+/// The annotation on a pod template holding the digest of the ConfigMaps its Pods mount.
+pub const CONFIG_DIGEST: &str = "ekskit.io/config-sha256";
+
+/// Puts on every Deployment's pod template the digest of the ConfigMaps it mounts, so a run
+/// that changes one rolls the Pods that read it (Prometheus, Alertmanager and Grafana read their
+/// files only at start; a reload endpoint would let anyone in the cluster stop Prometheus).
+fn roll_on_config(objects: &mut [Value]) {
+    use sha2::{Digest, Sha256};
+    let data: std::collections::BTreeMap<String, String> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ConfigMap")
+        .filter_map(|o| Some((o["metadata"]["name"].as_str()?.to_owned(), o["data"].to_string())))
+        .collect();
+    for deployment in objects.iter_mut().filter(|o| o["kind"] == "Deployment") {
+        let template = &mut deployment["spec"]["template"];
+        let mounted: BTreeSet<&str> = template["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["configMap"]["name"].as_str())
+            .collect();
+        if mounted.is_empty() {
+            continue;
+        }
+        let mut digest = Sha256::new();
+        for name in mounted {
+            digest.update(format!("{name}\n{}\n", data.get(name).map_or("", String::as_str)));
+        }
+        let digest = format!("{:x}", digest.finalize());
+        template["metadata"]["annotations"][CONFIG_DIGEST] = Value::String(digest);
+    }
 }
 
 fn label(component: &str) -> Value {
@@ -255,6 +289,76 @@ mod tests {
             .iter()
             .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
             .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    /// The digest of the ConfigMaps a Deployment's Pods mount, on its pod template.
+    fn config_digest(objects: &[Value], deployment: &str) -> String {
+        let template = &find(objects, "Deployment", deployment)["spec"]["template"];
+        template["metadata"]["annotations"][CONFIG_DIGEST].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_changed_configuration_rolls_the_pods_that_read_it_and_only_those() {
+        let all = objects(&settings(None)).unwrap();
+        assert_eq!(config_digest(&all, "prometheus"), config_digest(&objects(&settings(None)).unwrap(), "prometheus"));
+        // Without Alertmanager, Prometheus' configuration loses its alerting: its Pods roll.
+        let fewer = objects(&without(&[Component::Alertmanager])).unwrap();
+        assert_ne!(config_digest(&all, "prometheus"), config_digest(&fewer, "prometheus"));
+        assert_eq!(config_digest(&all, "grafana"), config_digest(&fewer, "grafana"));
+        let kube_state_metrics = &find(&all, "Deployment", "kube-state-metrics")["spec"]["template"];
+        assert!(kube_state_metrics["metadata"].get("annotations").is_none(), "it mounts no ConfigMap");
+        // Nothing can stop or reload Prometheus over HTTP.
+        assert!(!to_yaml(&all).unwrap().contains("--web.enable-lifecycle"));
+    }
+
+    #[test]
+    fn only_what_must_reaches_the_stacks_pods() {
+        let all = objects(&settings(None)).unwrap();
+        let deny = find(&all, "NetworkPolicy", "default-deny-ingress");
+        assert_eq!((deny["spec"]["podSelector"].clone(), deny["spec"].get("ingress")), (json!({}), None));
+        let admits = |name: &str| -> Vec<String> {
+            let policy = find(&all, "NetworkPolicy", name);
+            let from = &policy["spec"]["ingress"][0]["from"];
+            from.as_array()
+                .map(|f| {
+                    f.iter().map(|p| p["podSelector"]["matchLabels"]["app.kubernetes.io/name"].to_string()).collect()
+                })
+                .unwrap_or_else(|| vec!["anyone".to_owned()])
+        };
+        assert_eq!(admits("prometheus"), ["\"grafana\""]);
+        assert_eq!(admits("alertmanager"), ["\"prometheus\""]);
+        assert_eq!(admits("kube-state-metrics"), ["\"prometheus\""]);
+        assert_eq!(admits("grafana"), ["anyone"]);
+        // Each Deployment's Pods have a policy of their own naming one of their ports.
+        for deployment in all.iter().filter(|o| o["kind"] == "Deployment") {
+            let name = deployment["metadata"]["name"].as_str().unwrap();
+            let policy = find(&all, "NetworkPolicy", name);
+            let ports = deployment["spec"]["template"]["spec"]["containers"][0]["ports"].to_string();
+            for port in policy["spec"]["ingress"][0]["ports"].as_array().unwrap() {
+                assert!(ports.contains(&format!("\"{}\"", port["port"].as_str().unwrap())), "{name}: {ports}");
+            }
+        }
+        let left_out = objects(&without(&[Component::Grafana])).unwrap();
+        assert!(!names(&left_out).contains("NetworkPolicy grafana"));
+    }
+
+    #[test]
+    fn kube_state_metrics_reads_no_secret() {
+        let all = objects(&settings(None)).unwrap();
+        let role = find(&all, "ClusterRole", "monitoring-kube-state-metrics");
+        let resources: Vec<&str> = role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["resources"].as_array().unwrap().iter().filter_map(Value::as_str))
+            .collect();
+        assert!(!resources.contains(&"secrets"), "{resources:?}");
+        let args = find(&all, "Deployment", "kube-state-metrics")["spec"]["template"]["spec"]["containers"][0]["args"]
+            .to_string();
+        let listed = args.split("--resources=").nth(1).unwrap().split('"').next().unwrap();
+        for resource in listed.split(',') {
+            assert!(resources.contains(&resource), "--resources names {resource}, which its role does not grant");
+        }
     }
 
     #[test]
