@@ -81,6 +81,14 @@ step() {
   replace_doc "$@" || die "$name failed (the document $DOC is as before; fix and run again)"
 }
 
+# without_credentials URL: an http(s) URL without the user and password (or token) it may carry,
+# as `https://x-access-token:TOKEN@host/repo.git` origins do: what is written into the document
+# and the cluster must never hold them (Argo CD gets its own from its repository Secret). An SSH
+# URL keeps its user, which is no secret.
+without_credentials() {
+  sed -E 's#^([Hh][Tt][Tt][Pp][Ss]?://)[^/@]*@#\1#' <<<"$1"
+}
+
 # set_key KEY JSON: put KEY into the document.
 set_key() {
   # shellcheck disable=SC2016 # jq's variables, not the shell's

@@ -47,6 +47,23 @@ fn a_second_run_on_the_same_stack_waits_for_the_first() {
 }
 
 #[test]
+fn urls_lose_their_credentials_before_they_are_written_anywhere() {
+    let cases = [
+        ("https://x-access-token:ghp_s3cr3t@github.com/acme/gitops.git", "https://github.com/acme/gitops.git"),
+        ("https://oauth2:glpat-s3cr3t@gitlab.com/acme/gitops.git", "https://gitlab.com/acme/gitops.git"),
+        ("https://github.com/acme/gitops.git", "https://github.com/acme/gitops.git"),
+        ("git@github.com:acme/gitops.git", "git@github.com:acme/gitops.git"),
+        ("ssh://git@github.com/acme/gitops.git", "ssh://git@github.com/acme/gitops.git"),
+        ("HTTP://user:pw@127.0.0.1:9418/r.git", "HTTP://127.0.0.1:9418/r.git"),
+        ("https://github.com/acme/a@b.git", "https://github.com/acme/a@b.git"),
+    ];
+    for (url, bare) in cases {
+        let out = lib_sh(&unique_stack("url"), &format!("without_credentials '{url}'")).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), bare, "{url}");
+    }
+}
+
+#[test]
 fn a_failed_step_leaves_the_document_whole_and_no_temporary_file() {
     let stack = unique_stack("doc");
     let script = r#"
