@@ -125,6 +125,17 @@ pub fn role_not_ready(err: &anyhow::Error) -> bool {
     }
 }
 
+/// Replaces the trust policy of role `name` with `trust`.
+pub async fn set_trust_policy(iam: &Client, name: &str, trust: &serde_json::Value) -> anyhow::Result<()> {
+    iam.update_assume_role_policy()
+        .role_name(name)
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .aws(format!("setting the trust policy of IAM role {name}"))?;
+    Ok(())
+}
+
 /// An IAM policy document as read back: IAM returns them URL-encoded; moto does not.
 pub fn parse_document(text: &str) -> Option<serde_json::Value> {
     serde_json::from_str(text).ok().or_else(|| serde_json::from_str(&percent_decode(text)).ok())

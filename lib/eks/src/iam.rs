@@ -5,7 +5,9 @@
 
 use aws_sdk_iam::Client;
 use ekskit_aws::AwsResultExt;
-use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role, parse_document};
+use ekskit_aws::iam::{
+    NewRole, create_owned_role, delete_owned_role, find_owned_role, parse_document, set_trust_policy,
+};
 // From the model, not through crate::addons: the add-ons make their roles here.
 use ekskit_model::cluster::Addon;
 use tracing::info;
@@ -162,12 +164,7 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, trust: &Trust<'_>
         Some(role) => {
             if role.assume_role_policy_document().and_then(parse_document).as_ref() != Some(&wanted) {
                 info!("setting the trust policy of IAM role {name}");
-                iam.update_assume_role_policy()
-                    .role_name(&name)
-                    .policy_document(wanted.to_string())
-                    .send()
-                    .await
-                    .aws(format!("setting the trust policy of IAM role {name}"))?;
+                set_trust_policy(iam, &name, &wanted).await?;
             }
             role.arn().to_owned()
         }

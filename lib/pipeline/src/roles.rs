@@ -5,7 +5,7 @@
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Role;
-use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role};
+use ekskit_aws::iam::{NewRole, create_owned_role, delete_owned_role, find_owned_role, set_trust_policy};
 use ekskit_aws::{AwsResultExt, aws_code};
 use serde_json::Value;
 use tracing::info;
@@ -117,12 +117,7 @@ pub async fn ensure(
     };
     let off = drift(iam, &role, &trust, policy).await?;
     if off.contains(&"trust policy") {
-        iam.update_assume_role_policy()
-            .role_name(&name)
-            .policy_document(trust.to_string())
-            .send()
-            .await
-            .aws(format!("setting the trust policy of IAM role {name}"))?;
+        set_trust_policy(iam, &name, &trust).await?;
     }
     if off.contains(&"inline policy") {
         iam.put_role_policy()
