@@ -133,11 +133,12 @@ async fn find_queue(sqs: &aws_sdk_sqs::Client, stack: &str) -> anyhow::Result<Op
 async fn ensure_queue(sqs: &aws_sdk_sqs::Client, stack: &str, account: &Account) -> anyhow::Result<(String, String)> {
     let name = queue_name(stack);
     let arn = format!("arn:{}:sqs:{}:{}:{name}", account.partition, account.region, account.id);
+    let attributes = queue_attributes(&arn, &rule_arns(stack, account));
     match find_queue(sqs, stack).await? {
         Some(url) => {
             sqs.set_queue_attributes()
                 .queue_url(url)
-                .set_attributes(Some(queue_attributes(&arn, &rule_arns(stack, account))))
+                .set_attributes(Some(attributes))
                 .send()
                 .await
                 .aws(format!("updating SQS queue {name}"))?;
@@ -146,7 +147,7 @@ async fn ensure_queue(sqs: &aws_sdk_sqs::Client, stack: &str, account: &Account)
             info!("creating SQS queue {name}");
             sqs.create_queue()
                 .queue_name(&name)
-                .set_attributes(Some(queue_attributes(&arn, &rule_arns(stack, account))))
+                .set_attributes(Some(attributes))
                 .set_tags(Some(ownership_tags(stack, TOOL).into_iter().collect()))
                 .send()
                 .await
