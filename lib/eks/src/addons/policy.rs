@@ -159,6 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn the_load_balancer_controller_changes_rules_only_in_the_vpc_and_listeners_only_of_k8s_load_balancers() {
+        let scope = scope();
+        let vpc = format!("arn:aws:ec2:eu-west-1:000000000000:vpc/{}", scope.vpc_id.as_deref().unwrap());
+        for st in statements(Addon::AwsLoadBalancerController, &scope) {
+            let actions = list(&st["Action"]);
+            let ingress = actions.iter().any(|a| a.ends_with("SecurityGroupIngress"));
+            if ingress {
+                assert_eq!(st["Condition"]["ArnEquals"]["ec2:Vpc"], vpc.as_str(), "{st}");
+            }
+            for r in list(&st["Resource"]).iter().filter(|r| r.contains(":listener")) {
+                assert!(r.contains("/*/k8s-*/"), "{r}: only the controller's load balancers (k8s-*)");
+            }
+        }
+    }
+
+    #[test]
     fn scopes_name_the_cluster_zone_prefix_queue_and_role() {
         let scope = scope();
         let text = |a| document(a, &scope).unwrap();
