@@ -49,10 +49,24 @@ emulator_account() {
   printf '%s\n' "$account"
 }
 
+# aws_code: the emulator extension's code, by content (the same at any checkout path).
+aws_code() { cat "$LIB_DIR"/moto-ekskit.py "$LIB_DIR"/moto_*.py | sha256sum | cut -d' ' -f1; }
+
+# aws_prepare: a moto started from other extension code (before a pull, or by another checkout)
+# would answer as the old emulator did; it is stopped, so `up` starts the current one.
+aws_prepare() {
+  local pid
+  [[ -s $RUN_DIR/aws.code && $(<"$RUN_DIR/aws.code") == "$(aws_code)" ]] && return 0
+  pid=$(live_pid aws "$(aws_proc)") || return 0
+  log "aws: the emulator extension changed since pid $pid started; restarting it (what it held is lost)"
+  stop_service aws "$(aws_proc)" "$(aws_grace)"
+}
+
 aws_up() {
   aws_install
   log "aws: starting moto server (with moto-ekskit.py) on 127.0.0.1:$MOTO_PORT"
   spawn aws env MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACCOUNT_ID="$(emulator_account)" \
     "$MOTO_VENV/bin/python" "$LIB_DIR/moto-ekskit.py" -H 127.0.0.1 -p "$MOTO_PORT"
   wait_ready aws 30 aws_ready
+  aws_code >"$RUN_DIR/aws.code"
 }
