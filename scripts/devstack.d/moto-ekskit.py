@@ -77,6 +77,8 @@ def create_addon(self):
     }
     if self._get_param("serviceAccountRoleArn"):
         addon["serviceAccountRoleArn"] = self._get_param("serviceAccountRoleArn")
+    if self._get_param("configurationValues"):
+        addon["configurationValues"] = self._get_param("configurationValues")
     for pia in self._get_param("podIdentityAssociations") or []:
         association = _associate(self, key, cluster, pia["serviceAccount"], "kube-system", pia["roleArn"])
         addon["podIdentityAssociations"].append(association["associationArn"])
@@ -102,6 +104,8 @@ def update_addon(self):
     _, addon = _addon(self)
     if self._get_param("addonVersion"):
         addon["addonVersion"] = self._get_param("addonVersion")
+    if self._get_param("configurationValues") is not None:
+        addon["configurationValues"] = self._get_param("configurationValues")
     addon["modifiedAt"] = _now()
     update = {"id": str(uuid.uuid4()), "status": "Successful", "type": "AddonUpdate", "createdAt": _now(), "errors": []}
     return ActionResult({"update": update})

@@ -34,8 +34,14 @@ fn owned(stack: &str) -> Vec<String> {
     let config = aws_config(env(), REGION);
     let (iam, eks, kms) =
         (aws_sdk_iam::Client::new(&config), aws_sdk_eks::Client::new(&config), aws_sdk_kms::Client::new(&config));
+    let ec2 = aws_sdk_ec2::Client::new(&config);
     block_on(async {
         let mut found = Vec::new();
+        for t in ec2.describe_launch_templates().send().await.unwrap().launch_templates() {
+            if t.launch_template_name().is_some_and(|n| n.starts_with(&format!("ekskit-{stack}-"))) {
+                found.push(format!("launch-template {}", t.launch_template_name().unwrap()));
+            }
+        }
         for role in iam.list_roles().send().await.unwrap().roles() {
             if role.role_name().starts_with(&format!("ekskit-{stack}-")) {
                 found.push(format!("iam-role {}", role.role_name()));
@@ -121,6 +127,7 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
         format!("iam-role ekskit-{stack}-ebs-csi"),
         format!("iam-role ekskit-{stack}-node"),
         format!("kms-alias alias/ekskit-{stack}"),
+        format!("launch-template ekskit-{stack}-nodes"),
         format!("node-group {stack}-nodes"),
     ];
     let mut owned_now = owned(&stack);
@@ -162,6 +169,28 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
         assert_eq!(condition["StringEquals"]["aws:SourceAccount"], env()["EKSKIT_AWS_ACCOUNT"].as_str(), "{trust}");
         let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         iam.update_assume_role_policy().role_name(&cluster_role).policy_document(open).send().await.unwrap();
+        // The nodes start from a launch template that keeps the metadata service from Pods.
+        let template = &c["node_group"]["launch_template"];
+        assert_eq!(template["name"], format!("ekskit-{stack}-nodes"), "{c}");
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let versions = ec2
+            .describe_launch_template_versions()
+            .launch_template_id(template["id"].as_str().unwrap())
+            .versions("$Default")
+            .send()
+            .await
+            .unwrap();
+        let data = versions.launch_template_versions()[0].launch_template_data().unwrap();
+        let md = data.metadata_options().unwrap();
+        assert_eq!(md.http_tokens().map(|t| t.as_str()), Some("required"));
+        assert_eq!(md.http_put_response_hop_limit(), Some(1));
+        // vpc-cni enforces NetworkPolicies; turned off by hand, the re-run turns it on and keeps
+        // the other settings.
+        let cni = eks.describe_addon().cluster_name(&stack).addon_name("vpc-cni").send().await.unwrap();
+        let values: Value = serde_json::from_str(cni.addon.unwrap().configuration_values().unwrap()).unwrap();
+        assert_eq!(values, json!({"enableNetworkPolicy": "true"}));
+        let off = r#"{"enableNetworkPolicy": "false", "env": {"WARM_IP_TARGET": "5"}}"#;
+        eks.update_addon().cluster_name(&stack).addon_name("vpc-cni").configuration_values(off).send().await.unwrap();
     });
     assert_eq!(
         c["roles"]["ebs_csi"].as_str().unwrap().rsplit('/').next(),
@@ -175,6 +204,11 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
     assert!(stderr(&again).contains("turning on the yearly rotation of KMS key"), "{}", stderr(&again));
     assert!(stderr(&again).contains(&format!("setting the trust policy of IAM role ekskit-{stack}-cluster")));
+    assert!(stderr(&again).contains("updating add-on vpc-cni"), "{}", stderr(&again));
+    let eks = aws_sdk_eks::Client::new(&config);
+    let cni = block_on(eks.describe_addon().cluster_name(&stack).addon_name("vpc-cni").send()).unwrap();
+    let values: Value = serde_json::from_str(cni.addon.unwrap().configuration_values().unwrap()).unwrap();
+    assert_eq!(values, json!({"enableNetworkPolicy": "true", "env": {"WARM_IP_TARGET": "5"}}));
     assert_eq!(ok(&again)["cluster"], doc["cluster"]);
     let key_id = expected.iter().find_map(|r| r.strip_prefix("kms-key ")).unwrap().to_owned();
     let kms = aws_sdk_kms::Client::new(&config);
@@ -185,6 +219,7 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     assert!(trust.contains("aws:SourceArn"), "the re-run scoped the trust again: {trust}");
     let rerun = mkeks(&[], Some(&doc.to_string()));
     assert!(!stderr(&rerun).contains("setting the trust policy"), "once right, left alone: {}", stderr(&rerun));
+    assert!(!stderr(&rerun).contains("updating add-on"), "once right, left alone: {}", stderr(&rerun));
     let written = std::fs::read_to_string(&kubeconfig).unwrap();
     assert!(written.contains(&format!("current-context: {}", c["arn"].as_str().unwrap())), "{written}");
     assert!(written.contains("get-token") && written.contains(c["endpoint"].as_str().unwrap()), "{written}");
@@ -193,15 +228,18 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     // A new size updates the node group; another version is refused.
     let resized = ok(&mkeks(&["--nodes", "1:3:5"], Some(&doc.to_string())));
     assert_eq!(resized["cluster"]["node_group"]["scaling"], json!({"min": 1, "desired": 3, "max": 5}));
-    let upgrade = mkeks(&["--version", "1.36"], Some(&doc.to_string()));
+    let upgrade = mkeks(&["--version", "1.35"], Some(&doc.to_string()));
     assert_eq!(upgrade.status.code(), Some(2), "{}", stderr(&upgrade));
     assert!(stderr(&upgrade).contains("does not upgrade clusters yet"));
+    // By name alone (no document, no --version), a re-run keeps the cluster's version.
+    let by_name = ok(&mkeks(&["--name", &stack], Some(&vpc.to_string())));
+    assert_eq!(by_name["cluster"]["version"], "1.36");
 
     // --delete by name alone: no document, no subnets needed.
     let deleted = ok(&mkeks(&["--delete", "--name", &stack], None));
     assert!(deleted.get("cluster").is_none());
     assert_schema("deleted.cluster.schema.json", &deleted["deleted"]["cluster"]);
-    assert_eq!(deleted["deleted"]["cluster"]["resources"].as_array().unwrap().len(), 11);
+    assert_eq!(deleted["deleted"]["cluster"]["resources"].as_array().unwrap().len(), 12);
     assert_eq!(owned(&stack), Vec::<String>::new(), "--delete leaves nothing, IAM roles included");
     let twice = ok(&mkeks(&["--delete"], Some(&resized.to_string())));
     assert_eq!(twice["deleted"]["cluster"]["resources"], json!([]));
@@ -252,7 +290,7 @@ fn killed_during_creation_a_rerun_converges_without_duplicates() {
     }
     let doc = ok(&mkeks(&[], Some(&vpc)));
     assert_schema("cluster.schema.json", &doc["cluster"]);
-    assert_eq!(owned(&stack).len(), 12, "{:?}", owned(&stack));
+    assert_eq!(owned(&stack).len(), 13, "{:?}", owned(&stack));
     assert!(owned(&stack).contains(&format!("kms-key {orphan}")), "the orphan key was adopted: {:?}", owned(&stack));
     let aliased = block_on(kms.describe_key().key_id(format!("alias/ekskit-{stack}")).send()).unwrap();
     assert_eq!(aliased.key_metadata.unwrap().key_id, orphan);
@@ -291,6 +329,7 @@ fn dry_run_prints_the_defaulted_plan_and_creates_nothing() {
         "addon",
         "addon",
         "addon",
+        "launch-template",
         "node-group",
     ];
     assert_eq!(actions, kinds.map(|k| ("create", k)));

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    AmiTypes, AuthenticationMode, Cluster, ClusterStatus, CreateAccessConfigRequest, EncryptionConfig, LogSetup,
-    LogType, Logging, Nodegroup, NodegroupScalingConfig, NodegroupStatus, Provider, VpcConfigRequest,
+    AmiTypes, AuthenticationMode, Cluster, ClusterStatus, CreateAccessConfigRequest, EncryptionConfig,
+    LaunchTemplateSpecification, LogSetup, LogType, Logging, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
+    Provider, VpcConfigRequest,
 };
 use ekskit_aws::iam::role_not_ready;
 use ekskit_aws::{AwsResultExt, aws_code};
@@ -186,7 +187,13 @@ fn scaling_config(s: Scaling) -> NodegroupScalingConfig {
     NodegroupScalingConfig::builder().min_size(s.min).desired_size(s.desired).max_size(s.max).build()
 }
 
-pub async fn create_node_group(eks: &Client, spec: &Spec, node_role: &str) -> anyhow::Result<()> {
+/// The node group, its instances started from `launch_template` (by id, at its default version).
+pub async fn create_node_group(
+    eks: &Client,
+    spec: &Spec,
+    node_role: &str,
+    launch_template: &str,
+) -> anyhow::Result<()> {
     let name = node_group_name(&spec.name);
     info!("creating node group {name}: {} x {}", spec.nodes.desired, spec.instance_types.join("/"));
     let request = eks
@@ -198,6 +205,7 @@ pub async fn create_node_group(eks: &Client, spec: &Spec, node_role: &str) -> an
         .set_instance_types(Some(spec.instance_types.clone()))
         .ami_type(AmiTypes::from(spec.ami_type.aws_name()))
         .scaling_config(scaling_config(spec.nodes))
+        .launch_template(LaunchTemplateSpecification::builder().id(launch_template).build())
         .set_tags(Some(tags(&spec.name)));
     let created =
         retry_new_role(|| async { request.clone().send().await.aws(format!("creating node group {name}")) }).await;

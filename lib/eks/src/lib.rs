@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod iam;
 pub mod kms;
 pub mod kubeconfig;
+pub mod launch_template;
 pub mod managed;
 pub mod model;
 pub mod names;
@@ -30,7 +31,7 @@ use crate::account::Account;
 use crate::addons::Addon;
 use crate::cli::{Args, ResolveSpec, Spec};
 use crate::iam::RoleKind;
-use crate::model::{ClusterDoc, DeletedDoc, NodeGroupDoc, RolesDoc};
+use crate::model::{ClusterDoc, DeletedDoc, LaunchTemplateDoc, NodeGroupDoc, RolesDoc};
 
 /// Written into the `ekskit.io/managed-by` tag.
 pub const TOOL: &str = "mkeks";
@@ -122,11 +123,18 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
     managed::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
     match cluster::find_node_group(&aws.eks, &spec.name).await? {
-        None => cluster::create_node_group(&aws.eks, &spec, &node_role).await?,
-        Some(ng) if cluster::scaling_of(&ng) != Some(spec.nodes) => {
-            cluster::resize_node_group(&aws.eks, &spec.name, spec.nodes).await?
+        None => {
+            let template = launch_template::ensure(&aws.ec2, &spec.name).await?;
+            cluster::create_node_group(&aws.eks, &spec, &node_role, &template).await?
         }
-        Some(_) => {}
+        Some(ng) => {
+            if ng.launch_template().is_none() {
+                warn_no_launch_template(&ng);
+            }
+            if cluster::scaling_of(&ng) != Some(spec.nodes) {
+                cluster::resize_node_group(&aws.eks, &spec.name, spec.nodes).await?
+            }
+        }
     }
     let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout.limit).await?;
     // coredns and the EBS CSI controller only get ready once there are nodes to run on.
@@ -165,6 +173,9 @@ async fn delete_all(aws: &Clients, spec: &Spec, timeout: Duration) -> anyhow::Re
     if cluster::delete_node_group(&aws.eks, &spec.name, timeout).await? {
         gone.push(format!("node-group {}", cluster::node_group_name(&spec.name)));
     }
+    if launch_template::delete(&aws.ec2, &spec.name).await? {
+        gone.push(format!("launch-template {}", launch_template::name(&spec.name)));
+    }
     if cluster::delete_cluster(&aws.eks, &spec.name, timeout).await? {
         gone.push(format!("cluster {}", spec.name));
     }
@@ -178,6 +189,16 @@ async fn delete_all(aws: &Clients, spec: &Spec, timeout: Duration) -> anyhow::Re
         gone.push(format!("kms-key {} (deletion scheduled)", kms::alias(&spec.name)));
     }
     Ok(gone)
+}
+
+/// EKS cannot give an existing node group a launch template: one made before mkeks had it keeps
+/// EKS' hop limit of 2, so its Pods can reach the node role through the metadata service.
+fn warn_no_launch_template(ng: &Nodegroup) {
+    tracing::warn!(
+        "node group {} has no launch template: its instances answer IMDS two hops away, so Pods can take the \
+         node role's credentials; recreate it to get IMDSv2 with hop limit 1 (mkeks --delete, then mkeks)",
+        ng.nodegroup_name().unwrap_or_default()
+    );
 }
 
 /// `--delete --addon NAME...`: only those add-ons' AWS side; the cluster stays.
@@ -239,6 +260,11 @@ fn cluster_doc(
             scaling: cluster::scaling_of(ng).unwrap_or(spec.nodes),
             instance_types: ng.instance_types().to_vec(),
             ami_type: ng.ami_type().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+            launch_template: ng.launch_template().map(|t| LaunchTemplateDoc {
+                id: text(t.id()),
+                name: text(t.name()),
+                version: text(t.version()),
+            }),
         },
     }
 }

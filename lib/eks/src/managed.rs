@@ -1,12 +1,13 @@
 //! The EKS add-ons every cluster gets: networking (vpc-cni, kube-proxy), DNS (coredns), the
 //! Pod Identity agent, and the EBS CSI driver (monitoring needs volumes) with its Pod Identity
 //! role. Created when missing at EKS' default version, waited for until ACTIVE with the add-on's
-//! health issues as the root cause, deleted before the cluster.
+//! health issues as the root cause, deleted before the cluster. vpc-cni enforces NetworkPolicies
+//! (it does not by default), and a re-run turns that back on if it was turned off.
 
 use std::time::Duration;
 
 use aws_sdk_eks::Client;
-use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus};
+use aws_sdk_eks::types::{Addon, AddonPodIdentityAssociations, AddonStatus, ResolveConflicts};
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::stack::ownership_tags;
 use ekskit_core::wait::{Backoff, Check, until};
@@ -34,10 +35,68 @@ pub async fn find(eks: &Client, cluster: &str, name: &str) -> anyhow::Result<Opt
     }
 }
 
-/// Creates the add-ons that are missing; `ebs_csi_role` goes to the EBS CSI driver.
+/// The settings mkeks holds an add-on to, merged into what else its configuration values say.
+/// vpc-cni's node agent enforces NetworkPolicies only with `enableNetworkPolicy`; without it
+/// every policy the add-ons and monstack write is accepted and ignored.
+fn settings(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        "vpc-cni" => &[("enableNetworkPolicy", "true")],
+        _ => &[],
+    }
+}
+
+/// The configuration values to send: `have` (JSON or YAML, as EKS accepts) with mkeks' settings
+/// over it; None when `have` holds them already.
+pub fn configuration(name: &str, have: Option<&str>) -> anyhow::Result<Option<String>> {
+    let wanted = settings(name);
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let mut values = match have.map(str::trim).filter(|h| !h.is_empty()) {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_yaml::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => anyhow::bail!(
+                "add-on {name}: its configuration values are not a JSON or YAML object; mend them with \
+                 aws eks update-addon --configuration-values, then run mkeks again"
+            ),
+        },
+    };
+    let missing = wanted.iter().filter(|(k, v)| values.get(*k).and_then(|x| x.as_str()) != Some(*v));
+    let missing: Vec<_> = missing.collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    for (key, value) in missing {
+        values.insert((*key).to_owned(), serde_json::Value::from(*value));
+    }
+    Ok(Some(serde_json::Value::Object(values).to_string()))
+}
+
+/// Puts an existing add-on's settings back; its status goes UPDATING, which the wait covers.
+async fn reconfigure(eks: &Client, cluster: &str, addon: &Addon) -> anyhow::Result<()> {
+    let name = addon.addon_name().unwrap_or_default();
+    let Some(values) = configuration(name, addon.configuration_values())? else { return Ok(()) };
+    info!("updating add-on {name}: {values}");
+    // OVERWRITE: these settings are what mkeks declares; a hand edit of the fields they set is
+    // what is being undone.
+    eks.update_addon()
+        .cluster_name(cluster)
+        .addon_name(name)
+        .configuration_values(values)
+        .resolve_conflicts(ResolveConflicts::Overwrite)
+        .send()
+        .await
+        .aws(format!("updating the configuration of add-on {name} on {cluster}"))?;
+    Ok(())
+}
+
+/// Creates the add-ons that are missing and puts back the settings of those that are there;
+/// `ebs_csi_role` goes to the EBS CSI driver.
 pub async fn ensure(eks: &Client, cluster: &str, ebs_csi_role: &str) -> anyhow::Result<()> {
     for name in ADDONS {
-        if find(eks, cluster, name).await?.is_some() {
+        if let Some(addon) = find(eks, cluster, name).await? {
+            reconfigure(eks, cluster, &addon).await?;
             continue;
         }
         info!("creating add-on {name}");
@@ -55,6 +114,7 @@ pub async fn ensure(eks: &Client, cluster: &str, ebs_csi_role: &str) -> anyhow::
             .cluster_name(cluster)
             .addon_name(name)
             .set_pod_identity_associations(association)
+            .set_configuration_values(configuration(name, None)?)
             .set_tags(Some(ownership_tags(cluster, TOOL).into_iter().collect()))
             .send()
             .await
@@ -152,6 +212,20 @@ pub async fn delete(eks: &Client, cluster: &str, timeout: Duration) -> anyhow::R
 mod tests {
     use super::*;
     use aws_sdk_eks::types::{AddonHealth, AddonIssue, AddonIssueCode};
+
+    #[test]
+    fn vpc_cni_enforces_network_policies_and_keeps_the_users_other_settings() {
+        let fresh = configuration("vpc-cni", None).unwrap().unwrap();
+        assert_eq!(fresh, r#"{"enableNetworkPolicy":"true"}"#);
+        let yaml = "env:\n  WARM_IP_TARGET: \"5\"\nenableNetworkPolicy: \"false\"\n";
+        let merged: serde_json::Value =
+            serde_json::from_str(&configuration("vpc-cni", Some(yaml)).unwrap().unwrap()).unwrap();
+        assert_eq!(merged, serde_json::json!({"env": {"WARM_IP_TARGET": "5"}, "enableNetworkPolicy": "true"}));
+        assert_eq!(configuration("vpc-cni", Some(r#"{"enableNetworkPolicy": "true"}"#)).unwrap(), None);
+        assert_eq!(configuration("coredns", Some(r#"{"replicaCount": 3}"#)).unwrap(), None);
+        assert_eq!(configuration("coredns", None).unwrap(), None);
+        assert!(configuration("vpc-cni", Some("[1, 2]")).is_err());
+    }
 
     #[test]
     fn degraded_add_ons_report_their_health_issues() {

@@ -9,6 +9,7 @@ use crate::cli::Spec;
 use crate::cluster;
 use crate::iam::{self, RoleKind};
 use crate::kms;
+use crate::launch_template;
 use crate::managed;
 use crate::model::{Action, PlanDoc, PlannedAction};
 
@@ -40,6 +41,16 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         actions.push(PlannedAction::create_or_keep(there, "addon", name, None));
     }
     let ng = if exists { cluster::find_node_group(eks, &spec.name).await? } else { None };
+    // Made with a new node group only: EKS cannot give an existing one a launch template.
+    let template = launch_template::find(&aws.ec2, &spec.name).await?;
+    if ng.is_none() || template.is_some() {
+        actions.push(PlannedAction::create_or_keep(
+            template.is_some(),
+            "launch-template",
+            &launch_template::name(&spec.name),
+            Some(format!("IMDSv2 only, hop limit {}", launch_template::HOP_LIMIT)),
+        ));
+    }
     let size = format!("{}:{}:{}", spec.nodes.min, spec.nodes.desired, spec.nodes.max);
     let action = match &ng {
         None => Action::Create,
@@ -70,6 +81,17 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     }
     if cluster.is_some() && cluster::find_node_group(eks, &spec.name).await?.is_some() {
         actions.push(PlannedAction::new(Action::Delete, "node-group", &cluster::node_group_name(&spec.name), None));
+    }
+    match launch_template::find(&aws.ec2, &spec.name).await {
+        Ok(Some(_)) => actions.push(PlannedAction::new(
+            Action::Delete,
+            "launch-template",
+            &launch_template::name(&spec.name),
+            None,
+        )),
+        Ok(None) => {}
+        Err(e) if e.is::<Hinted>() => {} // someone else's template of that name: --delete leaves it alone
+        Err(e) => return Err(e),
     }
     if cluster.is_some() {
         actions.push(PlannedAction::new(Action::Delete, "cluster", &spec.name, None));

@@ -53,6 +53,18 @@ pub struct NodeGroupDoc {
     pub scaling: Scaling,
     pub instance_types: Vec<String>,
     pub ami_type: String,
+    /// The launch template the instances start from (IMDSv2 only, hop limit 1). Absent for a node
+    /// group made before mkeks gave it one: EKS cannot add one in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<LaunchTemplateDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LaunchTemplateDoc {
+    pub id: String,
+    pub name: String,
+    /// The version EKS started the node group's instances from.
+    pub version: String,
 }
 
 /// `plan.cluster`: the fully defaulted spec and what a run would do.
@@ -60,7 +72,7 @@ pub struct NodeGroupDoc {
 pub struct PlanDoc {
     pub region: String,
     pub spec: Spec,
-    /// Kinds: `iam-role`, `kms-key`, `cluster`, `addon`, `node-group`,
+    /// Kinds: `iam-role`, `kms-key`, `cluster`, `addon`, `launch-template`, `node-group`,
     /// `pod-identity-association`, `access-entry`, `sqs-queue`, `event-rule`.
     pub actions: Vec<PlannedAction>,
 }
