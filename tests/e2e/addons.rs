@@ -46,7 +46,7 @@ fn identity(addon: &str) -> (&'static str, &'static str) {
 fn contract_keys(addon: &str) -> Vec<&'static str> {
     let mut keys = vec!["namespace", "service_account", "role_arn", "role_name", "association_id"];
     keys.extend(match addon {
-        "aws-load-balancer-controller" => vec!["vpc_id"],
+        "aws-load-balancer-controller" => vec!["vpc_id", "vpc_cidr", "cluster_subnet_cidrs"],
         "cert-manager" => vec!["hosted_zone_id", "dns_zone"],
         "external-secrets" => vec!["secrets_prefix"],
         "cluster-autoscaler" => vec!["node_group"],
@@ -67,7 +67,8 @@ fn document(cluster: &str) -> Value {
             "role_name": format!("{cluster}-{addon}"), "association_id": format!("a-{addon}"),
         });
         let extra = match addon {
-            "aws-load-balancer-controller" => json!({"vpc_id": "vpc-0a1b2c3d4e5f"}),
+            "aws-load-balancer-controller" => json!({"vpc_id": "vpc-0a1b2c3d4e5f", "vpc_cidr": "10.0.0.0/16",
+                                                     "cluster_subnet_cidrs": ["10.0.64.0/19", "10.0.96.0/19"]}),
             "cert-manager" => json!({"hosted_zone_id": "Z0EXAMPLEZONE", "dns_zone": "shop.example.org"}),
             "external-secrets" => json!({"secrets_prefix": format!("ekskit/{cluster}/")}),
             "cluster-autoscaler" => json!({"node_group": format!("{cluster}-nodes")}),
@@ -162,9 +163,12 @@ fn each_overlay_renders_with_contract_placeholders_only_and_pinned_versions() {
                 let parts: Vec<&str> = path.split('.').collect();
                 let ok = match parts.as_slice() {
                     ["cluster", "addons", addon, key] => {
-                        // The Gateway's names live in cert-manager's zone; everything else reads
-                        // only its own add-on's entry.
-                        let own = *addon == dir || (dir == "gateway" && *addon == "cert-manager");
+                        // The Gateway's names live in cert-manager's zone and its ALB's addresses
+                        // in the load balancer controller's VPC (scripts/up applies it only with
+                        // both); everything else reads only its own add-on's entry.
+                        let gateway =
+                            dir == "gateway" && matches!(*addon, "cert-manager" | "aws-load-balancer-controller");
+                        let own = *addon == dir || gateway;
                         own && contract_keys(addon).contains(key)
                     }
                     ["cluster", "name" | "region"] | ["gitops", "repo_url"] => true,

@@ -480,6 +480,12 @@ fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
     assert_eq!(addons["cert-manager"]["hosted_zone_id"], zone.as_str());
     assert_eq!(addons["external-secrets"]["secrets_prefix"], format!("ekskit/{stack}/"));
     assert_eq!(addons["aws-load-balancer-controller"]["vpc_id"], vpc["vpc"]["id"]);
+    // What the gateway's NetworkPolicy admits the ALB from: the VPC but the Pods' subnets.
+    assert_eq!(addons["aws-load-balancer-controller"]["vpc_cidr"], vpc["vpc"]["cidr"]);
+    let mut private: Vec<&str> =
+        vpc["vpc"]["subnets"]["private"].as_array().unwrap().iter().map(|s| s["cidr"].as_str().unwrap()).collect();
+    private.sort();
+    assert_eq!(addons["aws-load-balancer-controller"]["cluster_subnet_cidrs"], json!(private));
     assert_eq!(addons["cluster-autoscaler"]["node_group"], format!("{stack}-nodes"));
     let karpenter = &addons["karpenter"];
     let queue = karpenter["interruption_queue"].as_str().unwrap().to_owned();

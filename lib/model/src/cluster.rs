@@ -239,6 +239,13 @@ pub struct AddonDoc {
     /// aws-load-balancer-controller: the cluster's VPC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
+    /// aws-load-balancer-controller: the VPC's CIDR, and the CIDRs of the cluster's subnets in it
+    /// (where Pods take their addresses). An ALB reaches Pods from the VPC's other subnets, so a
+    /// NetworkPolicy admits `vpc_cidr` except `cluster_subnet_cidrs`: the ALB, not other Pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_cidr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_subnet_cidrs: Option<Vec<String>>,
     /// cert-manager: the Route53 zone DNS-01 answers in (empty: any zone, found per name), and
     /// its name (no trailing dot; absent without a zone).
     #[serde(skip_serializing_if = "Option::is_none")]

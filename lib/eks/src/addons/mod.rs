@@ -82,7 +82,10 @@ pub async fn ensure(
         let mut scope = policy::Scope::new(&account, stack);
         match addon {
             Addon::AwsLoadBalancerController => {
-                doc.vpc_id = Some(vpc_of(aws, cluster).await?);
+                let vpc_id = vpc_of(aws, cluster).await?;
+                let (cidr, subnets) = pod_networks(aws, &vpc_id, cluster).await?;
+                (doc.vpc_cidr, doc.cluster_subnet_cidrs) = (Some(cidr), Some(subnets));
+                doc.vpc_id = Some(vpc_id);
                 scope.vpc_id = doc.vpc_id.clone();
             }
             Addon::CertManager => {
@@ -179,6 +182,39 @@ async fn vpc_of(aws: &Clients, cluster: &Cluster) -> anyhow::Result<String> {
     })
 }
 
+/// The VPC's primary CIDR and the CIDRs of the cluster's subnets inside it (a subnet in a
+/// secondary block is outside it, and a NetworkPolicy's `except` must lie inside its `cidr`).
+async fn pod_networks(aws: &Clients, vpc_id: &str, cluster: &Cluster) -> anyhow::Result<(String, Vec<String>)> {
+    let vpcs = aws.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.aws(format!("reading VPC {vpc_id}"))?;
+    let cidr = vpcs.vpcs().first().and_then(|v| v.cidr_block()).map(str::to_owned);
+    let cidr = cidr.ok_or_else(|| anyhow::anyhow!("VPC {vpc_id} reports no CIDR block"))?;
+    let ids = cluster.resources_vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default();
+    let subnets = aws
+        .ec2
+        .describe_subnets()
+        .set_subnet_ids(Some(ids))
+        .send()
+        .await
+        .aws(format!("reading the subnets of cluster {}", cluster.name().unwrap_or_default()))?;
+    let mut inside: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.cidr_block())
+        .filter(|c| within(c, &cidr) && *c != cidr) // the API server wants a strict subset
+        .map(str::to_owned)
+        .collect();
+    inside.sort();
+    Ok((cidr, inside))
+}
+
+/// Whether IPv4 CIDR `inner` lies within `outer`.
+fn within(inner: &str, outer: &str) -> bool {
+    match (inner.parse::<ipnet::Ipv4Net>(), outer.parse::<ipnet::Ipv4Net>()) {
+        (Ok(inner), Ok(outer)) => outer.contains(&inner),
+        _ => false,
+    }
+}
+
 async fn zone_name(route53: &aws_sdk_route53::Client, id: &str) -> anyhow::Result<String> {
     let out = route53.get_hosted_zone().id(id).send().await.aws(format!("reading Route53 hosted zone {id}"));
     match out {
@@ -195,6 +231,15 @@ async fn zone_name(route53: &aws_sdk_route53::Client, id: &str) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subnet_is_within_the_vpc_block_that_holds_it() {
+        assert!(within("10.0.64.0/19", "10.0.0.0/16"));
+        assert!(within("10.0.0.0/16", "10.0.0.0/16"));
+        assert!(!within("100.64.0.0/19", "10.0.0.0/16"), "a secondary block");
+        assert!(!within("10.0.0.0/8", "10.0.0.0/16"));
+        assert!(!within("nonsense", "10.0.0.0/16"));
+    }
 
     #[test]
     fn names_namespaces_and_inputs() {
