@@ -343,10 +343,48 @@ fn check_application(name: &str, environment: &str) {
         .collect();
     assert!(accounts.contains(&account), "{name}: the chart makes {accounts:?}, Pod Identity expects {account}");
     assert!(!objects.iter().any(|o| o["kind"] == "CustomResourceDefinition"), "{name}: the chart must not carry CRDs");
+    // Its Pods meet the restricted profile the namespace enforces (kube-system is EKS').
+    if namespace != "kube-system" {
+        let violations = ekskit_tests::pod_security::restricted_violations(&objects);
+        assert_eq!(violations, Vec::<String>::new(), "{name}/{environment}");
+    }
+    // Argo CD syncs only the cluster-scoped kinds the add-ons' AppProject lists.
+    let project: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(addons_dir().join("common/project.yaml")).unwrap()).unwrap();
+    let allowed = project["spec"]["clusterResourceWhitelist"].as_array().unwrap();
+    assert!(!allowed.iter().any(|a| a["group"] == "*" || a["kind"] == "*"), "no wildcard: {allowed:?}");
+    let scoped = cluster_scoped_kinds();
+    for o in &objects {
+        let group = o["apiVersion"].as_str().unwrap().rsplit_once('/').map_or("", |(g, _)| g);
+        let kind = o["kind"].as_str().unwrap();
+        if scoped.contains(&(group.to_owned(), kind.to_owned())) {
+            assert!(
+                allowed.iter().any(|a| a["group"] == group && a["kind"] == kind),
+                "{name}: the add-ons' AppProject does not let Argo CD deploy {group}/{kind}"
+            );
+        }
+    }
     let replicas: Vec<i64> =
         objects.iter().filter(|o| o["kind"] == "Deployment").filter_map(|o| o["spec"]["replicas"].as_i64()).collect();
     let want = if environment == "prod" { 2 } else { 1 };
     assert!(replicas.contains(&want), "{name}/{environment}: replicas {replicas:?}");
+}
+
+/// (group, kind) of every cluster-scoped resource the API server serves, CRDs' included.
+fn cluster_scoped_kinds() -> BTreeSet<(String, String)> {
+    let out = kubectl(&["api-resources", "--namespaced=false", "--no-headers"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // NAME [SHORTNAMES] APIVERSION NAMESPACED KIND: read from the right, SHORTNAMES may be empty.
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (kind, version) = (words.last()?, words.get(words.len().checked_sub(3)?)?);
+            let group = version.rsplit_once('/').map_or("", |(g, _)| g);
+            Some((group.to_owned(), (*kind).to_owned()))
+        })
+        .collect()
 }
 
 /// `helm template` of a chart devstack took from the module zip, with the Application's values.

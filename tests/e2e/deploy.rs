@@ -26,8 +26,12 @@ fn kapply(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 /// The objects of a multi-document YAML stream.
+/// Strict: a document that is not YAML fails the test rather than drop out of what it checks.
 fn yaml_docs(text: &str) -> Vec<Value> {
-    text.split("\n---\n").filter_map(|doc| serde_yaml::from_str::<Value>(doc).ok()).filter(Value::is_object).collect()
+    text.split("\n---\n")
+        .map(|doc| serde_yaml::from_str::<Value>(doc).unwrap_or_else(|e| panic!("not YAML ({e}):\n{doc}")))
+        .filter(Value::is_object)
+        .collect()
 }
 
 /// `kubectl kustomize` of an environment, as Argo CD builds it.
@@ -323,6 +327,53 @@ fn each_environment_renders_and_the_api_server_takes_it() {
         assert!(out.status.success(), "{}", stderr(&out));
         std::fs::remove_file(file).unwrap();
     }
+}
+
+/// The YAML files of deploy/ but the chart's templates (Go templates, not YAML).
+fn deploy_yaml_files(dir: &std::path::Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("charts") {
+            deploy_yaml_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_namespace_the_project_makes_enforces_restricted_pod_security_and_its_pods_meet_it() {
+    let mut files = Vec::new();
+    deploy_yaml_files(&deploy(), &mut files);
+    let mut namespaces = Vec::new();
+    for file in &files {
+        for object in yaml_docs(&std::fs::read_to_string(file).unwrap()) {
+            let labels = match object["kind"].as_str() {
+                Some("Namespace") => &object["metadata"]["labels"],
+                // A namespace Argo CD creates for an Application (CreateNamespace) gets these.
+                Some("Application") if object.to_string().contains("CreateNamespace=true") => {
+                    &object["spec"]["syncPolicy"]["managedNamespaceMetadata"]["labels"]
+                }
+                _ => continue,
+            };
+            let name = format!("{} {}", file.strip_prefix(repo_root()).unwrap().display(), object["metadata"]["name"]);
+            for mode in ["enforce", "warn", "audit"] {
+                assert_eq!(labels[format!("pod-security.kubernetes.io/{mode}")], "restricted", "{name}: {labels}");
+            }
+            namespaces.push(name);
+        }
+    }
+    assert!(namespaces.len() >= 6, "{namespaces:?}");
+
+    // What runs in them meets it: the app in each environment and Argo CD's own Pods (the
+    // add-ons' charts are checked where tests/e2e/addons.rs renders them).
+    for environment in ["dev", "prod"] {
+        let violations = ekskit_tests::pod_security::restricted_violations(&yaml_docs(&render(environment)));
+        assert_eq!(violations, Vec::<String>::new(), "{environment}");
+    }
+    let argocd = std::fs::read_to_string(&env()["EKSKIT_ARGOCD_INSTALL"]).unwrap();
+    let violations = ekskit_tests::pod_security::restricted_violations(&yaml_docs(&argocd));
+    assert_eq!(violations, Vec::<String>::new(), "Argo CD's install manifest");
 }
 
 #[test]

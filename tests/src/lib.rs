@@ -17,6 +17,7 @@ use serde_json::Value;
 
 pub mod codebuild;
 pub mod faults;
+pub mod pod_security;
 pub mod timing;
 
 pub fn repo_root() -> PathBuf {
