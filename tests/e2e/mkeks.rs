@@ -397,6 +397,28 @@ fn bad_input_is_exit_2_and_creates_nothing() {
             "add --addon cert-manager",
         ),
         (
+            "cert-manager without a zone would write to every zone of the account",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--addon", "cert-manager"],
+            None,
+            "or --any-hosted-zone",
+        ),
+        (
+            "any zone and one zone",
+            vec![
+                "--name",
+                &stack,
+                "--subnet-ids",
+                "subnet-a,subnet-b",
+                "--addon",
+                "cert-manager",
+                "--hosted-zone-id",
+                "Z0123",
+                "--any-hosted-zone",
+            ],
+            None,
+            "cannot be used with",
+        ),
+        (
             "an empty secrets prefix would grant every secret",
             vec![
                 "--name",

@@ -71,11 +71,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = AmiType::Al2023)]
     pub ami_type: AmiType,
 
-    /// Where the API endpoint answers
-    #[arg(long, value_enum, default_value_t = EndpointAccess::Both)]
-    pub endpoint_access: EndpointAccess,
+    /// Where the API endpoint answers [default: both with --public-access-cidrs, else private]
+    #[arg(long, value_enum)]
+    pub endpoint_access: Option<EndpointAccess>,
 
-    /// CIDRs allowed to reach the public endpoint [default: 0.0.0.0/0]
+    /// CIDRs that may reach the public endpoint, e.g. 203.0.113.7/32 (0.0.0.0/0: anyone); without
+    /// them the endpoint answers only inside the VPC
     #[arg(long, value_delimiter = ',', value_name = "CIDRS")]
     pub public_access_cidrs: Option<Vec<String>>,
 
@@ -88,10 +89,15 @@ pub struct Args {
     #[arg(long = "addon", value_enum, value_name = "NAME")]
     pub addons: Vec<Addon>,
 
-    /// cert-manager: the Route53 hosted zone DNS-01 challenges are answered in [default: any zone
-    /// of the account, TXT _acme-challenge records only]
+    /// cert-manager: the Route53 hosted zone DNS-01 challenges are answered in (it or
+    /// --any-hosted-zone is needed with --addon cert-manager)
     #[arg(long, value_name = "ID")]
     pub hosted_zone_id: Option<String>,
+
+    /// cert-manager without a zone: let it write TXT _acme-challenge records in every hosted zone
+    /// of the account (kept by re-runs from the document)
+    #[arg(long, conflicts_with = "hosted_zone_id")]
+    pub any_hosted_zone: bool,
 
     /// external-secrets: the Secrets Manager name prefix it may read [default: ekskit/<name>/]
     #[arg(long, value_name = "PREFIX")]
@@ -178,18 +184,42 @@ impl ResolveSpec for Spec {
                 subnet_ids.join(",")
             )));
         }
+        let (endpoint_access, public_access_cidrs) = endpoint(args)?;
         Ok(Spec {
             version,
             subnet_ids,
             instance_types: args.instance_types.clone().unwrap_or_else(|| vec![DEFAULT_INSTANCE_TYPE.into()]),
             nodes: args.nodes.unwrap_or(Scaling::DEFAULT),
             ami_type: args.ami_type,
-            endpoint_access: args.endpoint_access,
-            public_access_cidrs: args.public_access_cidrs.clone().unwrap_or_else(|| vec!["0.0.0.0/0".into()]),
+            endpoint_access,
+            public_access_cidrs,
             secrets_encryption: !args.no_secrets_encryption,
             addons: resolve_addons(args, earlier.addons.as_ref().and_then(|a| a.as_object()), &name)?,
             name,
         })
+    }
+}
+
+/// Where the API endpoint answers and who may reach its public side: public only for the CIDRs
+/// the user names (a public endpoint open to anyone is asked for with 0.0.0.0/0, not a default).
+fn endpoint(args: &Args) -> Result<(EndpointAccess, Vec<String>), InputError> {
+    let cidrs = args.public_access_cidrs.clone();
+    for cidr in cidrs.iter().flatten() {
+        if cidr.parse::<ipnet::Ipv4Net>().is_err() {
+            return Err(InputError::new(format!("--public-access-cidrs: `{cidr}` is not an IPv4 CIDR"))
+                .hint("e.g. 203.0.113.7/32 for one address, 0.0.0.0/0 for anyone"));
+        }
+    }
+    match (args.endpoint_access, cidrs) {
+        (None | Some(EndpointAccess::Private), None) => Ok((EndpointAccess::Private, Vec::new())),
+        (None, Some(cidrs)) => Ok((EndpointAccess::Both, cidrs)),
+        (Some(EndpointAccess::Private), Some(_)) => {
+            Err(InputError::new("--public-access-cidrs is for a public endpoint; --endpoint-access private has none")
+                .hint("leave out --endpoint-access (both), or --public-access-cidrs"))
+        }
+        (Some(access), Some(cidrs)) => Ok((access, cidrs)),
+        (Some(_), None) => Err(InputError::new("a public endpoint needs the CIDRs that may reach it")
+            .hint("pass --public-access-cidrs, e.g. your address as 203.0.113.7/32 (0.0.0.0/0 opens it to anyone)")),
     }
 }
 
@@ -221,13 +251,27 @@ fn resolve_addons(
         return Err(InputError::new("--hosted-zone-id is for cert-manager, which is not set up")
             .hint("add --addon cert-manager"));
     }
+    // A document whose cert-manager has an empty zone was made with any zone: a re-run keeps it.
+    let any_hosted_zone = hosted_zone_id.is_none()
+        && (args.any_hosted_zone || earlier_field(Addon::CertManager, "hosted_zone_id").is_some_and(|z| z.is_empty()));
+    if args.any_hosted_zone && !set.contains(&Addon::CertManager) && !args.delete.on {
+        return Err(InputError::new("--any-hosted-zone is for cert-manager, which is not set up")
+            .hint("add --addon cert-manager"));
+    }
+    if set.contains(&Addon::CertManager) && hosted_zone_id.is_none() && !any_hosted_zone && !args.delete.on {
+        return Err(InputError::new("cert-manager needs the Route53 hosted zone it answers DNS-01 challenges in")
+            .hint(
+                "pass --hosted-zone-id with the zone's id (`aws route53 list-hosted-zones`), or --any-hosted-zone \
+                 to let it write TXT _acme-challenge records in every zone of the account",
+            ));
+    }
     let secrets_prefix = args
         .secrets_prefix
         .clone()
         .or_else(|| earlier_field(Addon::ExternalSecrets, "secrets_prefix"))
         .unwrap_or_else(|| format!("ekskit/{stack}/"));
     addons::check_secrets_prefix(&secrets_prefix)?;
-    Ok(AddonsSpec { addons: set, hosted_zone_id, secrets_prefix })
+    Ok(AddonsSpec { addons: set, hosted_zone_id, any_hosted_zone, secrets_prefix })
 }
 
 /// `1.35` and the like: major 1, a minor EKS could offer.
@@ -252,6 +296,40 @@ mod tests {
         let a = Args::try_parse_from(["mkeks", "--version", "1.36", "--nodes", "1:2:3"]).unwrap();
         assert_eq!(a.kubernetes_version.as_deref(), Some("1.36"));
         assert!(Args::try_parse_from(["mkeks", "--nodes", "3:1:2"]).is_err());
+    }
+
+    #[test]
+    fn cert_manager_needs_a_zone_or_any_zone_and_a_document_keeps_any_zone() {
+        let args =
+            |extra: &[&str]| Args::try_parse_from([&["mkeks", "--addon", "cert-manager"], extra].concat()).unwrap();
+        let err = resolve_addons(&args(&[]), None, "demo").unwrap_err();
+        assert!(err.to_string().contains("needs the Route53 hosted zone"), "{err}");
+        let any = resolve_addons(&args(&["--any-hosted-zone"]), None, "demo").unwrap();
+        assert!(any.any_hosted_zone && any.hosted_zone_id.is_none());
+        let one = resolve_addons(&args(&["--hosted-zone-id", "Z0ABC"]), None, "demo").unwrap();
+        assert_eq!((one.any_hosted_zone, one.hosted_zone_id.as_deref()), (false, Some("Z0ABC")));
+        // A re-run from the output of an any-zone run (cert-manager's zone empty) keeps it.
+        let earlier = serde_json::json!({"cert-manager": {"hosted_zone_id": ""}});
+        let plain = Args::try_parse_from(["mkeks"]).unwrap();
+        let again = resolve_addons(&plain, earlier.as_object(), "demo").unwrap();
+        assert!(again.any_hosted_zone && again.addons.contains(&Addon::CertManager));
+        let zoned = serde_json::json!({"cert-manager": {"hosted_zone_id": "Z0ABC"}});
+        assert!(!resolve_addons(&plain, zoned.as_object(), "demo").unwrap().any_hosted_zone);
+    }
+
+    #[test]
+    fn the_endpoint_is_private_unless_the_user_names_who_may_reach_it() {
+        let resolve = |args: &[&str]| endpoint(&Args::try_parse_from([&["mkeks"], args].concat()).unwrap());
+        assert_eq!(resolve(&[]).unwrap(), (EndpointAccess::Private, vec![]));
+        let mine = resolve(&["--public-access-cidrs", "203.0.113.7/32"]).unwrap();
+        assert_eq!(mine, (EndpointAccess::Both, vec!["203.0.113.7/32".to_owned()]));
+        let public = resolve(&["--endpoint-access", "public", "--public-access-cidrs", "0.0.0.0/0"]).unwrap();
+        assert_eq!(public.0, EndpointAccess::Public);
+        assert!(resolve(&["--endpoint-access", "both"]).unwrap_err().to_string().contains("needs the CIDRs"));
+        assert!(resolve(&["--endpoint-access", "private", "--public-access-cidrs", "0.0.0.0/0"]).is_err());
+        for bad in ["203.0.113.7", "203.0.113.7/33", "example.com/32", "::/0"] {
+            assert!(resolve(&["--public-access-cidrs", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

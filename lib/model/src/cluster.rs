@@ -220,9 +220,13 @@ impl Addon {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AddonsSpec {
     pub addons: std::collections::BTreeSet<Addon>,
-    /// cert-manager's Route53 zone; without it the role may answer DNS-01 in any zone of the account.
+    /// cert-manager's Route53 zone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosted_zone_id: Option<String>,
+    /// cert-manager without a zone: its role may answer DNS-01 (TXT `_acme-challenge` records
+    /// only) in any zone of the account. Only when asked for (`--any-hosted-zone`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any_hosted_zone: bool,
     /// external-secrets reads only secrets whose name starts with this.
     pub secrets_prefix: String,
 }

@@ -94,6 +94,11 @@ pub async fn ensure(
                 doc.hosted_zone_id = Some(spec.hosted_zone_id.clone().unwrap_or_default());
                 if let Some(id) = &spec.hosted_zone_id {
                     doc.dns_zone = Some(zone_name(&aws.route53, id).await?);
+                } else {
+                    warn!(
+                        "cert-manager may write TXT _acme-challenge records in every hosted zone of the account \
+                         (--any-hosted-zone); pass --hosted-zone-id to narrow it to one"
+                    );
                 }
                 scope.hosted_zone = spec.hosted_zone_id.clone();
             }
