@@ -1,6 +1,6 @@
 """moto-ekskit: moto's server with the EKS operations moto 5.2.5 does not model yet, so mkeks
 runs against the emulator end to end: add-ons (Create/Describe/List/Update/DeleteAddon,
-DescribeAddonVersions), Pod Identity associations (Create/Describe/List/Update/Delete
+DescribeAddonVersions), DescribeClusterVersions, Pod Identity associations (Create/Describe/List/Update/Delete
 PodIdentityAssociation) and access entries (Create/Describe/List/DeleteAccessEntry).
 They keep state per account and region like moto's own models, become ACTIVE at once (as moto's
 clusters do) and answer unknown clusters and add-ons with ResourceNotFoundException.
@@ -244,6 +244,34 @@ def delete_pod_identity_association(self):
     return ActionResult({"association": association})
 
 
+# DescribeClusterVersions as EKS answered on 2026-12-03 (1.34 left standard support on
+# 2026-12-02); without includeAll, versions past extended support are not listed.
+CLUSTER_VERSIONS = [
+    ("1.36", "STANDARD_SUPPORT", "2026-06-02", "2027-08-02", "2028-08-02", False),
+    ("1.35", "STANDARD_SUPPORT", "2026-01-27", "2027-03-27", "2028-03-27", True),
+    ("1.34", "EXTENDED_SUPPORT", "2025-10-02", "2026-12-02", "2027-12-02", False),
+    ("1.33", "EXTENDED_SUPPORT", "2025-05-29", "2026-07-29", "2027-07-29", False),
+    ("1.32", "EXTENDED_SUPPORT", "2025-01-23", "2026-03-23", "2027-03-23", False),
+    ("1.31", "UNSUPPORTED", "2024-09-26", "2025-11-26", "2026-11-26", False),
+]
+
+
+def describe_cluster_versions(self):
+    wanted = self.querystring.get("clusterVersions") or []
+    include_all = (self._get_param("includeAll") or "false").lower() == "true"
+    default_only = (self._get_param("defaultOnly") or "false").lower() == "true"
+    day = lambda d: datetime.datetime.fromisoformat(d).replace(tzinfo=datetime.UTC)
+    found = [
+        {"clusterVersion": v, "clusterType": "eks", "defaultPlatformVersion": "eks.1", "defaultVersion": default,
+         "releaseDate": day(released), "endOfStandardSupportDate": day(standard),
+         "endOfExtendedSupportDate": day(extended), "status": status, "versionStatus": status,
+         "kubernetesPatchVersion": f"{v}.0"}
+        for v, status, released, standard, extended, default in CLUSTER_VERSIONS
+        if (include_all or status != "UNSUPPORTED") and (not wanted or v in wanted) and (default or not default_only)
+    ]
+    return ActionResult({"clusterVersions": found})
+
+
 _original_delete_cluster = EKSResponse.delete_cluster
 
 
@@ -274,11 +302,13 @@ def install():
         prefix + "/access-entries$": urls.response.dispatch,
         prefix + "/access-entries/(?P<principalArn>.+)$": urls.response.dispatch,
         "{0}/addons/supported-versions$": urls.response.dispatch,
+        "{0}/cluster-versions$": urls.response.dispatch,
     })
     for fn in (create_addon, describe_addon, update_addon, delete_addon, list_addons, describe_addon_versions,
                create_pod_identity_association, list_pod_identity_associations, delete_pod_identity_association,
                describe_pod_identity_association, update_pod_identity_association, create_access_entry,
-               describe_access_entry, delete_access_entry, list_access_entries, delete_cluster):
+               describe_access_entry, delete_access_entry, list_access_entries, delete_cluster,
+               describe_cluster_versions):
         setattr(EKSResponse, fn.__name__, fn)
 
 

@@ -89,12 +89,17 @@ async fn live_keys(kms: &aws_sdk_kms::Client, stack: &str) -> Vec<String> {
 fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing() {
     let stack = unique_stack("eks").to_lowercase();
     let vpc = mkvpc(&stack);
+    // A version EKS does not offer (DescribeClusterVersions) is refused before anything is made.
+    let old = mkeks(&["--version", "1.31"], Some(&vpc.to_string()));
+    assert_eq!(old.status.code(), Some(2), "{}", stderr(&old));
+    assert!(stderr(&old).contains("EKS does not offer Kubernetes 1.31") && stderr(&old).contains("1.36"));
+    assert_eq!(owned(&stack), Vec::<String>::new());
     let doc = ok(&mkeks(&[], Some(&vpc.to_string())));
     assert_eq!(doc["vpc"], vpc["vpc"], "the vpc key is kept");
     assert_schema("cluster.schema.json", &doc["cluster"]);
     let c = &doc["cluster"];
     assert_eq!((c["name"].as_str().unwrap(), c["status"].as_str().unwrap()), (stack.as_str(), "ACTIVE"));
-    assert_eq!(c["version"], "1.35");
+    assert_eq!(c["version"], "1.36", "the newest version EKS offers in standard support");
     assert_eq!(c["node_group"]["status"], "ACTIVE");
     assert_eq!(c["node_group"]["scaling"], json!({"min": 2, "desired": 2, "max": 4}));
     assert_eq!(c["addons"], json!({}), "no --addon, no add-ons");
@@ -309,7 +314,7 @@ fn dry_run_prints_the_defaulted_plan_and_creates_nothing() {
     let doc = ok(&mkeks(&["--dry-run"], Some(&vpc.to_string())));
     assert_schema("plan.cluster.schema.json", &doc["plan"]["cluster"]);
     let plan = &doc["plan"]["cluster"];
-    assert_eq!(plan["spec"]["version"], "1.35");
+    assert_eq!(plan["spec"]["version"], "1.36");
     assert_eq!(plan["spec"]["instance_types"], json!(["m7i.large"]));
     assert_eq!(plan["spec"]["ami_type"], "al2023");
     let actions: Vec<(&str, &str)> = plan["actions"]

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use crate::addons::{self, Addon, AddonsSpec};
 pub use ekskit_model::cluster::{AmiType, EndpointAccess, Scaling, Spec};
 
-/// EKS standard support in late 2026 is 1.35–1.37; 1.35 is the oldest still fully supported.
-pub const DEFAULT_VERSION: &str = "1.35";
+/// The version of a new cluster when EKS cannot be asked which it offers (versions.rs).
+pub const DEFAULT_VERSION: &str = "1.36";
 pub const DEFAULT_INSTANCE_TYPE: &str = "m7i.large";
 
 const EXAMPLES: &str = "\
@@ -51,7 +51,8 @@ pub struct Args {
     #[arg(long, short = 'n', value_name = "NAME")]
     pub name: Option<String>,
 
-    /// Kubernetes version, e.g. 1.35 [default: `cluster.version` from stdin, else 1.35]
+    /// Kubernetes version, e.g. 1.36 [default: `cluster.version` from stdin, else the cluster's,
+    /// else the newest EKS offers in standard support]
     #[arg(long = "version", value_name = "X.Y")]
     pub kubernetes_version: Option<String>,
 
@@ -140,6 +141,12 @@ pub struct ClusterInput {
     pub addons: Option<serde_json::Value>,
 }
 
+/// The version the user asked for: --version, else the document's `cluster.version`.
+pub fn asked_version(args: &Args, doc: &Document) -> Result<Option<String>, InputError> {
+    let earlier: ClusterInput = doc.get("cluster")?.unwrap_or_default();
+    Ok(args.kubernetes_version.clone().or(earlier.version))
+}
+
 /// Resolves mkeks' [`Spec`], a type of `ekskit_model`, from the flags and the document.
 pub trait ResolveSpec: Sized {
     fn resolve(args: &Args, doc: &Document) -> Result<Self, InputError>;
@@ -155,6 +162,7 @@ impl ResolveSpec for Spec {
                     .hint("pass --name, or pipe the document from mkvpc (its `vpc.stack` names the cluster)")
             })?;
         validate_stack_name(&name)?;
+        // Settled once EKS is asked (versions.rs): the newest it offers, or the cluster's own.
         let version = args.kubernetes_version.clone().or(earlier.version).unwrap_or_else(|| DEFAULT_VERSION.into());
         validate_version(&version)?;
         let subnet_ids = match (&args.subnet_ids, &vpc) {
@@ -280,7 +288,7 @@ pub fn validate_version(version: &str) -> Result<(), InputError> {
     match minor {
         Some(m) if (23..100).contains(&m) && !version.ends_with('.') => Ok(()),
         _ => Err(InputError::new(format!("--version `{version}` is not a Kubernetes version like 1.35"))
-            .hint("EKS standard support in late 2026: 1.35, 1.36, 1.37")),
+            .hint("`aws eks describe-cluster-versions` lists the ones EKS offers")),
     }
 }
 

@@ -122,11 +122,11 @@ pub fn check_compatible(cluster: &Cluster, spec: &Spec) -> Result<(), InputError
     let version = cluster.version().unwrap_or_default();
     if version != spec.version {
         return Err(InputError::new(format!(
-            "EKS cluster {} runs Kubernetes {version}; --version {} would be an upgrade",
+            "EKS cluster {} runs Kubernetes {version}; --version {} would change it",
             spec.name, spec.version
         ))
         .hint(format!(
-            "mkeks does not upgrade clusters yet; pass --version {version}, or upgrade with the EKS console or API"
+            "mkeks does not upgrade clusters yet; leave --version out (or pass {version}) to keep it, or upgrade with the EKS console or API"
         )));
     }
     Ok(())

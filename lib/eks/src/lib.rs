@@ -5,6 +5,7 @@
 //! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`managed`]
 //!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter)
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
+//! - [`versions`]: the Kubernetes versions EKS offers, and the one a new cluster gets
 
 pub mod account;
 pub mod addons;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod names;
 pub mod plan;
 pub mod subnets;
+pub mod versions;
 
 use std::time::Duration;
 
@@ -72,6 +74,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, region: String) -> anyhow::Result<()> {
+    let asked = cli::asked_version(args, &doc)?;
     if args.delete.on && !args.addons.is_empty() {
         return delete_addons(aws, &spec, &region, doc, args.dry_run.on).await;
     }
@@ -101,10 +104,15 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     }
     subnets::check(&aws.ec2, &spec).await?;
     let existing = cluster::find(&aws.eks, &spec.name).await?;
+    let mut spec = spec;
+    spec.version = match &existing {
+        // A re-run without a version keeps the cluster's; one with another is refused below.
+        Some(c) => asked.unwrap_or_else(|| c.version().unwrap_or_default().to_owned()),
+        None => versions::choose(versions::offered(&aws.eks).await?.as_deref(), asked.as_deref())?,
+    };
     if let Some(c) = &existing {
         cluster::check_compatible(c, &spec)?;
     }
-    let mut spec = spec;
     spec.addons.addons.extend(addons::present(aws, &spec.name).await?);
     if args.dry_run.on {
         doc.set_nested("plan", "cluster", &plan::create_plan(aws, &spec, &region).await?)?;
