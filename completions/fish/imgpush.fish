@@ -6,7 +6,7 @@ complete -c imgpush -s u -l username -d 'Registry user, with --password-file or 
 complete -c imgpush -l password-file -d 'File holding the registry password or token' -r -F
 complete -c imgpush -l keep-images -d 'ECR: a lifecycle policy that expires untagged images but the newest N; tagged images only with --expire-tag-prefix, so the image a deployment runs is never expired' -r
 complete -c imgpush -l expire-tag-prefix -d 'ECR, with --keep-images: also expire tagged images whose tags start with PREFIX, but the newest N (e.g. `pr-` for preview builds); repeatable' -r
-complete -c imgpush -l retries -d 'Attempts after the first on 408/429/5xx and reset connections' -r
+complete -c imgpush -l retries -d 'Retries of each registry request on 408/429/5xx and reset connections; the engine\'s push (many requests redone as one) is redone for up to 90 s of backoff instead; 0: no retries' -r
 complete -c imgpush -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r
 complete -c imgpush -l profile -d 'Named profile from the AWS config files [default: AWS_PROFILE, then `default`]' -r
 complete -c imgpush -l password-stdin -d 'Read the registry password from stdin (then the image comes from --image, not stdin)'

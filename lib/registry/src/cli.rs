@@ -80,7 +80,8 @@ pub struct Args {
     #[arg(long, value_name = "PREFIX", requires = "keep_images", value_parser = tag_prefix)]
     pub expire_tag_prefix: Vec<String>,
 
-    /// Attempts after the first on 408/429/5xx and reset connections
+    /// Retries of each registry request on 408/429/5xx and reset connections; the engine's push
+    /// (many requests redone as one) is redone for up to 90 s of backoff instead; 0: no retries
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub retries: u32,
 

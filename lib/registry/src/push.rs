@@ -70,6 +70,9 @@ pub fn classify(message: &str) -> Failure {
         "502",
         "503",
         "504",
+        // The distribution spec's error codes, as the engine prints them alone ("toomanyrequests")
+        "toomanyrequests",
+        "unavailable",
         "too many requests",
         "service unavailable",
         "bad gateway",
@@ -120,6 +123,21 @@ fn after_refusal(failure: Failure, credentials_accepted: bool) -> Failure {
     }
 }
 
+/// How long a push failing transiently is redone, in time spent waiting between attempts.
+pub const PUSH_RETRY_FOR: Duration = Duration::from_secs(90);
+
+/// A push is a dozen requests (the challenge, a token, a HEAD per blob, uploads, the manifest)
+/// redone as one, and a registry that fails one request in four fails most attempts: a fixed
+/// count of redos is soon spent, while each redo sends only what the registry still lacks. So
+/// a push is redone while its failures are transient, for up to [`PUSH_RETRY_FOR`] of backoff
+/// (0.5 s doubling to 4 s); `--retries 0` turns redos off.
+fn push_retry(retries: u32) -> Retry {
+    Retry {
+        backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(4), factor: 2.0 },
+        limit: if retries == 0 { Limit::Retries(0) } else { Limit::Waited(PUSH_RETRY_FOR) },
+    }
+}
+
 /// Pushes `image_id` as `target:tag` (`target` is `host/path`); `api` is the same registry's,
 /// to tell refused credentials from a push the engine sent without them.
 pub async fn push(
@@ -137,10 +155,7 @@ pub async fn push(
         .await
         .map_err(|e| anyhow::anyhow!("tagging {image_id} as {target}:{tag}: {e}"))?;
     let server = target.split('/').next().unwrap_or(target);
-    let policy = Retry {
-        backoff: Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(30), factor: 2.0 },
-        limit: Limit::Retries(retries),
-    };
+    let policy = push_retry(retries);
     let what = format!("pushing {target}:{tag}");
     let attempt = |_| async {
         let message = match push_once(docker, target, tag, credentials.map(|c| c.for_engine(server))).await {
@@ -245,6 +260,10 @@ mod tests {
         assert_eq!(classify("received unexpected HTTP status: 503 Service Unavailable"), Failure::Retry);
         assert_eq!(classify("Put \"http://x/v2/\": read tcp: connection reset by peer"), Failure::Retry);
         assert_eq!(classify("toomanyrequests: 429 Too Many Requests"), Failure::Retry);
+        // What the engine printed for a registry's TOOMANYREQUESTS and UNAVAILABLE errors.
+        assert_eq!(classify("toomanyrequests"), Failure::Retry);
+        assert_eq!(classify("unavailable: service unavailable"), Failure::Retry);
+        assert_eq!(classify("unavailable"), Failure::Retry);
         assert_eq!(
             classify(
                 "tag invalid: The image tag 'v1' already exists in the 'comments' repository and cannot be overwritten because the repository is immutable."
