@@ -359,6 +359,21 @@ fn on_the_control_plane_it_applies_is_ready_reapplies_unchanged_and_deletes() {
     assert_eq!(mon["persistence"]["enabled"], false, "the local control plane has no StorageClass");
     assert!(mon["persistence"]["reason"].as_str().unwrap().contains("no StorageClass"));
     assert!(mon["objects"]["created"].as_u64().unwrap() >= 15, "{}", mon["objects"]);
+    // The kubelets are scraped at their own port with nodes/metrics (the real kubelet asks the API
+    // server, as on EKS), not through the node proxy: both jobs' targets come up.
+    let targets = format!("/api/v1/namespaces/{ns}/services/prometheus:http/proxy/api/v1/targets?state=active");
+    wait_for("the kubelet targets up", || {
+        let out = kubectl(&["get", "--raw", &targets]);
+        let active: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let up = |job: &str| {
+            active["data"]["activeTargets"].as_array().into_iter().flatten().any(|t| {
+                t["labels"]["job"] == job
+                    && t["health"] == "up"
+                    && t["scrapeUrl"].as_str().is_some_and(|u| u.contains(":10250/"))
+            })
+        };
+        (up("kubernetes-nodes") && up("kubernetes-cadvisor")).then_some(())
+    });
     let grafana =
         ["get", "deployment,service,configmap,secret", "-n", ns, "-l", "app.kubernetes.io/name=grafana", "-o", "name"];
     assert_eq!(String::from_utf8_lossy(&kubectl(&grafana).stdout).trim(), "", "nothing of Grafana is applied");

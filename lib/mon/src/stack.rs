@@ -362,6 +362,15 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_reads_kubelet_metrics_without_nodes_proxy() {
+        let all = objects(&settings(None)).unwrap();
+        let role = find(&all, "ClusterRole", "monitoring-prometheus").to_string();
+        assert!(!role.contains("nodes/proxy") && role.contains("nodes/metrics"), "{role}");
+        let config = prometheus_config(&settings(None));
+        assert!(!config.contains("/proxy/"), "no scrape through the API server's node proxy: {config}");
+    }
+
+    #[test]
     fn every_placeholder_is_filled() {
         let objects = objects(&settings(None)).unwrap();
         let text = serde_json::to_string(&objects).unwrap();
