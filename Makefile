@@ -14,7 +14,7 @@ APP_PORT ?= 18080
 # `make up` runs on stack 0, the tests on stack 1 (own ports, state, cluster, registry): a test
 # run leaves the demo alone (scripts/devstack, EKSKIT_STACK_INDEX).
 TEST_STACK := 1
-SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/dist scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/bootstrap scripts/summary scripts/target-dir .ci/run
+SHELL_SCRIPTS := scripts/devstack scripts/devstack.d/*.sh scripts/lib.sh scripts/up scripts/deploy scripts/down scripts/install-tools scripts/dist scripts/render-base $(filter-out %.py,$(wildcard scripts/bench/*)) scripts/app-test scripts/app-wheels scripts/app-lock scripts/bootstrap scripts/deny scripts/summary scripts/target-dir .ci/run
 
 .PHONY: help bootstrap build lint fmt generate schemas completions render stack test unit bench chaos dist up down
 
@@ -27,12 +27,13 @@ bootstrap: ## install what building and testing need (apt, rustup components)
 build: ## build every tool
 	$(CARGO) build --workspace --locked
 
-lint: bootstrap ## formatting, clippy -D warnings, module cycles, shellcheck, ruff
+lint: bootstrap ## formatting, clippy -D warnings, module cycles, shellcheck, ruff, cargo-deny (deny.toml)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) xtask check-modules
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 	$(HOME)/.cache/ekskit/ruff/bin/ruff check app scripts
+	scripts/deny
 
 fmt: ## format the code
 	$(CARGO) fmt --all
