@@ -11,6 +11,7 @@ buildkit\t''
 classic\t''"
 complete -c imgbuild -l idle-timeout -d 'Seconds the engine may go without sending anything during the build before imgbuild gives up on it (a hung engine or a stalled connection would otherwise hold the run)' -r
 complete -c imgbuild -l revision -d 'The commit the context holds (all 40 hex characters, 64 in a SHA-256 repository), when there is no git repository or to override HEAD [default: HEAD of the context\'s repository, else $CODEBUILD_RESOLVED_SOURCE_VERSION, else $GITHUB_SHA]' -r
+complete -c imgbuild -l untracked-ok -d 'Files the context sends that git does not track but a tracked file pins (e.g. `.wheels/**`, which a hashed requirements lock checks): they leave the tag clean. Any other untracked or ignored file sent makes it -dirty (.dockerignore patterns)' -r
 complete -c imgbuild -l no-git -d 'Build without a revision: no revision tag or labels (needs --tag)'
 complete -c imgbuild -s v -l verbose -d 'More log detail on stderr (-v debug, -vv trace). RUST_LOG overrides'
 complete -c imgbuild -s q -l quiet -d 'Only errors on stderr'

@@ -59,6 +59,9 @@ fn script(tree: &Path, name: &str, stack: &str, port: u16) -> Output {
         .env("EKSKIT_BIN", bin)
         .env("APP_PORT", port.to_string())
         .env("ADDONS", "cert-manager external-secrets karpenter")
+        // No zone here (the public Gateway needs the load balancer controller): cert-manager
+        // takes any zone, as the user must ask for.
+        .env("ANY_HOSTED_ZONE", "1")
         .env("DOCKER_CONFIG", std::env::temp_dir().join(unique_stack("nocfg")))
         .output()
         .unwrap()

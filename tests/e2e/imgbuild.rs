@@ -99,6 +99,16 @@ fn builds_from_git_with_revision_tag_labels_and_dockerignore_and_rebuilds_to_the
     let built_from = docker(env(), &["run", "--rm", classic["image"]["id"].as_str().unwrap(), "cat", "/revision"]);
     assert_eq!(built_from.trim(), commit, "the classic builder gets the build args too");
 
+    // A file the context sends but git does not track (new, or git-ignored) makes the tag -dirty,
+    // unless --untracked-ok names it (a tracked file pins it, as app/requirements.lock pins wheels).
+    std::fs::write(context.join("extra.bin"), "not in git").unwrap();
+    let out = imgbuild(&args, None);
+    assert_eq!(ok(&out)["image"]["tags"][0], format!("shop-web:{}-dirty", &commit[..8]));
+    assert!(stderr(&out).contains("not in git (extra.bin)"), "{}", stderr(&out));
+    let pinned = ok(&imgbuild(&[&["--untracked-ok", "*.bin"], &args[..]].concat(), None));
+    assert_eq!(pinned["image"]["tags"][0], format!("shop-web:{}", &commit[..8]));
+    std::fs::remove_file(context.join("extra.bin")).unwrap();
+
     // Uncommitted changes are marked in the tag.
     std::fs::write(context.join("app.txt"), "changed").unwrap();
     let dirty = ok(&imgbuild(&args, None));

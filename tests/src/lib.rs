@@ -489,13 +489,23 @@ pub fn app_wheels() {
 }
 
 /// imgbuild of the comments app (app/) named `name`, from the stack's Python base image and
-/// offline (the wheels of [`app_wheels`], `PIP_NO_INDEX=1`), with `stdin` piped in.
+/// offline (the wheels of [`app_wheels`], `PIP_NO_INDEX=1`, which requirements.lock pins), with
+/// `stdin` piped in.
 pub fn build_app_image(env: &BTreeMap<String, String>, name: &str, stdin: Option<&str>) -> Output {
     app_wheels();
     let base = format!("BASE_IMAGE={}", env["EKSKIT_PYTHON_IMAGE"]);
     let app = repo_root().join("app");
-    let args =
-        ["--name", name, "--build-arg", &base, "--build-arg", "PIP_NO_INDEX=1", app.to_str().expect("a UTF-8 path")];
+    let args = [
+        "--name",
+        name,
+        "--build-arg",
+        &base,
+        "--build-arg",
+        "PIP_NO_INDEX=1",
+        "--untracked-ok",
+        ".wheels/**",
+        app.to_str().expect("a UTF-8 path"),
+    ];
     run_tool("imgbuild", env, &args, stdin)
 }
 

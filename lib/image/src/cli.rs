@@ -98,6 +98,12 @@ pub struct Args {
     #[arg(long, requires = "tags")]
     pub no_git: bool,
 
+    /// Files the context sends that git does not track but a tracked file pins (e.g.
+    /// `.wheels/**`, which a hashed requirements lock checks): they leave the tag clean.
+    /// Any other untracked or ignored file sent makes it -dirty (.dockerignore patterns)
+    #[arg(long, value_name = "GLOB")]
+    pub untracked_ok: Vec<String>,
+
     #[command(flatten)]
     pub stdin: StdinDash,
 

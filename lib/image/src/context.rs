@@ -96,8 +96,9 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
     }
 }
 
-/// Tars the context directory (with the ignore rules) into memory, paths in sorted order.
-pub fn tar_context(dir: &Path, dockerfile: &str) -> anyhow::Result<(Vec<u8>, usize)> {
+/// Tars the context directory (with the ignore rules) into memory, paths in sorted order;
+/// returns the tar and the paths it holds.
+pub fn tar_context(dir: &Path, dockerfile: &str) -> anyhow::Result<(Vec<u8>, Vec<String>)> {
     if !dir.is_dir() {
         return Err(InputError::new(format!("build context {} is not a directory", dir.display()))
             .hint("pass the directory that holds the Dockerfile, e.g. imgbuild app/")
@@ -117,8 +118,7 @@ pub fn tar_context(dir: &Path, dockerfile: &str) -> anyhow::Result<(Vec<u8>, usi
     for rel in &files {
         builder.append_path_with_name(dir.join(rel), rel)?;
     }
-    let count = files.len();
-    Ok((builder.into_inner()?, count))
+    Ok((builder.into_inner()?, files))
 }
 
 fn collect(root: &Path, rel: &str, ignore: &Ignore, dockerfile: &str, out: &mut Vec<String>) -> anyhow::Result<()> {
@@ -177,12 +177,12 @@ mod tests {
             std::fs::write(dir.join(f), f).unwrap();
         }
         std::fs::write(dir.join(".dockerignore"), "Dockerfile\n.dockerignore\n**/__pycache__\n*.md\n").unwrap();
-        let (bytes, count) = tar_context(&dir, "Dockerfile").unwrap();
+        let (bytes, files) = tar_context(&dir, "Dockerfile").unwrap();
         let mut archive = tar::Archive::new(&bytes[..]);
         let names: Vec<String> =
             archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
         assert_eq!(names, [".dockerignore", "Dockerfile", "pkg/a.py"]);
-        assert_eq!(count, 3);
+        assert_eq!(files, names);
         assert!(tar_context(&dir.join("nope"), "Dockerfile").is_err());
         assert!(tar_context(&dir, "Other.dockerfile").is_err());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use ekskit_core::image_ref::split_tag;
 use ekskit_core::output::emit;
 use ekskit_core::{Document, InputError};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::Args;
 use crate::model::ImageDoc;
@@ -34,11 +34,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for tag in &args.tags {
         cli::check_name(split_tag(tag).0).map_err(InputError::new)?;
     }
-    let revision = if args.no_git {
+    let mut revision = if args.no_git {
         None
     } else {
         Some(revision::of(&context, &args.context, args.revision.as_deref(), &|name| std::env::var(name).ok())?)
     };
+    let (tar, files) = context::tar_context(&context, &args.dockerfile)?;
+    info!("context {}: {} files, {} KiB", context.display(), files.len(), tar.len() / 1024);
+    if let Some(r) = revision.as_mut().filter(|r| !r.dirty) {
+        let untracked = not_in_git(&context, &files, &args.untracked_ok)?;
+        if let Some(first) = untracked.first() {
+            warn!(
+                "{} file(s) of the context are not in git ({first}{}): the tag is {}-dirty; commit them, leave them \
+                 out in .dockerignore, or pass --untracked-ok GLOB for files a tracked file pins",
+                untracked.len(),
+                if untracked.len() > 1 { ", …" } else { "" },
+                r.short
+            );
+            r.mark_dirty();
+        }
+    }
     let mut tags: Vec<String> = revision.iter().map(|r| format!("{name}:{}", r.tag())).collect();
     // Written out whole (`name:latest`), so readers of `image.tags` never have to guess.
     tags.extend(args.tags.iter().map(|t| {
@@ -46,8 +61,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         format!("{repo}:{tag}")
     }));
     let labels = labels(&args.labels, revision.as_ref());
-    let (tar, files) = context::tar_context(&context, &args.dockerfile)?;
-    info!("context {}: {files} files, {} KiB", context.display(), tar.len() / 1024);
 
     let docker = build::engine().await?;
     let api = docker.client_version().to_string();
@@ -79,6 +92,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     doc.set("image", &image)?;
     emit(&doc)
+}
+
+/// The files sent that git does not track, but those `--untracked-ok` names.
+fn not_in_git(context: &std::path::Path, files: &[String], ok: &[String]) -> anyhow::Result<Vec<String>> {
+    let pinned = context::Ignore::parse(&ok.join("\n"));
+    Ok(revision::untracked(context, files)?.into_iter().filter(|f| !pinned.excludes(f)).collect())
 }
 
 /// What is known of the revision: (OCI label, build arg, value). The same values go into the

@@ -49,6 +49,34 @@ impl Revision {
     pub fn tag(&self) -> String {
         if self.dirty { format!("{}-dirty", self.short) } else { self.short.clone() }
     }
+
+    /// The image holds what the commit does not: the tag (and a version that was the tag) says so.
+    pub fn mark_dirty(&mut self) {
+        let was = self.tag();
+        self.dirty = true;
+        if self.version.as_deref() == Some(was.as_str()) {
+            self.version = Some(self.tag());
+        }
+    }
+}
+
+/// Of `files` (paths relative to `context`, as the context tar holds them), those git does not
+/// track in the repository that holds `context`: new or ignored. None without a repository
+/// (a CI system's checkout without `.git` has nothing to compare with).
+pub fn untracked(context: &Path, files: &[String]) -> anyhow::Result<Vec<String>> {
+    let Ok(repo) = git2::Repository::discover(context) else { return Ok(Vec::new()) };
+    let Some(workdir) = repo.workdir().and_then(|w| w.canonicalize().ok()) else { return Ok(Vec::new()) };
+    let Ok(prefix) = context.strip_prefix(&workdir) else { return Ok(Vec::new()) };
+    let mut found = Vec::new();
+    for file in files {
+        let status = repo
+            .status_file(&prefix.join(file))
+            .map_err(|e| anyhow::anyhow!("asking git about {file} of {}: {}", context.display(), e.message()))?;
+        if status.intersects(git2::Status::WT_NEW | git2::Status::IGNORED) {
+            found.push(file.clone());
+        }
+    }
+    Ok(found)
 }
 
 /// A full commit id, lowercased: 40 hexadecimal characters, or 64 in a SHA-256 repository.
@@ -398,6 +426,29 @@ mod tests {
         let (code, text) = exit_code(resolve(&dir, None, &[(GITHUB_SHA, B), (SOURCE_DATE_EPOCH, "yesterday")]));
         assert_eq!(code, 2);
         assert!(text.contains("SOURCE_DATE_EPOCH"), "{text}");
+    }
+
+    #[test]
+    fn files_sent_that_git_does_not_track_are_found_new_or_ignored() {
+        let dir = Dir::new("rev-untracked");
+        dir.commit();
+        std::fs::create_dir_all(dir.0.join("sub/.wheels")).unwrap();
+        std::fs::write(dir.0.join(".gitignore"), "sub/.wheels/\n").unwrap();
+        for f in ["sub/.wheels/x.whl", "sub/new.txt"] {
+            std::fs::write(dir.0.join(f), f).unwrap();
+        }
+        let root = dir.0.canonicalize().unwrap();
+        let files = ["a.txt", ".gitignore", "sub/.wheels/x.whl", "sub/new.txt"].map(String::from);
+        assert_eq!(untracked(&root, &files).unwrap(), [".gitignore", "sub/.wheels/x.whl", "sub/new.txt"]);
+        // A context below the repository's root: paths relative to the context.
+        let sub = root.join("sub");
+        assert_eq!(untracked(&sub, &[".wheels/x.whl".into(), "new.txt".into()]).unwrap(), [".wheels/x.whl", "new.txt"]);
+        let mut r = resolve(&dir, None, &[]).unwrap();
+        let clean = r.tag();
+        r.mark_dirty();
+        assert_eq!((r.tag(), r.version.clone()), (format!("{clean}-dirty"), Some(format!("{clean}-dirty"))));
+        let outside = Dir::new("rev-untracked-none");
+        assert!(untracked(&outside.0, &files).unwrap().is_empty(), "no repository, nothing to compare with");
     }
 
     #[test]
