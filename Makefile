@@ -8,6 +8,10 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(shell scripts/target-dir)
 CARGO := cargo
 BIN := $(CARGO_TARGET_DIR)/debug
+# `cargo xtask` builds xtask with its own dependencies' features, which differ from the
+# workspace's: a second build of most of them (the AWS SDKs among them). scripts/test runs the
+# xtask the workspace build made instead (XTASK=$(BIN)/xtask).
+XTASK ?= $(CARGO) xtask
 STACK ?= demo
 DOC := .ekskit/$(STACK).json
 APP_PORT ?= 18080
@@ -30,7 +34,7 @@ build: ## build every tool
 lint: bootstrap ## formatting, clippy -D warnings, module cycles, shellcheck, ruff, cargo-deny (deny.toml)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(CARGO) xtask check-modules
+	$(XTASK) check-modules
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 	$(HOME)/.cache/ekskit/ruff/bin/ruff check app scripts
 	scripts/deny
