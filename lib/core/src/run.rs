@@ -15,16 +15,25 @@ pub fn parse_args<A: clap::Parser>(tool: &str) -> A {
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             let text = e.to_string();
-            let reason = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
-            let values = text.lines().find(|l| l.trim_start().starts_with("[possible values"));
+            let (reason, details) = usage_error(&text);
             eprintln!("{tool}: error: {reason}");
-            if let Some(values) = values {
-                eprintln!("  {}", values.trim());
+            for line in details {
+                eprintln!("  {line}");
             }
             eprintln!("  hint: see `{tool} --help`");
             std::process::exit(exit::USAGE.into());
         }
     }
+}
+
+/// The first line of a clap error and the indented lines under it: the arguments missing, the
+/// possible values, a similar flag (without them "required arguments were not provided" names
+/// none).
+fn usage_error(text: &str) -> (&str, Vec<&str>) {
+    let mut lines = text.lines();
+    let reason = lines.next().unwrap_or_default().trim_start_matches("error: ");
+    let details = lines.take_while(|l| l.starts_with(char::is_whitespace) && !l.trim().is_empty()).map(str::trim);
+    (reason, details.collect())
 }
 
 /// Runs a tool's async body and turns its outcome into an exit code. SIGINT and SIGTERM stop
@@ -85,5 +94,25 @@ async fn interrupted() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_keep_what_clap_says_under_the_first_line() {
+        let missing = "error: the following required arguments were not provided:\n  --upgrade\n\nUsage: mkeks --upgrade --to <X.Y>\n\nFor more information, try '--help'.\n";
+        assert_eq!(usage_error(missing), ("the following required arguments were not provided:", vec!["--upgrade"]));
+        let value = "error: invalid value 'x' for '--nat <MODE>'\n  [possible values: none, single]\n\n  tip: a similar value exists: 'single'\n";
+        assert_eq!(
+            usage_error(value),
+            ("invalid value 'x' for '--nat <MODE>'", vec!["[possible values: none, single]"])
+        );
+        assert_eq!(
+            usage_error("error: unexpected argument '--x' found\n"),
+            ("unexpected argument '--x' found", vec![])
+        );
     }
 }
