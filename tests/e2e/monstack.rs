@@ -26,10 +26,15 @@ fn env() -> &'static BTreeMap<String, String> {
 
 /// `monstack --render` into a fresh directory: the objects, by kind and name.
 fn rendered() -> Vec<Value> {
+    rendered_for(None)
+}
+
+/// The objects `monstack --render` writes for the document `stdin`.
+fn rendered_for(stdin: Option<&str>) -> Vec<Value> {
     let dir = std::env::temp_dir().join(unique_stack("render"));
     let mut cmd = tool("monstack", env());
     cmd.args(["--render", dir.to_str().unwrap()]);
-    let out = run(cmd, None);
+    let out = run(cmd, stdin);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = stdout_json(&out);
     assert_schema("monitoring.schema.json", &doc["monitoring"]);
@@ -71,7 +76,7 @@ fn the_configuration_and_rules_pass_promtool_and_every_alert_is_unit_tested() {
     std::fs::write(dir.join("rules.test.yml"), tests.replace("${runbooks}", RUNBOOKS)).unwrap();
 
     promtool(&dir, &["check", "config", "--syntax-only", "prometheus.yml"]);
-    assert!(promtool(&dir, &["check", "rules", "rules.yml"]).contains("SUCCESS: 13 rules found"));
+    assert!(promtool(&dir, &["check", "rules", "rules.yml"]).contains("SUCCESS: 15 rules found"));
     assert!(promtool(&dir, &["test", "rules", "rules.test.yml"]).contains("SUCCESS"));
     // Every alert has a unit test and a runbook.
     for alert in rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")) {
@@ -96,8 +101,22 @@ fn the_configuration_and_rules_pass_promtool_and_every_alert_is_unit_tested() {
     ] {
         assert!(jobs.iter().any(|j| j == wanted), "no {wanted} job in {jobs:?}");
     }
+    // Not EKS (no document): no job for a control plane that is not served.
     for hidden in ["etcd", "scheduler", "controller-manager"] {
         assert!(!jobs.iter().any(|j| j.contains(hidden)), "{hidden} in {jobs:?}");
+    }
+    // A cluster mkeks made at 1.28 or later: EKS' scheduler and controller manager, through the
+    // API server, and promtool takes that configuration too.
+    let eks = json!({"cluster": {"name": "demo", "arn": "arn:aws:eks:eu-west-1:000000000000:cluster/demo", "version": "1.36"}});
+    let objects = rendered_for(Some(&eks.to_string()));
+    let config = config_map(&objects, "prometheus-config")["prometheus.yml"].as_str().unwrap().to_owned();
+    std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
+    promtool(&dir, &["check", "config", "--syntax-only", "prometheus.yml"]);
+    let config = yaml_to_json(&config);
+    for (job, part) in [("eks-kube-scheduler", "ksh"), ("eks-kube-controller-manager", "kcm")] {
+        let found = config["scrape_configs"].as_array().unwrap().iter().find(|j| j["job_name"] == job);
+        let found = found.unwrap_or_else(|| panic!("no {job} job for an EKS cluster"));
+        assert_eq!(found["metrics_path"], format!("/apis/metrics.eks.amazonaws.com/v1/{part}/container/metrics"));
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

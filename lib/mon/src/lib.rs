@@ -59,6 +59,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         storage_class: if args.no_persistence { None } else { args.storage_class.clone() },
         admin_password: None,
         left_out,
+        // Settled from the API server's groups once connected; --render goes by the document.
+        eks_control_plane: eks_by_document(&doc)?,
     };
 
     if let Some(dir) = &args.render {
@@ -87,6 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return emit(&doc);
     }
     let reason = persistence(&cluster.client, args.no_persistence, &mut settings).await?;
+    settings.eks_control_plane = serves_eks_metrics(&cluster.client).await?;
     if settings.runs(Component::Grafana) {
         settings.admin_password = Some(admin_password(&cluster.client, &args.namespace).await?);
     }
@@ -109,6 +112,30 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The components `--without` leaves out: any but Prometheus, which every other one hangs off.
+/// The API group through which EKS (Kubernetes 1.28+) serves its scheduler's and controller
+/// manager's metrics.
+const EKS_METRICS_GROUP: &str = "metrics.eks.amazonaws.com";
+
+/// Whether the API server serves EKS' control-plane metrics.
+async fn serves_eks_metrics(client: &kube::Client) -> anyhow::Result<bool> {
+    let groups = ekskit_kube::errors::idempotent("listing API groups", || client.list_api_groups())
+        .await
+        .map_err(|e| ekskit_kube::errors::kube_error(e, "listing the API groups"))?;
+    let served = groups.groups.iter().any(|g| g.name == EKS_METRICS_GROUP);
+    if served {
+        info!("the API server serves {EKS_METRICS_GROUP}: Prometheus scrapes EKS' scheduler and controller manager");
+    }
+    Ok(served)
+}
+
+/// For --render, which asks no API server: a cluster mkeks made (an EKS ARN) at 1.28 or later.
+fn eks_by_document(doc: &Document) -> anyhow::Result<bool> {
+    let Some(cluster) = doc.get::<serde_json::Value>("cluster")? else { return Ok(false) };
+    let eks = cluster["arn"].as_str().is_some_and(|a| a.starts_with("arn:") && a.split(':').nth(2) == Some("eks"));
+    let minor = cluster["version"].as_str().and_then(|v| v.strip_prefix("1.")).and_then(|m| m.parse::<u32>().ok());
+    Ok(eks && minor.is_some_and(|m| m >= 28))
+}
+
 fn left_out(without: &[Component]) -> Result<BTreeSet<Component>, InputError> {
     if without.contains(&Component::Prometheus) {
         let others: Vec<&str> = Component::ALL[1..].iter().map(|c| c.name()).collect();
@@ -420,7 +447,22 @@ mod tests {
             storage_class: Some("gp3".into()),
             admin_password: None,
             left_out: left_out.iter().copied().collect(),
+            eks_control_plane: false,
         }
+    }
+
+    #[test]
+    fn render_scrapes_eks_control_plane_for_clusters_mkeks_made_at_1_28_or_later() {
+        let doc = |cluster: serde_json::Value| {
+            let mut doc = Document::default();
+            doc.set("cluster", &cluster).unwrap();
+            eks_by_document(&doc).unwrap()
+        };
+        let arn = "arn:aws:eks:eu-west-1:000000000000:cluster/demo";
+        assert!(doc(serde_json::json!({"arn": arn, "version": "1.36"})));
+        assert!(!doc(serde_json::json!({"arn": arn, "version": "1.27"})), "before EKS served them");
+        assert!(!doc(serde_json::json!({"name": "kind", "version": "1.36"})), "not EKS");
+        assert!(!eks_by_document(&Document::default()).unwrap());
     }
 
     #[test]

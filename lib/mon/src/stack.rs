@@ -78,7 +78,14 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// Components not applied (`--without`); never Prometheus.
     pub left_out: BTreeSet<Component>,
+    /// The API server serves EKS' scheduler and controller manager metrics
+    /// (metrics.eks.amazonaws.com): prometheus.yml gets their jobs.
+    pub eks_control_plane: bool,
 }
+
+/// The jobs of EKS' scheduler and controller manager, by their first line in prometheus.yml.
+const EKS_CONTROL_PLANE_JOBS: [&str; 2] =
+    ["  - job_name: eks-kube-scheduler", "  - job_name: eks-kube-controller-manager"];
 
 impl Settings {
     /// Whether `component` is part of the stack this run makes.
@@ -97,11 +104,15 @@ fn fill(text: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// prometheus.yml for `settings`: without the scrape jobs (and, for Alertmanager, the alerting
-/// section) of the components left out, so nothing points at a Service that is not there.
+/// section) of the components left out, so nothing points at a Service that is not there, and
+/// without EKS' control-plane jobs where the API server does not serve them.
 pub fn prometheus_config(settings: &Settings) -> String {
     let cluster = serde_json::to_string(&settings.cluster).unwrap_or_default();
     let text = fill(PROMETHEUS, &[("namespace", &settings.namespace), ("cluster", &cluster)]);
-    let dropped: Vec<&str> = settings.left_out.iter().flat_map(|c| c.prometheus_paragraphs()).copied().collect();
+    let mut dropped: Vec<&str> = settings.left_out.iter().flat_map(|c| c.prometheus_paragraphs()).copied().collect();
+    if !settings.eks_control_plane {
+        dropped.extend(EKS_CONTROL_PLANE_JOBS);
+    }
     if dropped.is_empty() {
         return text;
     }
@@ -262,6 +273,7 @@ mod tests {
             storage_class: storage.map(str::to_owned),
             admin_password: Some("pw".into()),
             left_out: BTreeSet::new(),
+            eks_control_plane: true,
         }
     }
 
@@ -472,6 +484,40 @@ mod tests {
         // Nothing left out: the file as written, comments and all.
         let whole = prometheus_config(&settings(None));
         assert_eq!(whole, fill(PROMETHEUS, &[("namespace", "monitoring"), ("cluster", "\"demo\"")]));
+    }
+
+    #[test]
+    fn eks_control_plane_jobs_only_where_the_api_server_serves_them() {
+        let jobs = |eks: bool| {
+            let config = prometheus_config(&Settings { eks_control_plane: eks, ..without(&[Component::Grafana]) });
+            let config: Value = serde_yaml::from_str(&config).unwrap();
+            let names: Vec<String> = config["scrape_configs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|j| j["job_name"].as_str().unwrap().to_owned())
+                .collect();
+            names
+        };
+        let eks = jobs(true);
+        assert!(eks.contains(&"eks-kube-scheduler".into()) && eks.contains(&"eks-kube-controller-manager".into()));
+        let elsewhere = jobs(false);
+        assert!(!elsewhere.iter().any(|j| j.starts_with("eks-")), "{elsewhere:?}");
+        assert_eq!(eks.len(), elsewhere.len() + 2, "only those two go");
+        // Prometheus may read them either way (RBAC for an API group that is not there is inert).
+        let role = objects(&settings(None))
+            .unwrap()
+            .into_iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "monitoring-prometheus")
+            .unwrap();
+        let rule = role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["apiGroups"][0] == "metrics.eks.amazonaws.com")
+            .unwrap();
+        assert_eq!(rule["resources"], serde_json::json!(["ksh/metrics", "kcm/metrics"]));
+        assert_eq!(rule["verbs"], serde_json::json!(["get"]));
     }
 
     #[test]
