@@ -1,5 +1,6 @@
 complete -c mkeks -s n -l name -d 'Cluster name [default: `vpc.stack` from stdin]' -r
 complete -c mkeks -l version -d 'Kubernetes version, e.g. 1.36 [default: `cluster.version` from stdin, else the cluster\'s, else the newest EKS offers in standard support]' -r
+complete -c mkeks -l to -d 'With --upgrade: the version to end at [default: the newest EKS offers in standard support]' -r
 complete -c mkeks -l subnet-ids -d 'Subnets for the control plane and nodes [default: the private subnets of `vpc`]' -r
 complete -c mkeks -l instance-types -d 'Node instance types, separated by commas [default: m7i.large]' -r
 complete -c mkeks -l nodes -d 'Node group size as MIN:DESIRED:MAX [default: 2:2:4]' -r
@@ -23,6 +24,10 @@ complete -c mkeks -l profile -d 'Named profile from the AWS config files [defaul
 complete -c mkeks -l lease -d 'Also hold a lease in S3 for the run, so runs on other machines (CI runners) on the same stack take turns; the bucket must exist' -r
 complete -c mkeks -l lease-ttl -d 'How long a lease outlives its holder\'s last renewal: a killed run\'s lease is taken over after this' -r
 complete -c mkeks -s V -l tool-version -d 'Print mkeks\' version'
+complete -c mkeks -l upgrade -d 'Upgrade the cluster, one minor at a time: upgrade insights, control plane, managed add-ons (to EKS\' default for each minor), node groups (rolled); a killed upgrade resumes when run again. With --dry-run: every step, in order'
+complete -c mkeks -l force -d 'With --upgrade: go on past upgrade insights in ERROR, and roll nodes even where a PodDisruptionBudget forbids evicting their Pods'
+complete -c mkeks -l deletion-protection -d 'Turn on EKS deletion protection (for a prod cluster): EKS, and mkeks --delete, refuse to delete the cluster until it is lifted [default: off for a new cluster; an existing one keeps its own]'
+complete -c mkeks -l no-deletion-protection -d 'Lift EKS deletion protection (then --delete may delete the cluster)'
 complete -c mkeks -l no-secrets-encryption -d 'Do not create a KMS key for envelope encryption of Secrets'
 complete -c mkeks -l any-hosted-zone -d 'cert-manager without a zone: let it write TXT _acme-challenge records in every hosted zone of the account (kept by re-runs from the document)'
 complete -c mkeks -l dry-run -d 'Print the plan as JSON (`plan.cluster`) and change nothing'

@@ -1,6 +1,6 @@
 """moto-ekskit: moto's server with the EKS operations moto 5.2.5 does not model yet, so mkeks
 runs against the emulator end to end: add-ons (Create/Describe/List/Update/DeleteAddon,
-DescribeAddonVersions), DescribeClusterVersions, Pod Identity associations (Create/Describe/List/Update/Delete
+DescribeAddonVersions per Kubernetes version), DescribeClusterVersions, Pod Identity associations (Create/Describe/List/Update/Delete
 PodIdentityAssociation) and access entries (Create/Describe/List/DeleteAccessEntry).
 They keep state per account and region like moto's own models, become ACTIVE at once (as moto's
 clusters do) and answer unknown clusters and add-ons with ResourceNotFoundException.
@@ -31,15 +31,36 @@ from moto.eks.responses import EKSResponse
 import moto_codeconnections  # CodeConnections and CodeBuild pieces for mkpipeline
 import moto_ec2  # repeated EC2 calls answered as AWS does (NAT ClientToken, endpoint deletes)
 import moto_timed  # AWS that takes time: timing rules, states and failures
+import moto_upgrades  # UpdateClusterVersion, UpdateNodegroupVersion, updates, upgrade insights
 
-# Versions the emulator offers; the newest is the default, as on EKS.
+# Add-on versions the emulator offers: (version, the Kubernetes minors it runs on, those it is
+# the default for), as DescribeAddonVersions answers; a new add-on gets its cluster's default.
 ADDON_VERSIONS = {
-    "vpc-cni": ["v1.20.4-eksbuild.2", "v1.21.1-eksbuild.1"],
-    "coredns": ["v1.12.4-eksbuild.1", "v1.13.1-eksbuild.1"],
-    "kube-proxy": ["v1.35.0-eksbuild.2"],
-    "eks-pod-identity-agent": ["v1.3.10-eksbuild.1"],
-    "aws-ebs-csi-driver": ["v1.51.0-eksbuild.1"],
+    "vpc-cni": [("v1.20.4-eksbuild.2", "1.31-1.36", "1.31-1.34"), ("v1.21.1-eksbuild.1", "1.32-1.36", "1.35-1.36")],
+    "coredns": [("v1.11.4-eksbuild.24", "1.31-1.33", "1.31-1.33"), ("v1.12.4-eksbuild.1", "1.34-1.36", "1.34-1.35"),
+                ("v1.13.1-eksbuild.1", "1.35-1.36", "1.36")],
+    "kube-proxy": [(f"v1.{m}.0-eksbuild.2", f"1.{m}", f"1.{m}") for m in range(31, 37)],
+    "eks-pod-identity-agent": [("v1.3.10-eksbuild.1", "1.31-1.36", "1.31-1.36")],
+    "aws-ebs-csi-driver": [("v1.51.0-eksbuild.1", "1.31-1.36", "1.31-1.36")],
 }
+
+
+def _minors(span):
+    """"1.31-1.36" → {"1.31", ..., "1.36"}; "1.35" → {"1.35"}."""
+    first, _, last = span.partition("-")
+    low, high = int(first.split(".")[1]), int((last or first).split(".")[1])
+    return {f"1.{m}" for m in range(low, high + 1)}
+
+
+def addon_default(name, kubernetes):
+    """The default version of add-on `name` on Kubernetes `kubernetes`, else its newest."""
+    versions = ADDON_VERSIONS[name]
+    return next((v for v, _, default in versions if kubernetes in _minors(default)), versions[-1][0])
+
+
+def addon_runs_on(name, version, kubernetes):
+    return any(v == version and kubernetes in _minors(runs) for v, runs, _ in ADDON_VERSIONS.get(name, []))
+
 
 ADDONS = {}  # (account, region, cluster) -> {name: addon}
 ASSOCIATIONS = {}  # (account, region, cluster) -> {id: association}
@@ -67,7 +88,10 @@ def create_addon(self):
     addons = ADDONS.setdefault(key, {})
     if name in addons:
         raise ResourceInUseException(addonName=name, clusterName=cluster, message=f"Addon already exists: {name}")
-    version = self._get_param("addonVersion") or ADDON_VERSIONS[name][-1]
+    kubernetes = self.eks_backend.clusters[cluster].version
+    version = self._get_param("addonVersion") or addon_default(name, kubernetes)
+    if not addon_runs_on(name, version, kubernetes):
+        raise InvalidParameterException(message=f"Addon version specified is not supported: {name} {version} on {kubernetes}")
     arn = f"arn:aws:eks:{self.region}:{self.current_account}:addon/{cluster}/{name}/{uuid.uuid4()}"
     addon = {
         "addonName": name, "clusterName": cluster, "status": "ACTIVE", "addonVersion": version,
@@ -102,12 +126,32 @@ def describe_addon(self):
 
 def update_addon(self):
     _, addon = _addon(self)
-    if self._get_param("addonVersion"):
-        addon["addonVersion"] = self._get_param("addonVersion")
-    if self._get_param("configurationValues") is not None:
-        addon["configurationValues"] = self._get_param("configurationValues")
-    addon["modifiedAt"] = _now()
-    update = {"id": str(uuid.uuid4()), "status": "Successful", "type": "AddonUpdate", "createdAt": _now(), "errors": []}
+    cluster = self.eks_backend.clusters[addon["clusterName"]]
+    version = self._get_param("addonVersion")
+    if addon["status"] in ("UPDATING", "DELETING"):
+        raise ResourceInUseException(clusterName=cluster.name, addonName=addon["addonName"],
+                                     message=f"Addon {addon['addonName']} is {addon['status']}: an update is in progress")
+    if version and not addon_runs_on(addon["addonName"], version, cluster.version):
+        raise InvalidParameterException(
+            message=f"Addon version specified is not supported: {addon['addonName']} {version} on {cluster.version}")
+    params = [{"type": "AddonVersion", "value": version}] if version else []
+    values = self._get_param("configurationValues")
+    if values is not None:
+        params.append({"type": "ConfigurationValues", "value": values})
+    if self._get_param("resolveConflicts"):
+        params.append({"type": "ResolveConflicts", "value": self._get_param("resolveConflicts")})
+    update = moto_upgrades.record(self, cluster.name, ("addon", addon["addonName"]), "addon", params,
+                                  "VersionUpdate" if version else "AddonUpdate")
+
+    def finish():
+        if version:
+            addon["addonVersion"] = version
+        if values is not None:
+            addon["configurationValues"] = values
+        addon["status"], addon["modifiedAt"] = "ACTIVE", _now()
+
+    names = [addon["addonName"], cluster.name, addon["tags"].get(moto_timed.STACK_TAG, "")]
+    moto_upgrades.take_time("addon", addon, names, update, finish)
     return ActionResult({"update": update})
 
 
@@ -132,13 +176,20 @@ def list_addons(self):
 
 
 def describe_addon_versions(self):
-    wanted = self._get_param("addonName")
-    found = [
-        {"addonName": name, "type": "networking", "addonVersions": [
-            {"addonVersion": v, "compatibilities": [{"clusterVersion": self._get_param("kubernetesVersion") or "1.35",
-                                                    "defaultVersion": v == versions[-1]}]} for v in versions]}
-        for name, versions in ADDON_VERSIONS.items() if wanted in (None, name)
-    ]
+    wanted, kubernetes = self._get_param("addonName"), self._get_param("kubernetesVersion")
+    found = []
+    for name, versions in ADDON_VERSIONS.items():
+        if wanted not in (None, name):
+            continue
+        listed = [
+            {"addonVersion": v, "architecture": ["amd64", "arm64"], "requiresConfiguration": False,
+             "compatibilities": [{"clusterVersion": m, "platformVersions": ["*"], "defaultVersion": m in _minors(default)}
+                                 for m in sorted(_minors(runs), key=moto_upgrades.minor) if kubernetes in (None, m)]}
+            for v, runs, default in reversed(versions)  # newest first, as EKS lists them
+        ]
+        listed = [v for v in listed if v["compatibilities"]]
+        if listed:
+            found.append({"addonName": name, "type": "networking", "addonVersions": listed})
     return ActionResult({"addons": found})
 
 
@@ -281,6 +332,7 @@ def forget_cluster(account, region, name):
     ADDONS.pop(key, None)
     ASSOCIATIONS.pop(key, None)
     ACCESS_ENTRIES.pop(key, None)
+    moto_upgrades.UPDATES.pop(key, None)
 
 
 def delete_cluster(self):
@@ -317,5 +369,6 @@ if __name__ == "__main__":
     moto_codeconnections.install()
     moto_ec2.install()
     moto_timed.install(forget_cluster)
+    moto_upgrades.install(_cluster, [v for v, status, *_ in CLUSTER_VERSIONS if status != "UNSUPPORTED"])
     from moto.server import main
     sys.exit(main(sys.argv[1:]))

@@ -31,7 +31,8 @@ Rules, over HTTP on the emulator's own address (JSON in and out):
 A rule matches a resource when `match` is a substring of its name or id, of its cluster's name
 (node groups, add-ons), or of its `ekskit.io/stack` tag; the longest match wins. It is looked up
 when the resource is created (the durations and the failure are fixed then) and again when it is
-deleted. `scale` (default 1/60: a cluster in 10 s) multiplies AWS's times, `scales` overrides it
+deleted, and when it starts an update (moto_upgrades.py: UPDATING for 8 min for a control plane,
+10 for a node group, 1 for an add-on). `scale` (default 1/60: a cluster in 10 s) multiplies AWS's times, `scales` overrides it
 per kind. A `fail` entry is an issue code (the message is the one AWS gives for it, filled in with
 the resource's own ids) or an object with `code` and any of `message`, `resourceIds`, `status`,
 and for add-ons `name` (only that add-on fails; without it every add-on does).
@@ -52,6 +53,9 @@ DEFAULT_SCALE = 1 / 60
 
 # Seconds AWS takes to create and to delete each kind, roughly, as measured on AWS.
 AWS_SECONDS = {"cluster": (600, 300), "nodegroup": (180, 180), "addon": (60, 60), "nat": (120, 60)}
+# And to update one to a new version (moto_upgrades.py): the control plane, a node group rolled
+# node by node, an add-on.
+UPDATE_SECONDS = {"cluster": 480, "nodegroup": 600, "addon": 60}
 # (while created, when ready, while deleted) per kind.
 STATES = {
     "cluster": ("CREATING", "ACTIVE", "DELETING"),
@@ -137,6 +141,7 @@ MESSAGES = {
 }
 
 RULES = {}  # match -> rule
+CONTROLS = {}  # path -> WSGI app of another module's control endpoint (moto_upgrades.py)
 CLOCKS = {}  # id(resource) -> Clock; the clock holds the resource, so its id stays its own
 LOCK = threading.RLock()
 
@@ -245,6 +250,8 @@ def _rule(names):
 
 def _seconds(rule, kind, phase):
     scale = rule.get("scales", {}).get(kind, rule["scale"])
+    if phase == "update":
+        return UPDATE_SECONDS[kind] * scale
     return AWS_SECONDS[kind][0 if phase == "create" else 1] * scale
 
 
@@ -288,6 +295,18 @@ def start_delete(kind, resource, names, remove):
         seconds, failure = _seconds(rule, kind, "delete"), _fails(rule, kind, resource, "delete")
         CLOCKS[id(resource)] = Clock(kind, resource, "delete", seconds, names[0], failure, remove)
         _set(kind, resource, STATES[kind][2])
+        return True
+
+
+def start_update(kind, resource, names, finish):
+    """A resource starts an update: when a rule matches, it is UPDATING now and `finish()` runs
+    when its time is up; returns whether that is so (else the caller finishes it at once)."""
+    with LOCK:
+        rule = _rule(names)
+        if rule is None:
+            return False
+        CLOCKS[id(resource)] = Clock(kind, resource, "update", _seconds(rule, kind, "update"), names[0], None, finish)
+        _set(kind, resource, "UPDATING")
         return True
 
 
@@ -470,8 +489,11 @@ def install(forget_cluster):
     original = DomainDispatcherApplication.__call__
 
     def dispatch(self, environ, start_response):
-        if environ.get("PATH_INFO", "").rstrip("/") == PATH:
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        if path == PATH:
             return _control(environ, start_response)
+        if path in CONTROLS:
+            return CONTROLS[path](environ, start_response)
         advance()
         return original(self, environ, start_response)
 

@@ -24,3 +24,4 @@ mod scripts;
 mod site_values;
 mod tagbump;
 mod timed;
+mod upgrade;

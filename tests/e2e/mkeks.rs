@@ -230,12 +230,12 @@ fn a_vpc_document_becomes_a_cluster_that_reruns_resizes_and_deletes_to_nothing()
     assert!(written.contains("get-token") && written.contains(c["endpoint"].as_str().unwrap()), "{written}");
     assert_eq!(owned(&stack), expected);
 
-    // A new size updates the node group; another version is refused.
+    // A new size updates the node group; another version is refused, pointing at --upgrade.
     let resized = ok(&mkeks(&["--nodes", "1:3:5"], Some(&doc.to_string())));
     assert_eq!(resized["cluster"]["node_group"]["scaling"], json!({"min": 1, "desired": 3, "max": 5}));
     let upgrade = mkeks(&["--version", "1.35"], Some(&doc.to_string()));
     assert_eq!(upgrade.status.code(), Some(2), "{}", stderr(&upgrade));
-    assert!(stderr(&upgrade).contains("does not upgrade clusters yet"));
+    assert!(stderr(&upgrade).contains("mkeks --upgrade --to 1.35"), "{}", stderr(&upgrade));
     // By name alone (no document, no --version), a re-run keeps the cluster's version.
     let by_name = ok(&mkeks(&["--name", &stack], Some(&vpc.to_string())));
     assert_eq!(by_name["cluster"]["version"], "1.36");
@@ -636,4 +636,32 @@ async fn discovery_tagged(config: &aws_config::SdkConfig, stack: &str) -> usize 
     let subnets = ec2.describe_subnets().filters(filter.clone()).send().await.unwrap();
     let groups = ec2.describe_security_groups().filters(filter).send().await.unwrap();
     subnets.subnets().len() + groups.security_groups().len()
+}
+
+/// `--deletion-protection` (for prod): EKS refuses to delete the cluster, so `--delete` stops
+/// before deleting anything and says how to lift it; lifted, the delete goes through.
+#[test]
+fn deletion_protection_keeps_the_whole_cluster_until_lifted() {
+    let stack = unique_stack("ekprot").to_lowercase();
+    let vpc = mkvpc(&stack);
+    let doc = ok(&mkeks(&["--deletion-protection"], Some(&vpc.to_string())));
+    assert_eq!(doc["cluster"]["deletion_protection"], true);
+    let before = owned(&stack);
+    for args in [vec!["--delete"], vec!["--delete", "--dry-run"]] {
+        let refused = mkeks(&args, Some(&doc.to_string()));
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {}", stderr(&refused));
+        assert!(stderr(&refused).contains("deletion protection on"), "{}", stderr(&refused));
+        assert!(stderr(&refused).contains("mkeks --no-deletion-protection"), "{}", stderr(&refused));
+        assert_eq!(owned(&stack), before, "{args:?} deleted nothing");
+    }
+    // A re-run without the flag keeps it; a dry run with --no-deletion-protection plans lifting it.
+    assert_eq!(ok(&mkeks(&[], Some(&doc.to_string())))["cluster"]["deletion_protection"], true);
+    let plan = ok(&mkeks(&["--no-deletion-protection", "--dry-run"], Some(&doc.to_string())));
+    let actions = plan["plan"]["cluster"]["actions"].as_array().unwrap();
+    assert!(actions.iter().any(|a| a["kind"] == "cluster-config" && a["detail"] == "deletion protection off"));
+    let lifted = ok(&mkeks(&["--no-deletion-protection"], Some(&doc.to_string())));
+    assert_eq!(lifted["cluster"]["deletion_protection"], false);
+    ok(&mkeks(&["--delete"], Some(&lifted.to_string())));
+    assert_eq!(owned(&stack), Vec::<String>::new());
+    ok(&run_tool("mkvpc", env(), &["--delete"], Some(&vpc.to_string())));
 }

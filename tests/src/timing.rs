@@ -80,3 +80,34 @@ fn request(address: &str, method: &str, path: &str, body: Option<&str>) -> (u16,
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, body.to_owned())
 }
+
+const INSIGHTS: &str = "/_ekskit/insights";
+
+/// A finding added to a cluster's EKS upgrade insights on the emulator
+/// (`scripts/devstack.d/moto_upgrades.py`); dropping it drops every finding of that cluster.
+pub struct Finding {
+    address: String,
+    cluster: String,
+}
+
+impl Finding {
+    /// Adds `finding` (`{"cluster": .., "kubernetesVersion": "1.36", "name": .., "status":
+    /// "ERROR", "reason": ..}`); panics when the emulator refuses it.
+    pub fn add(env: &BTreeMap<String, String>, finding: Value) -> Finding {
+        let address = address(env);
+        let cluster = finding["cluster"].as_str().expect("a finding names its cluster").to_owned();
+        let (status, body) = request(&address, "POST", INSIGHTS, Some(&finding.to_string()));
+        assert_eq!(status, 200, "the emulator refused the finding {finding}: {body}");
+        Finding { address, cluster }
+    }
+}
+
+impl Drop for Finding {
+    fn drop(&mut self) {
+        let query = format!("{INSIGHTS}?cluster={}", encode(&self.cluster));
+        let (status, body) = request(&self.address, "DELETE", &query, None);
+        if status != 200 && !std::thread::panicking() {
+            panic!("dropping the findings of {}: {status} {body}", self.cluster);
+        }
+    }
+}

@@ -24,6 +24,9 @@ Examples:
   mkeks --addon cert-manager --hosted-zone-id Z0123456789ABC < demo.json
   mkeks --delete --addon karpenter < demo.json      # that add-on's AWS side only
   mkeks --dry-run < demo.json | jq .plan.cluster    # the fully defaulted plan
+  mkeks --upgrade --dry-run < demo.json             # each step of an upgrade to the newest version
+  mkeks --upgrade --to 1.36 < demo.json             # control plane, add-ons, node group; resumable
+  mkeks --deletion-protection < prod.json           # EKS refuses to delete it until lifted
   mkeks --delete < demo.json                        # node group, cluster, roles, key
 
 Output: the stdin document (kept whole) plus the `cluster` key; see schemas/cluster.schema.json.";
@@ -56,6 +59,21 @@ pub struct Args {
     #[arg(long = "version", value_name = "X.Y")]
     pub kubernetes_version: Option<String>,
 
+    /// Upgrade the cluster, one minor at a time: upgrade insights, control plane, managed add-ons
+    /// (to EKS' default for each minor), node groups (rolled); a killed upgrade resumes when run
+    /// again. With --dry-run: every step, in order
+    #[arg(long, conflicts_with_all = ["delete", "kubernetes_version"])]
+    pub upgrade: bool,
+
+    /// With --upgrade: the version to end at [default: the newest EKS offers in standard support]
+    #[arg(long, value_name = "X.Y", requires = "upgrade")]
+    pub to: Option<String>,
+
+    /// With --upgrade: go on past upgrade insights in ERROR, and roll nodes even where a
+    /// PodDisruptionBudget forbids evicting their Pods
+    #[arg(long, requires = "upgrade")]
+    pub force: bool,
+
     /// Subnets for the control plane and nodes [default: the private subnets of `vpc`]
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub subnet_ids: Option<Vec<String>>,
@@ -80,6 +98,16 @@ pub struct Args {
     /// them the endpoint answers only inside the VPC
     #[arg(long, value_delimiter = ',', value_name = "CIDRS")]
     pub public_access_cidrs: Option<Vec<String>>,
+
+    /// Turn on EKS deletion protection (for a prod cluster): EKS, and mkeks --delete, refuse to
+    /// delete the cluster until it is lifted [default: off for a new cluster; an existing one keeps
+    /// its own]
+    #[arg(long, conflicts_with = "no_deletion_protection")]
+    pub deletion_protection: bool,
+
+    /// Lift EKS deletion protection (then --delete may delete the cluster)
+    #[arg(long)]
+    pub no_deletion_protection: bool,
 
     /// Do not create a KMS key for envelope encryption of Secrets
     #[arg(long)]
@@ -202,6 +230,11 @@ impl ResolveSpec for Spec {
             endpoint_access,
             public_access_cidrs,
             secrets_encryption: !args.no_secrets_encryption,
+            deletion_protection: match (args.deletion_protection, args.no_deletion_protection) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
             addons: resolve_addons(args, earlier.addons.as_ref().and_then(|a| a.as_object()), &name)?,
             name,
         })

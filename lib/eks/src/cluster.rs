@@ -90,6 +90,7 @@ pub async fn create(eks: &Client, spec: &Spec, role_arn: &str, key_arn: Option<&
         .logging(logging)
         .set_encryption_config(encryption)
         .access_config(access)
+        .set_deletion_protection(spec.deletion_protection)
         .set_tags(Some(tags(&spec.name)));
     let created =
         retry_new_role(|| async { request.clone().send().await.aws(format!("creating EKS cluster {}", spec.name)) })
@@ -126,10 +127,43 @@ pub fn check_compatible(cluster: &Cluster, spec: &Spec) -> Result<(), InputError
             spec.name, spec.version
         ))
         .hint(format!(
-            "mkeks does not upgrade clusters yet; leave --version out (or pass {version}) to keep it, or upgrade with the EKS console or API"
+            "leave --version out (or pass {version}) to keep it; to upgrade: mkeks --upgrade --to {}",
+            spec.version
         )));
     }
     Ok(())
+}
+
+/// Turns deletion protection on or off as `spec` asks, where the cluster has it otherwise; the
+/// cluster is UPDATING for a moment, which [`wait_active`] then covers.
+pub async fn set_deletion_protection(eks: &Client, cluster: &Cluster, spec: &Spec) -> anyhow::Result<()> {
+    let Some(wanted) = spec.deletion_protection else { return Ok(()) };
+    if cluster.deletion_protection().unwrap_or(false) == wanted {
+        return Ok(());
+    }
+    info!("turning deletion protection of EKS cluster {} {}", spec.name, if wanted { "on" } else { "off" });
+    eks.update_cluster_config()
+        .name(&spec.name)
+        .deletion_protection(wanted)
+        .send()
+        .await
+        .aws(format!("setting the deletion protection of EKS cluster {}", spec.name))?;
+    Ok(())
+}
+
+/// `--delete` stops before deleting anything when EKS would refuse the cluster itself.
+pub fn check_deletable(cluster: &Cluster) -> Result<(), InputError> {
+    if !cluster.deletion_protection().unwrap_or(false) {
+        return Ok(());
+    }
+    let name = cluster.name().unwrap_or_default();
+    Err(InputError::new(format!(
+        "EKS cluster {name} has deletion protection on: EKS refuses to delete it, so mkeks --delete deletes nothing"
+    ))
+    .hint(format!(
+        "if it is really to go, lift it first: mkeks --no-deletion-protection < doc (or aws eks update-cluster-config \
+         --name {name} --no-deletion-protection), then mkeks --delete again"
+    )))
 }
 
 pub async fn wait_active(eks: &Client, name: &str, timeout: Duration) -> anyhow::Result<Cluster> {

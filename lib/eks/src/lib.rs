@@ -5,7 +5,8 @@
 //! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`managed`]
 //!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter)
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
-//! - [`versions`]: the Kubernetes versions EKS offers, and the one a new cluster gets
+//! - [`versions`]: the Kubernetes versions EKS offers, and the one a new cluster gets;
+//!   [`upgrade`]: `--upgrade`, one minor at a time
 
 pub mod account;
 pub mod addons;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod names;
 pub mod plan;
 pub mod subnets;
+pub mod upgrade;
 pub mod versions;
 
 use std::time::Duration;
@@ -79,6 +81,10 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
         return delete_addons(aws, &spec, &region, doc, args.dry_run.on).await;
     }
     if args.delete.on {
+        // Before anything goes: EKS would refuse the cluster at the end, leaving it half torn down.
+        if let Some(c) = cluster::find(&aws.eks, &spec.name).await? {
+            cluster::check_deletable(&c)?;
+        }
         if args.dry_run.on {
             doc.set_nested("plan", "cluster", &plan::delete_plan(aws, &spec, &region).await?)?;
             return emit(&doc);
@@ -103,10 +109,31 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
         kubeconfig::check(path)?;
     }
     subnets::check(&aws.ec2, &spec).await?;
-    let existing = cluster::find(&aws.eks, &spec.name).await?;
+    let mut existing = cluster::find(&aws.eks, &spec.name).await?;
     let mut spec = spec;
+    let mut upgraded = None;
+    if args.upgrade {
+        let Some(c) = &existing else {
+            let message = format!("there is no EKS cluster {} to upgrade", spec.name);
+            return Err(ekskit_core::InputError::new(message).hint("create it first: mkeks without --upgrade").into());
+        };
+        let offered = versions::offered(&aws.eks).await?;
+        let target = upgrade::target(offered.as_deref(), c.version().unwrap_or_default(), args.to.as_deref())?;
+        if args.dry_run.on {
+            let steps = upgrade::plan(&aws.eks, &spec.name, &target).await?;
+            spec.version = target;
+            let mut plan = plan::create_plan(aws, &spec, &region).await?;
+            plan.actions = steps.into_iter().chain(plan.actions).collect();
+            doc.set_nested("plan", "cluster", &plan)?;
+            return emit(&doc);
+        }
+        let opts = upgrade::Options { force: args.force, timeout: args.timeout.limit };
+        upgraded = Some(upgrade::run(&aws.eks, &spec.name, &target, &opts).await?);
+        existing = cluster::find(&aws.eks, &spec.name).await?;
+    }
     spec.version = match &existing {
         // A re-run without a version keeps the cluster's; one with another is refused below.
+        Some(c) if args.upgrade => c.version().unwrap_or_default().to_owned(),
         Some(c) => asked.unwrap_or_else(|| c.version().unwrap_or_default().to_owned()),
         None => versions::choose(versions::offered(&aws.eks).await?.as_deref(), asked.as_deref())?,
     };
@@ -125,8 +152,9 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     let node_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Node, &trust).await?;
     let ebs_csi_role = iam::ensure(&aws.iam, &spec.name, RoleKind::EbsCsi, &trust).await?;
     let key = if spec.secrets_encryption { Some(kms::ensure(&aws.kms, &spec.name).await?) } else { None };
-    if existing.is_none() {
-        cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?;
+    match &existing {
+        None => cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?,
+        Some(c) => cluster::set_deletion_protection(&aws.eks, c, &spec).await?,
     }
     let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
     managed::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
@@ -152,6 +180,7 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     let mut out = cluster_doc(&spec, &region, &active, &node_group, roles, key);
     out.managed_addons = managed_addons;
     out.addons = addons;
+    out.upgrade = upgraded;
     info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
     if let Some(path) = &args.kubeconfig {
         let entry = kubeconfig::Entry {
@@ -258,9 +287,11 @@ fn cluster_doc(
         security_group: text(c.resources_vpc_config().and_then(|v| v.cluster_security_group_id())),
         subnet_ids: c.resources_vpc_config().map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
         roles,
+        deletion_protection: c.deletion_protection().unwrap_or(false),
         secrets_key: key,
         managed_addons: Vec::new(),
         addons: Default::default(),
+        upgrade: None,
         node_group: NodeGroupDoc {
             name: text(ng.nodegroup_name()),
             arn: text(ng.nodegroup_arn()),
@@ -268,6 +299,7 @@ fn cluster_doc(
             scaling: cluster::scaling_of(ng).unwrap_or(spec.nodes),
             instance_types: ng.instance_types().to_vec(),
             ami_type: ng.ami_type().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+            version: text(ng.version()),
             launch_template: ng.launch_template().map(|t| LaunchTemplateDoc {
                 id: text(t.id()),
                 name: text(t.name()),

@@ -29,13 +29,19 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         let exists = kms::find(kms_client, &spec.name).await?.is_some();
         actions.push(PlannedAction::create_or_keep(exists, "kms-key", &kms::alias(&spec.name), None));
     }
-    let exists = cluster::find(eks, &spec.name).await?.is_some();
+    let found = cluster::find(eks, &spec.name).await?;
+    let exists = found.is_some();
     actions.push(PlannedAction::create_or_keep(
         exists,
         "cluster",
         &spec.name,
         Some(format!("Kubernetes {}", spec.version)),
     ));
+    let protected = found.as_ref().map(|c| c.deletion_protection().unwrap_or(false));
+    if let Some(wanted) = spec.deletion_protection.filter(|w| protected.is_some_and(|p| p != *w)) {
+        let detail = format!("deletion protection {}", if wanted { "on" } else { "off" });
+        actions.push(PlannedAction::new(Action::Update, "cluster-config", &spec.name, Some(detail)));
+    }
     for name in managed::ADDONS {
         let there = exists && managed::find(eks, &spec.name, name).await?.is_some();
         actions.push(PlannedAction::create_or_keep(there, "addon", name, None));

@@ -69,7 +69,7 @@ pub fn choose(offered: Option<&[Offered]>, asked: Option<&str>) -> Result<String
 }
 
 /// `1.36` → 36, for ordering; anything else sorts first.
-fn minor(version: &str) -> u32 {
+pub fn minor(version: &str) -> u32 {
     version.strip_prefix("1.").and_then(|m| m.parse().ok()).unwrap_or(0)
 }
 

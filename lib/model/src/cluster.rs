@@ -27,6 +27,9 @@ pub struct ClusterDoc {
     pub security_group: String,
     pub subnet_ids: Vec<String>,
     pub roles: RolesDoc,
+    /// EKS refuses to delete the cluster while this is on (`--deletion-protection`).
+    #[serde(default)]
+    pub deletion_protection: bool,
     /// KMS key encrypting Secrets; absent with --no-secrets-encryption.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<String>,
@@ -35,6 +38,27 @@ pub struct ClusterDoc {
     pub managed_addons: Vec<ManagedAddonDoc>,
     /// The add-ons set up with `--addon`, by name: what their charts and manifests need.
     pub addons: std::collections::BTreeMap<String, AddonDoc>,
+    /// What `--upgrade` found and left; absent from other runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeDoc>,
+}
+
+/// `cluster.upgrade`: the versions when `mkeks --upgrade` started (a resumed upgrade: where the
+/// killed one had got to) and when it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UpgradeDoc {
+    pub from: VersionsDoc,
+    pub to: VersionsDoc,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VersionsDoc {
+    /// The control plane's Kubernetes version, e.g. `1.36`.
+    pub control_plane: String,
+    /// Each EKS managed add-on's version, by name.
+    pub addons: std::collections::BTreeMap<String, String>,
+    /// Each managed node group's Kubernetes version, by name.
+    pub node_groups: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -53,6 +77,9 @@ pub struct NodeGroupDoc {
     pub scaling: Scaling,
     pub instance_types: Vec<String>,
     pub ami_type: String,
+    /// The nodes' Kubernetes version (the control plane's, once an upgrade has rolled them).
+    #[serde(default)]
+    pub version: String,
     /// The launch template the instances start from (IMDSv2 only, hop limit 1). Absent for a node
     /// group made before mkeks gave it one: EKS cannot add one in place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,8 +99,11 @@ pub struct LaunchTemplateDoc {
 pub struct PlanDoc {
     pub region: String,
     pub spec: Spec,
-    /// Kinds: `iam-role`, `kms-key`, `cluster`, `addon`, `launch-template`, `node-group`,
-    /// `pod-identity-association`, `access-entry`, `sqs-queue`, `event-rule`.
+    /// Kinds: `iam-role`, `kms-key`, `cluster`, `cluster-config` (deletion protection turned on
+    /// or off), `addon`, `launch-template`, `node-group`,
+    /// `pod-identity-association`, `access-entry`, `sqs-queue`, `event-rule`; with `--upgrade`
+    /// first its steps, in order: `upgrade-insights`, `cluster-version`, `addon-version`,
+    /// `node-group-version`.
     pub actions: Vec<PlannedAction>,
 }
 
@@ -158,6 +188,10 @@ pub struct Spec {
     pub public_access_cidrs: Vec<String>,
     pub secrets_encryption: bool,
     pub addons: AddonsSpec,
+    /// EKS deletion protection: on or off as `--deletion-protection` / `--no-deletion-protection`
+    /// say; absent: a new cluster has it off, an existing one keeps what it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
 }
 
 /// An add-on whose AWS side mkeks manages.

@@ -19,6 +19,8 @@ pub enum Action {
     Delete,
     /// An existing resource given by a flag, used as it is.
     Use,
+    /// Read and checked before the steps after it, changing nothing (e.g. upgrade insights).
+    Check,
 }
 
 impl Action {
@@ -35,6 +37,7 @@ impl Action {
             Action::Update => "update",
             Action::Delete => "delete",
             Action::Use => "use",
+            Action::Check => "check",
         }
     }
 }
