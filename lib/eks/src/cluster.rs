@@ -207,9 +207,14 @@ pub(crate) fn issue_text(code: Option<&str>, message: Option<&str>, resources: &
     text
 }
 
+/// mkeks' own node group, when it exists.
 pub async fn find_node_group(eks: &Client, stack: &str) -> anyhow::Result<Option<Nodegroup>> {
-    let name = node_group_name(stack);
-    let out = eks.describe_nodegroup().cluster_name(stack).nodegroup_name(&name).send().await;
+    find_node_group_named(eks, stack, &node_group_name(stack)).await
+}
+
+/// Node group `name` of `cluster` (any, e.g. one `--upgrade` rolls), when it exists.
+pub async fn find_node_group_named(eks: &Client, cluster: &str, name: &str) -> anyhow::Result<Option<Nodegroup>> {
+    let out = eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await;
     match out.aws(format!("reading node group {name}")) {
         Ok(out) => Ok(out.nodegroup),
         Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => Ok(None),
@@ -270,9 +275,19 @@ pub async fn resize_node_group(eks: &Client, stack: &str, to: Scaling) -> anyhow
 }
 
 pub async fn wait_node_group(eks: &Client, stack: &str, timeout: Duration) -> anyhow::Result<Nodegroup> {
-    let name = node_group_name(stack);
+    wait_node_group_named(eks, stack, &node_group_name(stack), timeout).await
+}
+
+/// Waits for node group `name` of `cluster` to be ACTIVE (one whose last update failed is ACTIVE
+/// again, at its old version: ready too).
+pub async fn wait_node_group_named(
+    eks: &Client,
+    cluster: &str,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<Nodegroup> {
     until(&format!("node group {name}"), "ACTIVE", timeout, backoff(), || async {
-        Ok::<_, anyhow::Error>(node_group_state(find_node_group(eks, stack).await?))
+        Ok::<_, anyhow::Error>(node_group_state(find_node_group_named(eks, cluster, name).await?))
     })
     .await
 }

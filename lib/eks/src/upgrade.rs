@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_eks::Client;
-use aws_sdk_eks::types::{
-    Category, Cluster, InsightStatusValue, InsightsFilter, Nodegroup, ResolveConflicts, Update, UpdateStatus,
-};
+use aws_sdk_eks::types::{Category, InsightStatusValue, InsightsFilter, ResolveConflicts, Update, UpdateStatus};
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::wait::{Backoff, Check, until};
 use ekskit_core::{Hinted, InputError};
@@ -70,7 +68,7 @@ pub async fn run(eks: &Client, name: &str, target: &str, opts: &Options) -> anyh
     info!("upgrading EKS cluster {name} from Kubernetes {} to {target}", from.control_plane);
     loop {
         // A killed run may have left an update going: the cluster is UPDATING until it is done.
-        let cluster = join_cluster_update(eks, name, opts.timeout).await?;
+        let cluster = cluster::wait_active(eks, name, opts.timeout).await?;
         let current = cluster.version().unwrap_or_default().to_owned();
         finish_minor(eks, name, &current, opts).await?;
         if versions::minor(&current) >= versions::minor(target) {
@@ -86,11 +84,6 @@ pub async fn run(eks: &Client, name: &str, target: &str, opts: &Options) -> anyh
     let to = read_versions(eks, name).await?;
     info!("EKS cluster {name} runs Kubernetes {} with its add-ons and node groups", to.control_plane);
     Ok(UpgradeDoc { from, to })
-}
-
-/// The cluster, once no update is going on it (ACTIVE).
-async fn join_cluster_update(eks: &Client, name: &str, timeout: Duration) -> anyhow::Result<Cluster> {
-    cluster::wait_active(eks, name, timeout).await
 }
 
 /// What the cluster's minor `version` still lacks: add-ons at their default for it, node groups
@@ -115,7 +108,7 @@ async fn finish_minor(eks: &Client, name: &str, version: &str, opts: &Options) -
         wait_update(eks, name, Scope::Addon(&addon), update, opts.timeout).await?;
     }
     for ng in list_node_groups(eks, name).await? {
-        let found = wait_node_group(eks, name, &ng, opts.timeout).await?;
+        let found = cluster::wait_node_group_named(eks, name, &ng, opts.timeout).await?;
         let have = found.version().unwrap_or_default();
         if versions::minor(have) >= versions::minor(version) {
             continue;
@@ -148,12 +141,10 @@ async fn addon_target(eks: &Client, name: &str, have: &str, version: &str) -> an
             Some((v.addon_version()?.to_owned(), on.default_version()))
         })
         .collect();
-    Ok(pick_addon_version(&offered, have).or_else(|| {
-        if offered.is_empty() {
-            warn!("EKS offers no version of add-on {name} for Kubernetes {version}; it stays at {have}");
-        }
-        None
-    }))
+    if offered.is_empty() {
+        warn!("EKS offers no version of add-on {name} for Kubernetes {version}; it stays at {have}");
+    }
+    Ok(pick_addon_version(&offered, have))
 }
 
 /// The version to move to from `have`, given (version, is default) of those that run on the
@@ -272,15 +263,6 @@ fn update_state(update: Option<Update>) -> Check<()> {
         )),
         other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
     }
-}
-
-async fn wait_node_group(eks: &Client, cluster: &str, name: &str, timeout: Duration) -> anyhow::Result<Nodegroup> {
-    until(&format!("node group {name}"), "ACTIVE", timeout, backoff(), || async {
-        let out = eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(name).send().await;
-        // A node group whose last update failed is ACTIVE again, at its old version: ready.
-        Ok::<_, anyhow::Error>(cluster::node_group_state(out.aws(format!("reading node group {name}"))?.nodegroup))
-    })
-    .await
 }
 
 async fn list_addons(eks: &Client, cluster: &str) -> anyhow::Result<Vec<String>> {
