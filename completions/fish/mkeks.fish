@@ -17,6 +17,7 @@ cluster-autoscaler\t'Node group scaling, by auto-discovery tags'
 karpenter\t'Node provisioning, with an interruption queue'"
 complete -c mkeks -l hosted-zone-id -d 'cert-manager: the Route53 hosted zone DNS-01 challenges are answered in (it or --any-hosted-zone is needed with --addon cert-manager)' -r
 complete -c mkeks -l secrets-prefix -d 'external-secrets: the Secrets Manager name prefix it may read [default: ekskit/<name>/]' -r
+complete -c mkeks -l secrets-namespace -d 'external-secrets: a namespace that gets a SecretStore of its own, reading only <PREFIX><NAMESPACE>/ (repeatable or comma-separated; replaces the earlier list) [default: the document\'s, else argocd,comments-dev,comments-prod]' -r
 complete -c mkeks -l timeout -d 'Longest wait for one resource to change state (e.g. 25m)' -r
 complete -c mkeks -l kubeconfig -d 'Merge the cluster into this kubeconfig (its user runs `aws eks get-token`; no token is stored)' -r -F
 complete -c mkeks -l region -d 'AWS region [default: from the stdin document, then AWS_REGION, then the profile]' -r

@@ -21,6 +21,8 @@ const ADDONS: [&str; 5] =
 const DIRS: [&str; 6] =
     ["aws-load-balancer-controller", "cert-manager", "external-secrets", "cluster-autoscaler", "karpenter", "gateway"];
 const ENVIRONMENTS: [&str; 2] = ["dev", "prod"];
+/// The namespaces mkeks makes external-secrets stores for by default (DEFAULT_SECRET_NAMESPACES).
+const SECRET_NAMESPACES: [&str; 3] = ["argocd", "comments-dev", "comments-prod"];
 
 fn env() -> &'static BTreeMap<String, String> {
     stack_env(&["kube", "gitops"])
@@ -48,7 +50,7 @@ fn contract_keys(addon: &str) -> Vec<&'static str> {
     keys.extend(match addon {
         "aws-load-balancer-controller" => vec!["vpc_id", "vpc_cidr", "cluster_subnet_cidrs"],
         "cert-manager" => vec!["hosted_zone_id", "dns_zone"],
-        "external-secrets" => vec!["secrets_prefix"],
+        "external-secrets" => vec!["secrets_prefix", "secret_stores"],
         "cluster-autoscaler" => vec!["node_group"],
         "karpenter" => vec!["node_role_arn", "node_role_name", "interruption_queue", "discovery_tag_value"],
         _ => vec![],
@@ -70,7 +72,17 @@ fn document(cluster: &str) -> Value {
             "aws-load-balancer-controller" => json!({"vpc_id": "vpc-0a1b2c3d4e5f", "vpc_cidr": "10.0.0.0/16",
                                                      "cluster_subnet_cidrs": ["10.0.64.0/19", "10.0.96.0/19"]}),
             "cert-manager" => json!({"hosted_zone_id": "Z0EXAMPLEZONE", "dns_zone": "shop.example.org"}),
-            "external-secrets" => json!({"secrets_prefix": format!("ekskit/{cluster}/")}),
+            "external-secrets" => {
+                let stores: serde_json::Map<String, Value> = SECRET_NAMESPACES
+                    .iter()
+                    .map(|ns| {
+                        let store = json!({"role_arn": format!("arn:aws:iam::aws-account:role/ekskit/{cluster}/secrets/{cluster}-{ns}"),
+                                           "role_name": format!("{cluster}-{ns}"), "prefix": format!("ekskit/{cluster}/{ns}/")});
+                        (ns.to_string(), store)
+                    })
+                    .collect();
+                json!({"secrets_prefix": format!("ekskit/{cluster}/"), "secret_stores": stores})
+            }
             "cluster-autoscaler" => json!({"node_group": format!("{cluster}-nodes")}),
             _ => json!({"node_role_arn": format!("arn:aws:iam::aws-account:role/{cluster}-node"),
                         "node_role_name": format!("{cluster}-node"),
@@ -171,6 +183,10 @@ fn each_overlay_renders_with_contract_placeholders_only_and_pinned_versions() {
                         let own = *addon == dir || gateway;
                         own && contract_keys(addon).contains(key)
                     }
+                    // A store's role and prefix, of a namespace mkeks makes a store for.
+                    ["cluster", "addons", "external-secrets", "secret_stores", namespace, "role_arn" | "prefix"] => {
+                        dir == "external-secrets" && SECRET_NAMESPACES.contains(namespace)
+                    }
                     ["cluster", "name" | "region"] | ["gitops", "repo_url"] => true,
                     _ => false,
                 };
@@ -219,6 +235,50 @@ fn each_overlay_renders_with_contract_placeholders_only_and_pinned_versions() {
     assert_eq!(dev["template"]["spec"]["requirements"][2]["values"], json!(["spot", "on-demand"]));
 }
 
+/// Every ExternalSecret reads through the SecretStore of its own namespace, whose role is that
+/// namespace's store role, and only names below that namespace's prefix: no ClusterSecretStore
+/// lets one namespace read another's secrets (comments-dev the prod database, or Argo CD's token).
+#[test]
+fn each_namespace_reads_its_secrets_through_a_store_of_its_own() {
+    for environment in ENVIRONMENTS {
+        let objects = objects(&render("external-secrets", environment));
+        let kind = |k: &'static str| objects.iter().filter(move |o| o["kind"] == k);
+        assert_eq!(kind("ClusterSecretStore").count(), 0, "{environment}: no store shared across namespaces");
+        let stores: BTreeMap<(String, String), &Value> = kind("SecretStore")
+            .map(|o| {
+                let meta = &o["metadata"];
+                ((meta["namespace"].as_str().unwrap().to_owned(), meta["name"].as_str().unwrap().to_owned()), o)
+            })
+            .collect();
+        let namespaces: BTreeSet<&str> = stores.keys().map(|(ns, _)| ns.as_str()).collect();
+        assert_eq!(namespaces, SECRET_NAMESPACES.into_iter().collect(), "{environment}: a store per namespace");
+        for ((namespace, _), store) in &stores {
+            let own = format!("${{cluster.addons.external-secrets.secret_stores.{namespace}.role_arn}}");
+            assert_eq!(store["spec"]["provider"]["aws"]["role"], own.as_str(), "{namespace}: its own role");
+            assert!(store["spec"]["provider"]["aws"]["auth"].is_null(), "{namespace}: no static credentials");
+        }
+        let secrets: Vec<&Value> = kind("ExternalSecret").collect();
+        assert!(secrets.len() >= 3, "{environment}: both databases and Argo CD's token");
+        for secret in secrets {
+            let namespace = secret["metadata"]["namespace"].as_str().unwrap();
+            let store = &secret["spec"]["secretStoreRef"];
+            assert_eq!(store["kind"], "SecretStore", "{namespace}: {secret}");
+            let key = (namespace.to_owned(), store["name"].as_str().unwrap().to_owned());
+            assert!(stores.contains_key(&key), "{namespace}: its store is in its own namespace");
+            let prefix = format!("${{cluster.addons.external-secrets.secret_stores.{namespace}.prefix}}");
+            for entry in secret["spec"]["data"].as_array().unwrap() {
+                let name = entry["remoteRef"]["key"].as_str().unwrap();
+                assert!(name.starts_with(&prefix) && !name[prefix.len()..].contains("${"), "{namespace}: {name}");
+            }
+        }
+    }
+    // The operator's RBAC is not aggregated to edit: a namespace's editors make no store that
+    // names another namespace's role.
+    let application = objects(&render("external-secrets", "dev")).into_iter().find(|o| o["kind"] == "Application");
+    let values = &application.unwrap()["spec"]["source"]["helm"]["valuesObject"];
+    assert_eq!(values["rbac"]["aggregateToEdit"], false);
+}
+
 /// The CRDs of the pinned versions, as devstack fetched them (and Argo CD's, for the
 /// Applications); the directory names carry the version, which must be versions.env's.
 fn install_crds() {
@@ -248,7 +308,14 @@ fn is_lbc_kind(object: &Value) -> bool {
 fn the_api_server_takes_every_overlay_after_the_pinned_crds() {
     install_crds();
     let id = unique_stack("addons");
-    let document = document(&id).to_string();
+    let (dev_ns, prod_ns, gw_ns) = (format!("{id}-dev"), format!("{id}-prod"), format!("{id}-gw"));
+    // The environments' namespaces are this run's own, so are their stores' keys.
+    let mut document = document(&id);
+    let stores = &mut document["cluster"]["addons"]["external-secrets"]["secret_stores"];
+    for (name, renamed) in [("comments-dev", &dev_ns), ("comments-prod", &prod_ns)] {
+        stores[renamed.as_str()] = stores[name].clone();
+    }
+    let document = document.to_string();
     let setup = |ns: &[&str]| {
         ns.iter()
             .map(|n| format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {n}}}\n---\n"))
@@ -258,7 +325,6 @@ fn the_api_server_takes_every_overlay_after_the_pinned_crds() {
     // and the Gateway's namespace get names of this run only.
     let out = kapply(&["-f", "-"], Some(&setup(&["argocd"])));
     assert!(out.status.success(), "{}", stderr(&out));
-    let (dev_ns, prod_ns, gw_ns) = (format!("{id}-dev"), format!("{id}-prod"), format!("{id}-gw"));
     let namespaces = setup(&[&dev_ns, &prod_ns]);
     let out = kapply(&["-f", "-"], Some(&namespaces));
     assert!(out.status.success(), "{}", stderr(&out));

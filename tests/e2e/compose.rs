@@ -204,8 +204,14 @@ fn up_deploy_release_and_down_run_the_gitops_loop_for_real() {
     }
     let addons: Vec<&String> = doc["cluster"]["addons"].as_object().unwrap().keys().collect();
     assert_eq!(addons, ["cert-manager", "external-secrets", "karpenter"]);
-    let store = kubectl(&["get", "clustersecretstores.external-secrets.io", "-o", "name"]);
-    assert!(store.contains("clustersecretstore"), "the add-ons' objects are applied: {store}");
+    // The add-ons' objects are applied: each namespace's store assumes the role mkeks made for it.
+    let stores = doc["cluster"]["addons"]["external-secrets"]["secret_stores"].as_object().unwrap();
+    assert_eq!(stores.keys().collect::<Vec<_>>(), ["argocd", "comments-dev", "comments-prod"]);
+    for (namespace, store) in stores {
+        let path = "jsonpath={.spec.provider.aws.role}";
+        let role = kubectl(&["get", "secretstores.external-secrets.io/secrets-manager", "-n", namespace, "-o", path]);
+        assert_eq!(role, store["role_arn"].as_str().unwrap(), "{namespace}'s SecretStore");
+    }
     assert_eq!(served_revision(&app).as_deref(), Some(first.as_str()), "the Pods serve the first release");
     let created = curl(&[
         "-H",

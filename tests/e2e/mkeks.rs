@@ -42,7 +42,9 @@ fn owned(stack: &str) -> Vec<String> {
                 found.push(format!("launch-template {}", t.launch_template_name().unwrap()));
             }
         }
-        for role in iam.list_roles().send().await.unwrap().roles() {
+        let mut roles = iam.list_roles().into_paginator().items().send();
+        while let Some(role) = roles.next().await {
+            let role = role.unwrap();
             if role.role_name().starts_with(&format!("ekskit-{stack}-")) {
                 found.push(format!("iam-role {}", role.role_name()));
             }
@@ -439,6 +441,27 @@ fn bad_input_is_exit_2_and_creates_nothing() {
             "not a Secrets Manager name prefix",
         ),
         (
+            "a secrets namespace that is not a namespace name",
+            vec![
+                "--name",
+                &stack,
+                "--subnet-ids",
+                "subnet-a,subnet-b",
+                "--addon",
+                "external-secrets",
+                "--secrets-namespace",
+                "comments-dev,Team_A",
+            ],
+            None,
+            "`Team_A` is not a Kubernetes namespace name",
+        ),
+        (
+            "a secrets namespace without external-secrets",
+            vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--secrets-namespace", "team-a"],
+            None,
+            "--secrets-namespace is for external-secrets",
+        ),
+        (
             "a kubeconfig that is not one",
             vec!["--name", &stack, "--subnet-ids", "subnet-a,subnet-b", "--kubeconfig", "/etc/hostname"],
             None,
@@ -536,12 +559,21 @@ fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
             let policy = iam.get_role_policy().role_name(role_name).policy_name("ekskit-addon").send().await.unwrap();
             let policy = urlencoding_decode(policy.policy_document());
             match name.as_str() {
-                "external-secrets" => assert!(policy.contains(&format!(":secret:ekskit/{stack}/*")), "{policy}"),
+                // It reads nothing itself: it may only assume the stores' roles.
+                "external-secrets" => assert_eq!(
+                    serde_json::from_str::<Value>(&policy).unwrap()["Statement"],
+                    json!([{"Sid": "AssumeTheStoresReaderRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Resource": format!("arn:aws:iam::{}:role/ekskit/{stack}/secrets/*", env()["EKSKIT_AWS_ACCOUNT"])}])
+                ),
                 "cert-manager" => assert!(policy.contains(&format!("hostedzone/{zone}")), "{policy}"),
                 "karpenter" => assert!(policy.contains(&format!(":{queue}")), "{policy}"),
                 _ => assert!(policy.contains(&stack), "{name}: {policy}"),
             }
         }
+        // A store role per namespace, under the stack's path, that only the controller's role may
+        // assume and that reads only below the namespace's prefix.
+        let controller = addons["external-secrets"]["role_arn"].as_str().unwrap();
+        assert_stores(&iam, &stack, controller, &addons["external-secrets"]).await;
         // One association per add-on (plus the EBS CSI driver's), to the add-on's role.
         let listed = eks.list_pod_identity_associations().cluster_name(&stack).send().await.unwrap();
         assert_eq!(listed.associations().len(), 6);
@@ -582,6 +614,43 @@ fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
     assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
     assert_eq!(ok(&again)["cluster"], doc["cluster"]);
 
+    // Other namespaces for the stores: the new one's role is made, the others' go (planned first).
+    let teams = ["--secrets-namespace", "team-a,comments-prod"];
+    let plan = ok(&mkeks(&[&teams[..], &["--dry-run"]].concat(), Some(&doc.to_string())));
+    let steps: Vec<String> = plan["plan"]["cluster"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"].as_str().unwrap().contains("-secrets-"))
+        .map(|a| format!("{} {}", a["action"].as_str().unwrap(), a["name"].as_str().unwrap()))
+        .collect();
+    let role = |ns: &str| format!("ekskit-{stack}-secrets-{ns}");
+    assert_eq!(
+        steps,
+        [
+            format!("keep {}", role("comments-prod")),
+            format!("create {}", role("team-a")),
+            format!("delete {}", role("argocd")),
+            format!("delete {}", role("comments-dev")),
+        ]
+    );
+    let doc = ok(&mkeks(&teams, Some(&doc.to_string())));
+    let stores = &doc["cluster"]["addons"]["external-secrets"];
+    assert_eq!(stores["secret_stores"].as_object().unwrap().keys().collect::<Vec<_>>(), ["comments-prod", "team-a"]);
+    block_on(assert_stores(&iam, &stack, stores["role_arn"].as_str().unwrap(), stores));
+    // A re-run keeps them, from the document or from AWS alone.
+    let again = ok(&mkeks(&[], Some(&doc.to_string())));
+    assert_eq!(again["cluster"], doc["cluster"]);
+    let subnets =
+        doc["cluster"]["subnet_ids"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect::<Vec<_>>();
+    let bare = ["--name", &stack, "--subnet-ids", &subnets.join(",")];
+    // Without the document, cert-manager's zone is unknown: refused rather than widened.
+    let widened = mkeks(&bare, None);
+    assert_eq!(widened.status.code(), Some(2), "{}", stderr(&widened));
+    assert!(stderr(&widened).contains("names no hosted zone"), "{}", stderr(&widened));
+    let bare = ok(&mkeks(&[&bare[..], &["--addon", "cert-manager", "--hosted-zone-id", &zone]].concat(), None));
+    assert_eq!(bare["cluster"]["addons"], doc["cluster"]["addons"]);
+
     // One add-on goes; the others and the cluster stay.
     let fewer = ok(&mkeks(&["--delete", "--addon", "karpenter"], Some(&doc.to_string())));
     assert!(fewer["cluster"]["addons"].get("karpenter").is_none());
@@ -607,6 +676,37 @@ fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
     let mut cmd = tool("mkvpc", env());
     cmd.args(["--delete"]);
     ok(&run(cmd, Some(&vpc.to_string())));
+}
+
+/// The stores' roles IAM holds under the stack's path are exactly the document's: each trusted by
+/// the controller's role alone, reading only below its namespace's prefix, tagged.
+async fn assert_stores(iam: &aws_sdk_iam::Client, stack: &str, controller: &str, doc: &Value) {
+    let stores = doc["secret_stores"].as_object().unwrap();
+    let listed = iam.list_roles().path_prefix(format!("/ekskit/{stack}/secrets/")).send().await.unwrap();
+    let mut names: Vec<&str> = listed.roles().iter().map(|r| r.role_name()).collect();
+    names.sort();
+    let wanted: Vec<&str> = stores.values().map(|s| s["role_name"].as_str().unwrap()).collect();
+    assert_eq!(names, wanted);
+    for (namespace, store) in stores {
+        let name = store["role_name"].as_str().unwrap();
+        let role = iam.get_role().role_name(name).send().await.unwrap().role.unwrap();
+        assert_eq!(role.arn(), store["role_arn"].as_str().unwrap());
+        assert!(role.tags().iter().any(|t| t.key() == "ekskit.io/stack" && t.value() == stack), "{name}");
+        let trust: Value =
+            serde_json::from_str(&urlencoding_decode(role.assume_role_policy_document().unwrap())).unwrap();
+        assert_eq!(
+            trust["Statement"],
+            json!([{"Effect": "Allow", "Principal": {"AWS": controller}, "Action": "sts:AssumeRole"}])
+        );
+        let prefix = format!("{}{namespace}/", doc["secrets_prefix"].as_str().unwrap());
+        assert_eq!(store["prefix"], prefix.as_str());
+        let policy = iam.get_role_policy().role_name(name).policy_name("ekskit-secret-store").send().await.unwrap();
+        let policy: Value = serde_json::from_str(&urlencoding_decode(policy.policy_document())).unwrap();
+        let account = &env()["EKSKIT_AWS_ACCOUNT"];
+        let resource = format!("arn:aws:secretsmanager:{REGION}:{account}:secret:{prefix}*");
+        assert_eq!(policy["Statement"][0]["Resource"], resource.as_str(), "{name}");
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 1, "{name}");
+    }
 }
 
 /// IAM returns policy documents percent-encoded.

@@ -37,19 +37,26 @@ pub struct NewRole<'a> {
     pub tool: &'a str,
     pub trust_policy: &'a str,
     pub description: &'a str,
+    /// The IAM path (`/` for most); a path names a group of roles in one policy ARN.
+    pub path: &'a str,
+    /// Tags besides the ownership tags.
+    pub tags: &'a [(&'a str, &'a str)],
 }
 
 /// Creates the role; returns it and whether this call made it (false: someone made it first).
 pub async fn create_owned_role(iam: &Client, new: &NewRole<'_>) -> anyhow::Result<(Role, bool)> {
     let name = new.name;
     info!("creating IAM role {name}");
+    let extra = new.tags.iter().map(|&(k, v)| (k.to_owned(), v.to_owned()));
     let tags: Vec<Tag> = ownership_tags(new.stack, new.tool)
         .into_iter()
+        .chain(extra)
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<_, _>>()?;
     let created = iam
         .create_role()
         .role_name(name)
+        .path(new.path)
         .assume_role_policy_document(new.trust_policy)
         .description(new.description)
         .set_tags(Some(tags))

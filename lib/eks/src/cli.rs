@@ -1,5 +1,7 @@
 //! mkeks' flags, and how flags and the stdin document resolve into one [`Spec`].
 
+use std::collections::BTreeSet;
+
 use clap::Parser;
 use ekskit_aws::AwsArgs;
 use ekskit_core::cli::{Delete, DryRun, ExitCodes, GlobalArgs, StdinDash, Timeout, after_help, for_arg};
@@ -131,6 +133,12 @@ pub struct Args {
     /// external-secrets: the Secrets Manager name prefix it may read [default: ekskit/<name>/]
     #[arg(long, value_name = "PREFIX")]
     pub secrets_prefix: Option<String>,
+
+    /// external-secrets: a namespace that gets a SecretStore of its own, reading only
+    /// <PREFIX><NAMESPACE>/ (repeatable or comma-separated; replaces the earlier list)
+    /// [default: the document's, else argocd,comments-dev,comments-prod]
+    #[arg(long = "secrets-namespace", value_name = "NAMESPACE", value_delimiter = ',')]
+    pub secrets_namespaces: Vec<String>,
 
     #[command(flatten)]
     pub dry_run: DryRun,
@@ -271,7 +279,7 @@ fn resolve_addons(
     earlier: Option<&serde_json::Map<String, serde_json::Value>>,
     stack: &str,
 ) -> Result<AddonsSpec, InputError> {
-    let mut set: std::collections::BTreeSet<Addon> = args.addons.iter().copied().collect();
+    let mut set: BTreeSet<Addon> = args.addons.iter().copied().collect();
     let earlier_field = |addon: Addon, key: &str| {
         earlier.and_then(|m| m.get(addon.name())).and_then(|a| a.get(key)).and_then(|v| v.as_str()).map(str::to_owned)
     };
@@ -312,7 +320,23 @@ fn resolve_addons(
         .or_else(|| earlier_field(Addon::ExternalSecrets, "secrets_prefix"))
         .unwrap_or_else(|| format!("ekskit/{stack}/"));
     addons::check_secrets_prefix(&secrets_prefix)?;
-    Ok(AddonsSpec { addons: set, hosted_zone_id, any_hosted_zone, secrets_prefix })
+    if !args.secrets_namespaces.is_empty() && !set.contains(&Addon::ExternalSecrets) && !args.delete.on {
+        return Err(InputError::new("--secrets-namespace is for external-secrets, which is not set up")
+            .hint("add --addon external-secrets"));
+    }
+    let earlier_stores = earlier
+        .and_then(|m| m.get(Addon::ExternalSecrets.name()))
+        .and_then(|a| a.get("secret_stores"))
+        .and_then(|s| s.as_object())
+        .map(|s| s.keys().cloned().collect::<BTreeSet<_>>());
+    let secret_namespaces = match &args.secrets_namespaces[..] {
+        [] => earlier_stores,
+        given => Some(given.iter().map(|n| n.trim().to_owned()).collect()),
+    };
+    for namespace in secret_namespaces.iter().flatten() {
+        addons::secret_stores::check_namespace(namespace)?;
+    }
+    Ok(AddonsSpec { addons: set, hosted_zone_id, any_hosted_zone, secrets_prefix, secret_namespaces })
 }
 
 /// `1.35` and the like: major 1, a minor EKS could offer.

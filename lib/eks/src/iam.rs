@@ -175,6 +175,8 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, trust: &Trust<'_>
                 tool: TOOL,
                 trust_policy: &wanted.to_string(),
                 description: &format!("EKS {} role of ekskit stack {stack}", kind.suffix()),
+                path: "/",
+                tags: &[],
             };
             create_owned_role(iam, &new).await?.0.arn().to_owned()
         }

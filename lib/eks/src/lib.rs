@@ -111,6 +111,8 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     subnets::check(&aws.ec2, &spec).await?;
     let mut existing = cluster::find(&aws.eks, &spec.name).await?;
     let mut spec = spec;
+    spec.addons.addons.extend(addons::present(aws, &spec.name).await?);
+    addons::check_present(&spec.addons, &spec.name)?;
     let mut upgraded = None;
     if args.upgrade {
         let Some(c) = &existing else {
@@ -140,7 +142,6 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     if let Some(c) = &existing {
         cluster::check_compatible(c, &spec)?;
     }
-    spec.addons.addons.extend(addons::present(aws, &spec.name).await?);
     if args.dry_run.on {
         doc.set_nested("plan", "cluster", &plan::create_plan(aws, &spec, &region).await?)?;
         return emit(&doc);

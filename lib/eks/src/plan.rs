@@ -4,7 +4,7 @@
 use ekskit_core::Hinted;
 
 use crate::Clients;
-use crate::addons::{self, Addon, karpenter, pod_identity};
+use crate::addons::{self, Addon, karpenter, pod_identity, secret_stores};
 use crate::cli::Spec;
 use crate::cluster;
 use crate::iam::{self, RoleKind};
@@ -151,8 +151,8 @@ pub async fn delete_addons_plan(
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
 
-/// What deleting `only` removes besides IAM roles: associations and Karpenter's queue, rules
-/// and access entry.
+/// What deleting `only` removes besides the add-on roles: associations, Karpenter's queue,
+/// rules and access entry, external-secrets' store roles.
 async fn addon_parts_to_delete(
     aws: &Clients,
     spec: &Spec,
@@ -169,6 +169,12 @@ async fn addon_parts_to_delete(
             let parts = karpenter::plan(aws, &spec.name, cluster_exists).await?;
             let there = parts.into_iter().filter(|p| p.action == Action::Keep && p.kind != "iam-role");
             actions.extend(there.map(|p| PlannedAction { action: Action::Delete, ..p }));
+        }
+        if addon == Addon::ExternalSecrets {
+            for (namespace, name) in secret_stores::existing(&aws.iam, &spec.name).await? {
+                let detail = Some(format!("external-secrets store of {namespace}"));
+                actions.push(PlannedAction::new(Action::Delete, "iam-role", &name, detail));
+            }
         }
     }
     Ok(actions)

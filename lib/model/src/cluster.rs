@@ -263,6 +263,25 @@ pub struct AddonsSpec {
     pub any_hosted_zone: bool,
     /// external-secrets reads only secrets whose name starts with this.
     pub secrets_prefix: String,
+    /// external-secrets: the namespaces that get a SecretStore of their own, each reading only
+    /// `<secrets_prefix><namespace>/` (`--secrets-namespace`, else the document's). None: the
+    /// stores an earlier run made, else [`DEFAULT_SECRET_NAMESPACES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_namespaces: Option<std::collections::BTreeSet<String>>,
+}
+
+/// The namespaces `deploy/` keeps secrets for: Argo CD's repository token and each
+/// environment of the app. The default of `--secrets-namespace`.
+pub const DEFAULT_SECRET_NAMESPACES: [&str; 3] = ["argocd", "comments-dev", "comments-prod"];
+
+/// One namespace's SecretStore in `cluster.addons.external-secrets.secret_stores`: the role its
+/// SecretStore assumes (`spec.provider.aws.role`), which may read only below `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SecretStoreDoc {
+    pub role_arn: String,
+    pub role_name: String,
+    /// `<secrets_prefix><namespace>/`: the names this namespace's secrets start with.
+    pub prefix: String,
 }
 
 /// One add-on in `cluster.addons`: what its chart and manifests need to know.
@@ -290,9 +309,13 @@ pub struct AddonDoc {
     pub hosted_zone_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_zone: Option<String>,
-    /// external-secrets: the Secrets Manager name prefix it may read.
+    /// external-secrets: the Secrets Manager name prefix below which its stores read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_prefix: Option<String>,
+    /// external-secrets: one SecretStore per namespace, by namespace. The controller's own role
+    /// reads nothing; it may only assume these roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_stores: Option<std::collections::BTreeMap<String, SecretStoreDoc>>,
     /// cluster-autoscaler: the managed node group (EKS tags its Auto Scaling group for discovery).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_group: Option<String>,

@@ -111,6 +111,8 @@ pub async fn ensure(
                 tool: TOOL,
                 trust_policy: &trust.to_string(),
                 description: &kind.description(stack),
+                path: "/",
+                tags: &[],
             };
             create_owned_role(iam, &new).await?
         }

@@ -2,13 +2,15 @@
 //! role with a least-privilege inline policy ([`policy`]), trusted through EKS Pod Identity by
 //! exactly the add-on's namespace and service account ([`pod_identity`]), and what else the
 //! add-on needs from AWS (Karpenter's queue, rules, node role and access entry: [`karpenter`];
-//! the name of cert-manager's hosted zone).
+//! the name of cert-manager's hosted zone; external-secrets' per-namespace store roles:
+//! [`secret_stores`]).
 //! The cluster side (charts, CRDs, Gateway, issuers) lives in `deploy/addons/` and reads the
 //! `cluster.addons` key this writes.
 
 pub mod karpenter;
 pub mod pod_identity;
 pub mod policy;
+pub mod secret_stores;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,6 +48,19 @@ pub fn check_secrets_prefix(prefix: &str) -> Result<(), InputError> {
 }
 
 pub use crate::account::Account;
+
+/// An add-on found in AWS but named by neither flags nor document must not lose its scope:
+/// cert-manager's role would be widened to every hosted zone. Refused before anything changes.
+pub fn check_present(spec: &AddonsSpec, stack: &str) -> Result<(), InputError> {
+    if spec.addons.contains(&Addon::CertManager) && spec.hosted_zone_id.is_none() && !spec.any_hosted_zone {
+        let role = RoleKind::Addon(Addon::CertManager).role_name(stack);
+        return Err(InputError::new(format!(
+            "cert-manager is set up for {stack} (IAM role {role}), but this run names no hosted zone for it"
+        ))
+        .hint("pipe in the document of the earlier run, or pass --addon cert-manager --hosted-zone-id ID (or --any-hosted-zone)"));
+    }
+    Ok(())
+}
 
 /// Add-ons whose role exists from an earlier run: kept (and listed) even when this run's flags
 /// and document do not name them, so a re-run never drops one silently.
@@ -104,7 +119,7 @@ pub async fn ensure(
             }
             Addon::ExternalSecrets => {
                 doc.secrets_prefix = Some(spec.secrets_prefix.clone());
-                scope.secrets_prefix = Some(spec.secrets_prefix.clone());
+                scope.secret_stores_path = Some(secret_stores::path(stack));
             }
             // EKS tags a managed node group's Auto Scaling group for auto-discovery by itself
             // (k8s.io/cluster-autoscaler/enabled, k8s.io/cluster-autoscaler/<cluster>).
@@ -125,6 +140,16 @@ pub async fn ensure(
         let trust = iam::Trust { account: &account, cluster: stack };
         doc.role_arn = iam::ensure_with_policy(&aws.iam, stack, RoleKind::Addon(addon), &trust, &document).await?;
         doc.association_id = pod_identity::ensure(&aws.eks, stack, addon, &doc.role_arn).await?;
+        if addon == Addon::ExternalSecrets {
+            let stores = secret_stores::Stores {
+                stack,
+                account: &account,
+                controller_role_arn: &doc.role_arn,
+                secrets_prefix: &spec.secrets_prefix,
+            };
+            let asked = spec.secret_namespaces.as_ref();
+            doc.secret_stores = Some(secret_stores::ensure(&aws.iam, &stores, asked).await?);
+        }
         info!("add-on {}: role {} for {}/{}", addon.name(), doc.role_name, doc.namespace, doc.service_account);
         out.insert(addon.name().to_owned(), doc);
     }
@@ -140,6 +165,9 @@ pub async fn delete(aws: &Clients, stack: &str, addons: &[Addon], cluster_exists
         }
         if addon == Addon::Karpenter {
             gone.extend(karpenter::delete(aws, stack, cluster_exists).await?);
+        }
+        if addon == Addon::ExternalSecrets {
+            gone.extend(secret_stores::delete(&aws.iam, stack).await?);
         }
         if iam::delete(&aws.iam, stack, RoleKind::Addon(addon)).await? {
             gone.push(format!("iam-role {}", RoleKind::Addon(addon).role_name(stack)));
@@ -166,6 +194,9 @@ pub async fn plan(
         steps.push(step(association, "pod-identity-association", sa, None));
         if addon == Addon::Karpenter {
             steps.extend(karpenter::plan(aws, stack, cluster_exists).await?);
+        }
+        if addon == Addon::ExternalSecrets {
+            steps.extend(secret_stores::plan(&aws.iam, stack, spec.secret_namespaces.as_ref()).await?);
         }
     }
     Ok(steps)

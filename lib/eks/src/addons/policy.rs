@@ -1,6 +1,7 @@
 //! The add-on roles' inline policies: `lib/eks/policies/<addon>.json`, written after each
 //! upstream project's recommended policy and narrowed to this account, region and cluster
-//! (and Karpenter's queue and node role, cert-manager's zone, external-secrets' prefix).
+//! (and Karpenter's queue and node role, cert-manager's zone, external-secrets' stores: its
+//! controller may only assume their roles, each of which reads one namespace's prefix).
 //! The tests below hold every policy to the same least-privilege rules. Conditions use the tags
 //! the add-ons themselves put on what they create (elbv2.k8s.aws/cluster, kubernetes.io/cluster/..).
 
@@ -15,6 +16,9 @@ pub struct Scope {
     pub cluster: String,
     pub vpc_id: Option<String>,
     pub hosted_zone: Option<String>,
+    /// external-secrets: the controller's, the IAM path of the stores' roles; a store's, the
+    /// prefix of its namespace's secrets.
+    pub secret_stores_path: Option<String>,
     pub secrets_prefix: Option<String>,
     pub queue_arn: Option<String>,
     pub node_role_arn: Option<String>,
@@ -29,6 +33,7 @@ impl Scope {
             cluster: cluster.into(),
             vpc_id: None,
             hosted_zone: None,
+            secret_stores_path: None,
             secrets_prefix: None,
             queue_arn: None,
             node_role_arn: None,
@@ -48,8 +53,18 @@ fn template(addon: Addon) -> &'static str {
 
 /// The policy document for `addon`, compact JSON as IAM stores it.
 pub fn document(addon: Addon, scope: &Scope) -> anyhow::Result<String> {
-    let missing = |what: &str| anyhow::anyhow!("the {} policy needs {what}", addon.name());
-    let mut text = template(addon)
+    fill(addon.name(), template(addon), scope)
+}
+
+/// The policy of one external-secrets store's role: read below `scope.secrets_prefix` (the
+/// namespace's own prefix).
+pub fn store_document(scope: &Scope) -> anyhow::Result<String> {
+    fill("secret store", include_str!("../../policies/external-secrets-store.json"), scope)
+}
+
+fn fill(name: &str, template: &str, scope: &Scope) -> anyhow::Result<String> {
+    let missing = |what: &str| anyhow::anyhow!("the {name} policy needs {what}");
+    let mut text = template
         .replace("${Partition}", &scope.partition)
         .replace("${Region}", &scope.region)
         .replace("${Account}", &scope.account)
@@ -59,6 +74,7 @@ pub fn document(addon: Addon, scope: &Scope) -> anyhow::Result<String> {
     for (var, value, what) in [
         ("${VpcId}", &scope.vpc_id, "the cluster's VPC"),
         ("${SecretsPrefix}", &scope.secrets_prefix, "a secrets prefix"),
+        ("${SecretStoresPath}", &scope.secret_stores_path, "the IAM path of the stores' roles"),
         ("${QueueArn}", &scope.queue_arn, "the interruption queue"),
         ("${NodeRoleArn}", &scope.node_role_arn, "the node role"),
     ] {
@@ -81,6 +97,7 @@ mod tests {
             vpc_id: Some("vpc-0abc".into()),
             hosted_zone: Some("Z0ZONE".into()),
             secrets_prefix: Some("ekskit/demo/".into()),
+            secret_stores_path: Some("/ekskit/demo/secrets/".into()),
             queue_arn: Some("arn:aws:sqs:eu-west-1:000000000000:ekskit-demo-karpenter".into()),
             node_role_arn: Some("arn:aws:iam::000000000000:role/ekskit-demo-karpenter-node".into()),
             ..Scope::new(&account, "demo")
@@ -112,7 +129,7 @@ mod tests {
         match addon {
             Addon::AwsLoadBalancerController => &["ec2", "elasticloadbalancing", "acm", "iam"],
             Addon::CertManager => &["route53"],
-            Addon::ExternalSecrets => &["secretsmanager"],
+            Addon::ExternalSecrets => &["sts"],
             Addon::ClusterAutoscaler => &["autoscaling", "ec2", "eks"],
             Addon::Karpenter => &["ec2", "ssm", "pricing", "sqs", "iam", "eks"],
         }
@@ -178,10 +195,18 @@ mod tests {
     fn scopes_name_the_cluster_zone_prefix_queue_and_role() {
         let scope = scope();
         let text = |a| document(a, &scope).unwrap();
-        assert!(
-            text(Addon::ExternalSecrets).contains("arn:aws:secretsmanager:eu-west-1:000000000000:secret:ekskit/demo/*")
+        // The controller reads nothing itself: it may only assume the stores' roles.
+        assert_eq!(
+            statements(Addon::ExternalSecrets, &scope),
+            [serde_json::json!({"Sid": "AssumeTheStoresReaderRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+                                "Resource": "arn:aws:iam::000000000000:role/ekskit/demo/secrets/*"})]
         );
-        assert!(!text(Addon::ExternalSecrets).contains("PutSecretValue"), "read-only");
+        let store = Scope { secrets_prefix: Some("ekskit/demo/comments-dev/".into()), ..scope.clone() };
+        let store = store_document(&store).unwrap();
+        assert!(store.contains(
+            r#""Resource":"arn:aws:secretsmanager:eu-west-1:000000000000:secret:ekskit/demo/comments-dev/*""#
+        ));
+        assert!(!store.contains("PutSecretValue") && !store.contains("${"), "{store}");
         assert!(text(Addon::CertManager).contains("hostedzone/Z0ZONE"));
         assert!(text(Addon::CertManager).contains("_acme-challenge.*"));
         let karpenter = text(Addon::Karpenter);
