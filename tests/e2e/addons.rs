@@ -480,6 +480,79 @@ fn the_api_server_refuses_a_custom_resource_with_a_wrong_field() {
     }
 }
 
+/// The upstream files scripts/up applies by URL whose content the Go module proxy does not
+/// have (release assets; a module the proxy lacks): the only ones deploy/upstream.pins leaves out.
+const UNPINNED: [&str; 4] = [
+    "https://github.com/kubernetes-sigs/gateway-api/releases/download/",
+    "https://github.com/cert-manager/cert-manager/releases/download/",
+    "https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/v3.0.0/helm/aws-load-balancer-controller/crds/crds.yaml",
+    "https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/v3.0.0/helm/aws-load-balancer-controller/crds/gateway-crds.yaml",
+];
+
+/// deploy/upstream.pins: (URL, SHA-256, MODULE@VERSION, PATH) per line.
+fn pins() -> Vec<(String, String, String, String)> {
+    let text = std::fs::read_to_string(repo_root().join("deploy/upstream.pins")).unwrap();
+    let lines = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 3, "URL, SHA-256, source: {line}");
+            let (module, path) = fields[2].split_once(' ').unwrap();
+            (fields[0].to_owned(), fields[1].to_owned(), module.to_owned(), path.to_owned())
+        })
+        .collect()
+}
+
+/// Every upstream file scripts/up applies by URL carries a `#sha256=` pin (kapply checks the body
+/// before applying anything), but those [`UNPINNED`] names; and each pin is the SHA-256 of that
+/// file in its module's zip on the Go module proxy, where devstack takes its own copies from.
+#[test]
+fn scripts_up_pins_each_upstream_file_it_can_to_the_module_proxys_content() {
+    let pins = pins();
+    // The URLs scripts/up uses where devstack's copies are not there: the upstream ones.
+    let stack = unique_stack("pins");
+    let dir = repo_root().join(".ekskit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join(format!("{stack}.json"));
+    std::fs::write(&doc, document("demo").to_string()).unwrap();
+    let mut up = Command::new(repo_root().join("scripts/up"));
+    up.arg("--plan").envs(env()).env("STACK", &stack);
+    for copy in env().keys().filter(|k| k.ends_with("_CRDS")) {
+        up.env_remove(copy);
+    }
+    let out = up.output().unwrap();
+    std::fs::remove_file(doc).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = String::from_utf8(out.stdout).unwrap();
+    let mut urls: Vec<String> =
+        plan.split(['\t', '\n']).filter(|f| f.starts_with("https://")).map(str::to_owned).collect();
+    // Argo CD's install manifest, away from the local stack.
+    let up = std::fs::read_to_string(repo_root().join("scripts/up")).unwrap();
+    let at = up.find("https://raw.githubusercontent.com/argoproj/").expect("scripts/up's default ARGOCD_MANIFEST");
+    let argocd = &up[at..at + up[at..].find('}').unwrap()];
+    urls.push(format!("{argocd}#sha256="));
+    assert!(urls.len() >= 10, "{plan}");
+    for url in &urls {
+        match url.split_once("#sha256=") {
+            Some((bare, _)) => assert!(pins.iter().any(|p| p.0 == bare), "{bare} is not in deploy/upstream.pins"),
+            None => assert!(UNPINNED.iter().any(|u| url.starts_with(u)), "{url} has no pin"),
+        }
+        if let Some((bare, sha)) = url.split_once("#sha256=").filter(|(_, sha)| !sha.is_empty()) {
+            assert_eq!(pins.iter().find(|p| p.0 == bare).unwrap().1, sha, "{bare}");
+        }
+    }
+    for (url, sha, module, path) in &pins {
+        let zip = Command::new("go").args(["mod", "download", "-json", module]).output().unwrap();
+        let zip: Value =
+            serde_json::from_slice(&zip.stdout).unwrap_or_else(|e| panic!("go mod download {module}: {e}"));
+        let zip = zip["Zip"].as_str().unwrap_or_else(|| panic!("no zip of {module}: {zip}"));
+        let script = "unzip -p \"$1\" \"$2\" | sha256sum";
+        let hashed = Command::new("sh").args(["-c", script, "sh", zip, &format!("{module}/{path}")]).output().unwrap();
+        let hashed = String::from_utf8(hashed.stdout).unwrap();
+        assert_eq!(hashed.split_whitespace().next(), Some(sha.as_str()), "{url}: {module} {path}");
+    }
+}
+
 #[test]
 fn scripts_up_plan_picks_the_directories_of_the_documents_addons() {
     let stack = unique_stack("plan");
