@@ -29,6 +29,7 @@ complete -c mkeks -l upgrade -d 'Upgrade the cluster, one minor at a time: upgra
 complete -c mkeks -l force -d 'With --upgrade: go on past upgrade insights in ERROR, and roll nodes even where a PodDisruptionBudget forbids evicting their Pods'
 complete -c mkeks -l deletion-protection -d 'Turn on EKS deletion protection (for a prod cluster): EKS, and mkeks --delete, refuse to delete the cluster until it is lifted [default: off for a new cluster; an existing one keeps its own]'
 complete -c mkeks -l no-deletion-protection -d 'Lift EKS deletion protection (then --delete may delete the cluster)'
+complete -c mkeks -l auto-mode -d 'EKS Auto Mode: EKS runs the nodes (its built-in general-purpose and system node pools), block storage and load balancing; no managed node group or add-ons. Kept by re-runs'
 complete -c mkeks -l no-secrets-encryption -d 'Do not create a KMS key for envelope encryption of Secrets'
 complete -c mkeks -l any-hosted-zone -d 'cert-manager without a zone: let it write TXT _acme-challenge records in every hosted zone of the account (kept by re-runs from the document)'
 complete -c mkeks -l dry-run -d 'Print the plan as JSON (`plan.cluster`) and change nothing'

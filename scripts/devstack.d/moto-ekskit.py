@@ -28,6 +28,7 @@ from moto.eks.exceptions import (
 )
 from moto.eks.responses import EKSResponse
 
+import moto_automode  # EKS Auto Mode at CreateCluster, access policies
 import moto_codeconnections  # CodeConnections and CodeBuild pieces for mkpipeline
 import moto_ec2  # repeated EC2 calls answered as AWS does (NAT ClientToken, endpoint deletes)
 import moto_timed  # AWS that takes time: timing rules, states and failures
@@ -370,5 +371,6 @@ if __name__ == "__main__":
     moto_ec2.install()
     moto_timed.install(forget_cluster)
     moto_upgrades.install(_cluster, [v for v, status, *_ in CLUSTER_VERSIONS if status != "UNSUPPORTED"])
+    moto_automode.install(EKSResponse, ACCESS_ENTRIES, _cluster)
     from moto.server import main
     sys.exit(main(sys.argv[1:]))

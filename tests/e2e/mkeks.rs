@@ -765,3 +765,124 @@ fn deletion_protection_keeps_the_whole_cluster_until_lifted() {
     assert_eq!(owned(&stack), Vec::<String>::new());
     ok(&run_tool("mkvpc", env(), &["--delete"], Some(&vpc.to_string())));
 }
+
+/// EKS Auto Mode: the plan has no node group, launch template or managed add-on; the cluster
+/// gets the three parts of Auto Mode with the node role, the cluster role Auto Mode's policies
+/// (and sts:TagSession), the node role the minimal ones, and the nodes their access entry; a
+/// re-run (from the document, or from AWS alone) changes nothing and puts back an access entry
+/// deleted behind its back; an add-on that scales nodes is refused; --delete leaves nothing; and
+/// a cluster with a managed node group is not moved to Auto Mode.
+#[test]
+fn auto_mode_creates_reruns_unchanged_and_deletes_cleanly() {
+    let stack = unique_stack("auto").to_lowercase();
+    let vpc = mkvpc(&stack);
+    let input = vpc.to_string();
+    let refused = mkeks(&["--auto-mode", "--addon", "karpenter"], Some(&input));
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("EKS Auto Mode does itself"), "{}", stderr(&refused));
+
+    let plan = ok(&mkeks(&["--auto-mode", "--dry-run"], Some(&input)));
+    let steps: Vec<String> = plan["plan"]["cluster"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!("{} {} {}", a["action"].as_str().unwrap(), a["kind"].as_str().unwrap(), a["name"].as_str().unwrap())
+        })
+        .collect();
+    let role = |kind: &str| format!("ekskit-{stack}-{kind}");
+    assert_eq!(
+        steps,
+        [
+            format!("create iam-role {}", role("cluster")),
+            format!("create iam-role {}", role("node")),
+            format!("create kms-key alias/ekskit-{stack}"),
+            format!("create cluster {stack}"),
+            format!("create access-entry {}", role("node")),
+        ]
+    );
+    assert_eq!(owned(&stack), Vec::<String>::new(), "a dry run makes nothing");
+
+    let doc = ok(&mkeks(&["--auto-mode", "--addon", "external-secrets"], Some(&input)));
+    assert_schema("cluster.schema.json", &doc["cluster"]);
+    let c = &doc["cluster"];
+    assert!(c.get("node_group").is_none() && c["roles"].get("ebs_csi").is_none(), "{c}");
+    assert_eq!(c["managed_addons"], json!([]));
+    assert_eq!(c["auto_mode"]["node_pools"], json!(["general-purpose", "system"]));
+    let node_role = c["roles"]["node"].as_str().unwrap().to_owned();
+    let config = aws_config(env(), REGION);
+    let (eks, iam) = (aws_sdk_eks::Client::new(&config), aws_sdk_iam::Client::new(&config));
+    let attached = |name: String| {
+        let iam = iam.clone();
+        block_on(async move {
+            let out = iam.list_attached_role_policies().role_name(&name).send().await.unwrap();
+            let mut names: Vec<String> =
+                out.attached_policies().iter().map(|p| p.policy_name().unwrap().to_owned()).collect();
+            names.sort();
+            names
+        })
+    };
+    block_on(async {
+        let cluster = eks.describe_cluster().name(&stack).send().await.unwrap().cluster.unwrap();
+        let compute = cluster.compute_config().unwrap();
+        assert_eq!((compute.enabled(), compute.node_role_arn()), (Some(true), Some(node_role.as_str())));
+        assert_eq!(compute.node_pools(), ["general-purpose", "system"]);
+        assert_eq!(cluster.storage_config().and_then(|s| s.block_storage()).and_then(|b| b.enabled()), Some(true));
+        let network = cluster.kubernetes_network_config().and_then(|n| n.elastic_load_balancing());
+        assert_eq!(network.and_then(|e| e.enabled()), Some(true));
+        assert!(eks.list_nodegroups().cluster_name(&stack).send().await.unwrap().nodegroups().is_empty());
+        assert!(eks.list_addons().cluster_name(&stack).send().await.unwrap().addons().is_empty());
+        let entry = eks.describe_access_entry().cluster_name(&stack).principal_arn(&node_role).send().await;
+        let entry = entry.unwrap().access_entry.unwrap();
+        assert_eq!(
+            (entry.r#type(), entry.access_entry_arn()),
+            (Some("EC2"), c["auto_mode"]["node_access_entry"].as_str())
+        );
+        let policies = eks.list_associated_access_policies().cluster_name(&stack).principal_arn(&node_role).send();
+        let policies = policies.await.unwrap();
+        let arns: Vec<&str> = policies.associated_access_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        assert_eq!(arns, ["arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy"]);
+        let cluster_role = iam.get_role().role_name(role("cluster")).send().await.unwrap().role.unwrap();
+        let trust = urlencoding_decode(cluster_role.assume_role_policy_document().unwrap());
+        assert!(trust.contains("sts:TagSession"), "{trust}");
+    });
+    assert_eq!(
+        attached(role("cluster")),
+        [
+            "AmazonEKSBlockStoragePolicy",
+            "AmazonEKSClusterPolicy",
+            "AmazonEKSComputePolicy",
+            "AmazonEKSLoadBalancingPolicy",
+            "AmazonEKSNetworkingPolicy"
+        ]
+    );
+    assert_eq!(attached(role("node")), ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodeMinimalPolicy"]);
+
+    // Re-runs: from the document, and with neither document nor flag (the cluster says Auto Mode).
+    let again = mkeks(&[], Some(&doc.to_string()));
+    assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
+    assert_eq!(ok(&again)["cluster"], doc["cluster"]);
+    let subnets: Vec<&str> = c["subnet_ids"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let bare = ["--name", stack.as_str(), "--subnet-ids", &subnets.join(",")];
+    block_on(eks.delete_access_entry().cluster_name(&stack).principal_arn(&node_role).send()).unwrap();
+    let restored = mkeks(&bare, None);
+    assert!(stderr(&restored).contains("creating the access entry"), "{}", stderr(&restored));
+    let restored = ok(&restored);
+    assert_eq!(restored["cluster"]["auto_mode"]["node_pools"], c["auto_mode"]["node_pools"]);
+    assert_eq!(restored["cluster"]["addons"], c["addons"]);
+    assert!(restored["cluster"].get("node_group").is_none());
+
+    ok(&mkeks(&["--delete"], Some(&doc.to_string())));
+    assert_eq!(owned(&stack), Vec::<String>::new());
+
+    // A cluster with a managed node group stays one.
+    let managed = ok(&mkeks(&["--no-secrets-encryption"], Some(&input)));
+    let moved = mkeks(&["--auto-mode"], Some(&managed.to_string()));
+    assert_eq!(moved.status.code(), Some(2), "{}", stderr(&moved));
+    assert!(stderr(&moved).contains("does not move a cluster to Auto Mode"), "{}", stderr(&moved));
+    ok(&mkeks(&["--delete"], Some(&managed.to_string())));
+    assert_eq!(owned(&stack), Vec::<String>::new());
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--delete"]);
+    ok(&run(cmd, Some(&input)));
+}

@@ -111,6 +111,11 @@ pub struct Args {
     #[arg(long)]
     pub no_deletion_protection: bool,
 
+    /// EKS Auto Mode: EKS runs the nodes (its built-in general-purpose and system node pools),
+    /// block storage and load balancing; no managed node group or add-ons. Kept by re-runs
+    #[arg(long, conflicts_with_all = ["nodes", "instance_types"])]
+    pub auto_mode: bool,
+
     /// Do not create a KMS key for envelope encryption of Secrets
     #[arg(long)]
     pub no_secrets_encryption: bool,
@@ -175,6 +180,8 @@ pub struct ClusterInput {
     /// `cluster.addons` of an earlier run: an object keyed by add-on name (documents from before
     /// add-ons had the EKS managed add-ons there, as a list: ignored).
     pub addons: Option<serde_json::Value>,
+    /// `cluster.auto_mode` of an earlier run: there when the cluster runs in Auto Mode.
+    pub auto_mode: Option<serde_json::Value>,
 }
 
 /// The version the user asked for: --version, else the document's `cluster.version`.
@@ -244,8 +251,10 @@ impl ResolveSpec for Spec {
                 _ => None,
             },
             addons: resolve_addons(args, earlier.addons.as_ref().and_then(|a| a.as_object()), &name)?,
+            auto_mode: args.auto_mode || earlier.auto_mode.is_some(),
             name,
         })
+        .and_then(|spec| if args.delete.on { Ok(spec) } else { check_auto_mode(&spec).map(|()| spec) })
     }
 }
 
@@ -337,6 +346,18 @@ fn resolve_addons(
         addons::secret_stores::check_namespace(namespace)?;
     }
     Ok(AddonsSpec { addons: set, hosted_zone_id, any_hosted_zone, secrets_prefix, secret_namespaces })
+}
+
+/// Auto Mode launches and scales the nodes itself: an add-on that does it too would fight it.
+pub fn check_auto_mode(spec: &Spec) -> Result<(), InputError> {
+    let scalers = [Addon::Karpenter, Addon::ClusterAutoscaler];
+    match scalers.iter().find(|a| spec.auto_mode && spec.addons.addons.contains(a)) {
+        Some(addon) => {
+            Err(InputError::new(format!("--addon {} scales nodes, which EKS Auto Mode does itself", addon.name()))
+                .hint("leave out the add-on, or --auto-mode (a managed node group)"))
+        }
+        None => Ok(()),
+    }
 }
 
 /// `1.35` and the like: major 1, a minor EKS could offer.

@@ -19,6 +19,7 @@ use ekskit_core::{Hinted, InputError};
 use tracing::info;
 
 use crate::TOOL;
+use crate::auto_mode;
 use crate::cli::{EndpointAccess, Scaling, Spec};
 // At its old path too: the node group is this module's, and lib.rs and plan.rs name it here.
 pub use crate::names::node_group_name;
@@ -50,8 +51,15 @@ pub async fn find(eks: &Client, stack: &str) -> anyhow::Result<Option<Cluster>> 
     Ok(cluster)
 }
 
-pub async fn create(eks: &Client, spec: &Spec, role_arn: &str, key_arn: Option<&str>) -> anyhow::Result<()> {
-    info!("creating EKS cluster {} (Kubernetes {})", spec.name, spec.version);
+pub async fn create(
+    eks: &Client,
+    spec: &Spec,
+    role_arn: &str,
+    node_role_arn: &str,
+    key_arn: Option<&str>,
+) -> anyhow::Result<()> {
+    let mode = if spec.auto_mode { ", Auto Mode" } else { "" };
+    info!("creating EKS cluster {} (Kubernetes {}{mode})", spec.name, spec.version);
     let (public, private) = match spec.endpoint_access {
         EndpointAccess::Public => (true, false),
         EndpointAccess::Private => (false, true),
@@ -92,6 +100,16 @@ pub async fn create(eks: &Client, spec: &Spec, role_arn: &str, key_arn: Option<&
         .access_config(access)
         .set_deletion_protection(spec.deletion_protection)
         .set_tags(Some(tags(&spec.name)));
+    // Auto Mode: its three parts on together, as EKS requires; EKS' own networking, DNS and
+    // proxy instead of the self-managed add-ons.
+    let request = match spec.auto_mode {
+        true => request
+            .compute_config(auto_mode::compute(node_role_arn))
+            .storage_config(auto_mode::storage())
+            .kubernetes_network_config(auto_mode::network())
+            .bootstrap_self_managed_addons(false),
+        false => request,
+    };
     let created =
         retry_new_role(|| async { request.clone().send().await.aws(format!("creating EKS cluster {}", spec.name)) })
             .await;
@@ -120,6 +138,13 @@ where
 
 /// Refuses changes EKS cannot make in place (or that are a later job).
 pub fn check_compatible(cluster: &Cluster, spec: &Spec) -> Result<(), InputError> {
+    if spec.auto_mode && !auto_mode::is_on(cluster) {
+        return Err(InputError::new(format!(
+            "EKS cluster {} runs a managed node group; mkeks does not move a cluster to Auto Mode",
+            spec.name
+        ))
+        .hint("leave out --auto-mode, or delete the cluster (mkeks --delete) and create it with --auto-mode"));
+    }
     let version = cluster.version().unwrap_or_default();
     if version != spec.version {
         return Err(InputError::new(format!(

@@ -19,10 +19,13 @@ use crate::names::bounded_name;
 /// The EBS CSI driver's controller: the only service account its role is for.
 pub const EBS_CSI_SERVICE_ACCOUNT: (&str, &str) = ("kube-system", "ebs-csi-controller-sa");
 
-/// What a role's trust is scoped to: the account, and the cluster the service acts for.
+/// What a role's trust is scoped to: the account, and the cluster the service acts for; and
+/// whether that cluster runs in EKS Auto Mode, whose cluster role does more (and tags sessions)
+/// and whose node role less.
 pub struct Trust<'a> {
     pub account: &'a Account,
     pub cluster: &'a str,
+    pub auto_mode: bool,
 }
 
 /// The inline policy an add-on role carries (one per role, replaced on every run).
@@ -77,9 +80,21 @@ impl RoleKind {
         }
     }
 
-    /// The AWS managed policies the role needs (EKS user guide: cluster role, node role).
-    pub fn policies(self) -> &'static [&'static str] {
+    /// The AWS managed policies the role needs (EKS user guide: cluster role, node role, and
+    /// those of Auto Mode).
+    pub fn policies(self, auto_mode: bool) -> &'static [&'static str] {
         match self {
+            RoleKind::Cluster if auto_mode => &[
+                "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+                "arn:aws:iam::aws:policy/AmazonEKSComputePolicy",
+                "arn:aws:iam::aws:policy/AmazonEKSBlockStoragePolicy",
+                "arn:aws:iam::aws:policy/AmazonEKSLoadBalancingPolicy",
+                "arn:aws:iam::aws:policy/AmazonEKSNetworkingPolicy",
+            ],
+            RoleKind::Node if auto_mode => &[
+                "arn:aws:iam::aws:policy/AmazonEKSWorkerNodeMinimalPolicy",
+                "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+            ],
             RoleKind::Cluster => &["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"],
             RoleKind::Node => &[
                 "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -111,8 +126,13 @@ impl RoleKind {
     fn trust_policy(self, trust: &Trust<'_>) -> serde_json::Value {
         let (account, cluster_arn) = (&trust.account.id, trust.account.cluster_arn(trust.cluster));
         let (actions, condition) = match self {
+            // Auto Mode's cluster role tags the sessions it starts for the nodes it launches.
             RoleKind::Cluster => (
-                serde_json::json!("sts:AssumeRole"),
+                if trust.auto_mode {
+                    serde_json::json!(["sts:AssumeRole", "sts:TagSession"])
+                } else {
+                    serde_json::json!("sts:AssumeRole")
+                },
                 Some(serde_json::json!({
                     "StringEquals": {"aws:SourceAccount": account},
                     "ArnLike": {"aws:SourceArn": cluster_arn},
@@ -181,7 +201,7 @@ pub async fn ensure(iam: &Client, stack: &str, kind: RoleKind, trust: &Trust<'_>
             create_owned_role(iam, &new).await?.0.arn().to_owned()
         }
     };
-    for policy in kind.policies() {
+    for policy in kind.policies(trust.auto_mode) {
         iam.attach_role_policy()
             .role_name(&name)
             .policy_arn(*policy)
@@ -240,7 +260,7 @@ mod tests {
     #[test]
     fn each_role_trusts_its_service_for_this_cluster_and_pod_identity_for_its_service_account_only() {
         let account = Account { partition: "aws".into(), region: "eu-west-1".into(), id: "123456789012".into() };
-        let trust = Trust { account: &account, cluster: "demo" };
+        let trust = Trust { account: &account, cluster: "demo", auto_mode: false };
         let cluster_arn = "arn:aws:eks:eu-west-1:123456789012:cluster/demo";
 
         let cluster = RoleKind::Cluster.trust_policy(&trust);

@@ -3,13 +3,15 @@
 //!
 //! - [`cli`]: flags and the resolved [`cli::Spec`]; [`subnets`]: checks before creating
 //! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`managed`]
-//!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter)
+//!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter),
+//!   [`auto_mode`] (`--auto-mode`: EKS runs the nodes)
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
 //! - [`versions`]: the Kubernetes versions EKS offers, and the one a new cluster gets;
 //!   [`upgrade`]: `--upgrade`, one minor at a time
 
 pub mod account;
 pub mod addons;
+pub mod auto_mode;
 pub mod cli;
 pub mod cluster;
 pub mod iam;
@@ -35,6 +37,7 @@ use crate::account::Account;
 use crate::addons::Addon;
 use crate::cli::{Args, ResolveSpec, Spec};
 use crate::iam::RoleKind;
+use crate::managed::ManagedAddonDoc;
 use crate::model::{ClusterDoc, DeletedDoc, LaunchTemplateDoc, NodeGroupDoc, RolesDoc};
 
 /// Written into the `ekskit.io/managed-by` tag.
@@ -140,6 +143,9 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
         None => versions::choose(versions::offered(&aws.eks).await?.as_deref(), asked.as_deref())?,
     };
     if let Some(c) = &existing {
+        // A cluster in Auto Mode stays in it, with or without the flag or the document.
+        spec.auto_mode |= auto_mode::is_on(c);
+        cli::check_auto_mode(&spec)?;
         cluster::check_compatible(c, &spec)?;
     }
     if args.dry_run.on {
@@ -148,38 +154,34 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     }
 
     let account = Account::caller(&aws.sts, &region).await?;
-    let trust = iam::Trust { account: &account, cluster: &spec.name };
+    let trust = iam::Trust { account: &account, cluster: &spec.name, auto_mode: spec.auto_mode };
     let cluster_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Cluster, &trust).await?;
     let node_role = iam::ensure(&aws.iam, &spec.name, RoleKind::Node, &trust).await?;
-    let ebs_csi_role = iam::ensure(&aws.iam, &spec.name, RoleKind::EbsCsi, &trust).await?;
+    // Auto Mode's block storage is EKS' own: no EBS CSI driver, so no role for it.
+    let ebs_csi_role = match spec.auto_mode {
+        false => Some(iam::ensure(&aws.iam, &spec.name, RoleKind::EbsCsi, &trust).await?),
+        true => None,
+    };
     let key = if spec.secrets_encryption { Some(kms::ensure(&aws.kms, &spec.name).await?) } else { None };
     match &existing {
-        None => cluster::create(&aws.eks, &spec, &cluster_role, key.as_deref()).await?,
+        None => cluster::create(&aws.eks, &spec, &cluster_role, &node_role, key.as_deref()).await?,
         Some(c) => cluster::set_deletion_protection(&aws.eks, c, &spec).await?,
     }
     let active = cluster::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
-    managed::ensure(&aws.eks, &spec.name, &ebs_csi_role).await?;
-    match cluster::find_node_group(&aws.eks, &spec.name).await? {
+    let (node_group, managed_addons, auto) = match &ebs_csi_role {
+        Some(ebs_csi_role) => {
+            let (ng, managed_addons) = ensure_node_group(aws, &spec, &node_role, ebs_csi_role, args).await?;
+            (Some(node_group_doc(&spec, &ng)), managed_addons, None)
+        }
         None => {
-            let template = launch_template::ensure(&aws.ec2, &spec.name).await?;
-            cluster::create_node_group(&aws.eks, &spec, &node_role, &template).await?
+            let entry = auto_mode::ensure_node_access(&aws.eks, &spec.name, &node_role).await?;
+            (None, Vec::new(), Some(auto_mode::doc(entry)))
         }
-        Some(ng) => {
-            if ng.launch_template().is_none() {
-                warn_no_launch_template(&ng);
-            }
-            if cluster::scaling_of(&ng) != Some(spec.nodes) {
-                cluster::resize_node_group(&aws.eks, &spec.name, spec.nodes).await?
-            }
-        }
-    }
-    let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout.limit).await?;
-    // coredns and the EBS CSI controller only get ready once there are nodes to run on.
-    let managed_addons = managed::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
+    };
     let addons = addons::ensure(aws, &spec.name, &spec.addons, &active).await?;
     let roles = RolesDoc { cluster: cluster_role, node: node_role, ebs_csi: ebs_csi_role };
-    let mut out = cluster_doc(&spec, &region, &active, &node_group, roles, key);
-    out.managed_addons = managed_addons;
+    let mut out = cluster_doc(&spec, &region, &active, roles, key);
+    (out.node_group, out.managed_addons, out.auto_mode) = (node_group, managed_addons, auto);
     out.addons = addons;
     out.upgrade = upgraded;
     info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
@@ -197,6 +199,36 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     }
     doc.set("cluster", &out)?;
     emit(&doc)
+}
+
+/// The EKS managed add-ons and the node group (created from the launch template, or resized),
+/// waited for until ACTIVE; the node group and the add-ons as they ended.
+async fn ensure_node_group(
+    aws: &Clients,
+    spec: &Spec,
+    node_role: &str,
+    ebs_csi_role: &str,
+    args: &Args,
+) -> anyhow::Result<(Nodegroup, Vec<ManagedAddonDoc>)> {
+    managed::ensure(&aws.eks, &spec.name, ebs_csi_role).await?;
+    match cluster::find_node_group(&aws.eks, &spec.name).await? {
+        None => {
+            let template = launch_template::ensure(&aws.ec2, &spec.name).await?;
+            cluster::create_node_group(&aws.eks, spec, node_role, &template).await?
+        }
+        Some(ng) => {
+            if ng.launch_template().is_none() {
+                warn_no_launch_template(&ng);
+            }
+            if cluster::scaling_of(&ng) != Some(spec.nodes) {
+                cluster::resize_node_group(&aws.eks, &spec.name, spec.nodes).await?
+            }
+        }
+    }
+    let node_group = cluster::wait_node_group(&aws.eks, &spec.name, args.timeout.limit).await?;
+    // coredns and the EBS CSI controller only get ready once there are nodes to run on.
+    let managed_addons = managed::wait_active(&aws.eks, &spec.name, args.timeout.limit).await?;
+    Ok((node_group, managed_addons))
 }
 
 /// Everything the cluster stack owns, each wait at most `timeout`; what went, for the output.
@@ -267,14 +299,7 @@ async fn delete_addons(
     emit(&doc)
 }
 
-fn cluster_doc(
-    spec: &Spec,
-    region: &str,
-    c: &Cluster,
-    ng: &Nodegroup,
-    roles: RolesDoc,
-    key: Option<String>,
-) -> ClusterDoc {
+fn cluster_doc(spec: &Spec, region: &str, c: &Cluster, roles: RolesDoc, key: Option<String>) -> ClusterDoc {
     let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
     ClusterDoc {
         name: spec.name.clone(),
@@ -293,19 +318,25 @@ fn cluster_doc(
         managed_addons: Vec::new(),
         addons: Default::default(),
         upgrade: None,
-        node_group: NodeGroupDoc {
-            name: text(ng.nodegroup_name()),
-            arn: text(ng.nodegroup_arn()),
-            status: ng.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            scaling: cluster::scaling_of(ng).unwrap_or(spec.nodes),
-            instance_types: ng.instance_types().to_vec(),
-            ami_type: ng.ami_type().map(|a| a.as_str().to_owned()).unwrap_or_default(),
-            version: text(ng.version()),
-            launch_template: ng.launch_template().map(|t| LaunchTemplateDoc {
-                id: text(t.id()),
-                name: text(t.name()),
-                version: text(t.version()),
-            }),
-        },
+        node_group: None,
+        auto_mode: None,
+    }
+}
+
+fn node_group_doc(spec: &Spec, ng: &Nodegroup) -> NodeGroupDoc {
+    let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    NodeGroupDoc {
+        name: text(ng.nodegroup_name()),
+        arn: text(ng.nodegroup_arn()),
+        status: ng.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        scaling: cluster::scaling_of(ng).unwrap_or(spec.nodes),
+        instance_types: ng.instance_types().to_vec(),
+        ami_type: ng.ami_type().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+        version: text(ng.version()),
+        launch_template: ng.launch_template().map(|t| LaunchTemplateDoc {
+            id: text(t.id()),
+            name: text(t.name()),
+            version: text(t.version()),
+        }),
     }
 }

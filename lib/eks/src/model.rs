@@ -3,7 +3,7 @@
 //! paths inside mkeks short.
 
 pub use ekskit_model::cluster::{
-    ClusterDoc, DeletedDoc, LaunchTemplateDoc, NodeGroupDoc, PlanDoc, RolesDoc, UpgradeDoc, VersionsDoc,
+    AutoModeDoc, ClusterDoc, DeletedDoc, LaunchTemplateDoc, NodeGroupDoc, PlanDoc, RolesDoc, UpgradeDoc, VersionsDoc,
 };
 pub use ekskit_model::deleted::Deleted;
 pub use ekskit_model::plan::{Action, PlannedAction};

@@ -5,6 +5,7 @@ use ekskit_core::Hinted;
 
 use crate::Clients;
 use crate::addons::{self, Addon, karpenter, pod_identity, secret_stores};
+use crate::auto_mode;
 use crate::cli::Spec;
 use crate::cluster;
 use crate::iam::{self, RoleKind};
@@ -16,13 +17,18 @@ use crate::model::{Action, PlanDoc, PlannedAction};
 pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Result<PlanDoc> {
     let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
-    for kind in RoleKind::CORE {
-        let exists = iam::find(iam_client, &spec.name, kind).await?.is_some();
+    let mut node_role = None;
+    // Auto Mode's block storage is EKS' own: no EBS CSI role.
+    for kind in RoleKind::CORE.into_iter().filter(|k| !(spec.auto_mode && *k == RoleKind::EbsCsi)) {
+        let found = iam::find(iam_client, &spec.name, kind).await?;
+        if kind == RoleKind::Node {
+            node_role = found.clone();
+        }
         actions.push(PlannedAction::create_or_keep(
-            exists,
+            found.is_some(),
             "iam-role",
             &kind.role_name(&spec.name),
-            Some(kind.policies().join(", ")),
+            Some(kind.policies(spec.auto_mode).join(", ")),
         ));
     }
     if spec.secrets_encryption {
@@ -31,16 +37,23 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     }
     let found = cluster::find(eks, &spec.name).await?;
     let exists = found.is_some();
+    let mode = if spec.auto_mode { ", Auto Mode (node pools general-purpose, system)" } else { "" };
     actions.push(PlannedAction::create_or_keep(
         exists,
         "cluster",
         &spec.name,
-        Some(format!("Kubernetes {}", spec.version)),
+        Some(format!("Kubernetes {}{mode}", spec.version)),
     ));
     let protected = found.as_ref().map(|c| c.deletion_protection().unwrap_or(false));
     if let Some(wanted) = spec.deletion_protection.filter(|w| protected.is_some_and(|p| p != *w)) {
         let detail = format!("deletion protection {}", if wanted { "on" } else { "off" });
         actions.push(PlannedAction::new(Action::Update, "cluster-config", &spec.name, Some(detail)));
+    }
+    if spec.auto_mode {
+        let role = node_role.as_deref().filter(|_| exists);
+        actions.push(auto_mode::plan(eks, &spec.name, role).await?);
+        actions.extend(addons::plan(aws, &spec.name, &spec.addons, exists).await?);
+        return Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions });
     }
     for name in managed::ADDONS {
         let there = exists && managed::find(eks, &spec.name, name).await?.is_some();

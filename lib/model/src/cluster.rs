@@ -33,8 +33,14 @@ pub struct ClusterDoc {
     /// KMS key encrypting Secrets; absent with --no-secrets-encryption.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_key: Option<String>,
-    pub node_group: NodeGroupDoc,
-    /// The EKS managed add-ons every cluster gets (vpc-cni, coredns, ...).
+    /// The managed node group; absent in Auto Mode, where EKS runs the nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_group: Option<NodeGroupDoc>,
+    /// EKS Auto Mode (`--auto-mode`): compute, block storage and load balancing run by EKS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_mode: Option<AutoModeDoc>,
+    /// The EKS managed add-ons every cluster gets (vpc-cni, coredns, ...); none in Auto Mode,
+    /// which runs their like itself.
     pub managed_addons: Vec<ManagedAddonDoc>,
     /// The add-ons set up with `--addon`, by name: what their charts and manifests need.
     pub addons: std::collections::BTreeMap<String, AddonDoc>,
@@ -65,8 +71,18 @@ pub struct VersionsDoc {
 pub struct RolesDoc {
     pub cluster: String,
     pub node: String,
-    /// The EBS CSI driver's Pod Identity role.
-    pub ebs_csi: String,
+    /// The EBS CSI driver's Pod Identity role; absent in Auto Mode (its block storage is EKS').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ebs_csi: Option<String>,
+}
+
+/// `cluster.auto_mode`: what EKS Auto Mode runs for the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AutoModeDoc {
+    /// The built-in node pools EKS launches nodes for (`general-purpose`, `system`).
+    pub node_pools: Vec<String>,
+    /// The access entry (type EC2) that lets the nodes, with the node role, join the cluster.
+    pub node_access_entry: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -192,6 +208,9 @@ pub struct Spec {
     /// say; absent: a new cluster has it off, an existing one keeps what it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// EKS Auto Mode: no managed node group, no managed add-ons; EKS runs the nodes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_mode: bool,
 }
 
 /// An add-on whose AWS side mkeks manages.

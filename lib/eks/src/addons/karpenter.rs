@@ -53,7 +53,7 @@ pub async fn ensure(
     subnets: &[String],
     security_group: Option<&str>,
 ) -> anyhow::Result<KarpenterSide> {
-    let trust = iam::Trust { account, cluster: stack };
+    let trust = iam::Trust { account, cluster: stack, auto_mode: false };
     let node_role_arn = iam::ensure(&aws.iam, stack, RoleKind::KarpenterNode, &trust).await?;
     ensure_access_entry(&aws.eks, stack, &node_role_arn).await?;
     let (queue_name, queue_arn) = ensure_queue(&aws.sqs, stack, account).await?;

@@ -137,7 +137,7 @@ pub async fn ensure(
             }
         }
         let document = policy::document(addon, &scope)?;
-        let trust = iam::Trust { account: &account, cluster: stack };
+        let trust = iam::Trust { account: &account, cluster: stack, auto_mode: false };
         doc.role_arn = iam::ensure_with_policy(&aws.iam, stack, RoleKind::Addon(addon), &trust, &document).await?;
         doc.association_id = pod_identity::ensure(&aws.eks, stack, addon, &doc.role_arn).await?;
         if addon == Addon::ExternalSecrets {
