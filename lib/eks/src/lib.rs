@@ -145,6 +145,9 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
     if let Some(c) = &existing {
         // A cluster in Auto Mode stays in it, with or without the flag or the document.
         spec.auto_mode |= auto_mode::is_on(c);
+        // Secrets are encrypted as the cluster was made: a re-run without --no-secrets-encryption
+        // makes no key the cluster would not use.
+        spec.secrets_encryption = !c.encryption_config().is_empty();
         cli::check_auto_mode(&spec)?;
         cluster::check_compatible(c, &spec)?;
     }
