@@ -10,6 +10,10 @@ complete -c mkeks -l endpoint-access -d 'Where the API endpoint answers [default
 private\t''
 both\t''"
 complete -c mkeks -l public-access-cidrs -d 'CIDRs that may reach the public endpoint, e.g. 203.0.113.7/32 (0.0.0.0/0: anyone); without them the endpoint answers only inside the VPC' -r
+complete -c mkeks -l capability -d 'An EKS Capability to set up: argocd, EKS\' managed Argo CD (users sign in through IAM Identity Center: needs --idc-instance-arn). Kept on later runs; --delete deletes it' -r -f -a "argocd\t'EKS\' managed Argo CD'"
+complete -c mkeks -l idc-instance-arn -d 'argocd: the IAM Identity Center instance users sign in with (`aws sso-admin list-instances`)' -r
+complete -c mkeks -l idc-region -d 'argocd: the Identity Center instance\'s region [default: the cluster\'s]' -r
+complete -c mkeks -l argocd-rbac -d 'argocd: an Argo CD role for an Identity Center user or group, ROLE:TYPE:ID with ROLE admin, editor or viewer and TYPE user or group (repeatable)' -r
 complete -c mkeks -l addon -d 'Set up an add-on\'s AWS side: IAM role, Pod Identity association and what else it needs (repeatable; kept on later runs). With --delete: delete only these add-ons\' AWS side' -r -f -a "aws-load-balancer-controller\t'Gateway API and Service load balancers through ALB/NLB'
 cert-manager\t'Certificates from ACME, with Route53 DNS-01'
 external-secrets\t'Kubernetes Secrets from AWS Secrets Manager, read-only under a prefix'

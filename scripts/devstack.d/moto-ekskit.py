@@ -29,6 +29,7 @@ from moto.eks.exceptions import (
 from moto.eks.responses import EKSResponse
 
 import moto_automode  # EKS Auto Mode at CreateCluster, access policies
+import moto_capabilities  # EKS Capabilities: managed Argo CD
 import moto_codeconnections  # CodeConnections and CodeBuild pieces for mkpipeline
 import moto_ec2  # repeated EC2 calls answered as AWS does (NAT ClientToken, endpoint deletes)
 import moto_timed  # AWS that takes time: timing rules, states and failures
@@ -334,6 +335,7 @@ def forget_cluster(account, region, name):
     ASSOCIATIONS.pop(key, None)
     ACCESS_ENTRIES.pop(key, None)
     moto_upgrades.UPDATES.pop(key, None)
+    moto_capabilities.forget(key)
 
 
 def delete_cluster(self):
@@ -372,5 +374,6 @@ if __name__ == "__main__":
     moto_timed.install(forget_cluster)
     moto_upgrades.install(_cluster, [v for v, status, *_ in CLUSTER_VERSIONS if status != "UNSUPPORTED"])
     moto_automode.install(EKSResponse, ACCESS_ENTRIES, _cluster)
+    moto_capabilities.install(EKSResponse, urls, _cluster, ACCESS_ENTRIES)
     from moto.server import main
     sys.exit(main(sys.argv[1:]))

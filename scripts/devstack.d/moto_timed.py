@@ -12,6 +12,7 @@ gateway: `deleted`). Nothing else changes, so what no rule matches stays as fast
 | nodegroup | CREATING → ACTIVE, 3 min            | CREATE_FAILED (or DEGRADED), `health`  | DELETING → gone, 3 min     |
 | addon     | CREATING → ACTIVE, 1 min            | CREATE_FAILED or DEGRADED, `health`    | DELETING → gone, 1 min     |
 | nat       | pending → available, 2 min          | failed, `failureCode`/`failureMessage` | deleting → deleted, 1 min  |
+| capability| CREATING → ACTIVE, 3 min            | CREATE_FAILED or DEGRADED, `health`    | DELETING → gone, 2 min     |
 
 Node groups and add-ons can fail their deletion instead (`"status": "DELETE_FAILED"`): created
 normally, a deletion made while the rule holds ends DELETE_FAILED with the issue, and one made
@@ -52,7 +53,8 @@ STACK_TAG = "ekskit.io/stack"
 DEFAULT_SCALE = 1 / 60
 
 # Seconds AWS takes to create and to delete each kind, roughly, as measured on AWS.
-AWS_SECONDS = {"cluster": (600, 300), "nodegroup": (180, 180), "addon": (60, 60), "nat": (120, 60)}
+AWS_SECONDS = {"cluster": (600, 300), "nodegroup": (180, 180), "addon": (60, 60), "nat": (120, 60),
+               "capability": (180, 120)}
 # And to update one to a new version (moto_upgrades.py): the control plane, a node group rolled
 # node by node, an add-on.
 UPDATE_SECONDS = {"cluster": 480, "nodegroup": 600, "addon": 60}
@@ -62,6 +64,7 @@ STATES = {
     "nodegroup": ("CREATING", "ACTIVE", "DELETING"),
     "addon": ("CREATING", "ACTIVE", "DELETING"),
     "nat": ("pending", "available", "deleting"),
+    "capability": ("CREATING", "ACTIVE", "DELETING"),
 }
 # The failed states a rule may ask for; the first is the default. DELETE_FAILED is the end of a
 # deletion made while the rule holds (the creation then succeeds).
@@ -70,6 +73,7 @@ FAILED = {
     "nodegroup": ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"),
     "addon": ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"),
     "nat": ("failed",),
+    "capability": ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"),
 }
 DELETE_FAILED = "DELETE_FAILED"
 # What AWS says for an issue code: (message, the context key of its resource ids). `{…}` are
@@ -117,6 +121,10 @@ MESSAGES = {
         "AccessDenied": ("The add-on's role is missing permissions required by {addon}", None),
         "AddonPermissionFailure": ("The add-on {addon} could not be granted the permissions it needs", None),
         "ClusterUnreachable": ("Unable to reach the cluster to remove the add-on {addon}'s resources", None),
+    },
+    "capability": {
+        "AccessDenied": ("The capability role {role} is missing permissions or cannot be assumed by EKS", None),
+        "ClusterUnreachable": ("The capability {capability} could not reach the cluster's API server", None),
     },
     "nat": {
         "Gateway.NotAttached": ("Network {vpc} has no Internet gateway attached", None),
@@ -178,7 +186,7 @@ def _set(kind, resource, status, issue=None):
             resource.failure_code, resource.failure_message = issue["code"], issue["message"]
         if status in ("failed", "deleted"):
             _let_go_of_addresses(resource)
-    elif kind == "addon":
+    elif kind in ("addon", "capability"):
         resource["status"], resource["health"] = status, {"issues": issues}
     else:
         resource.status, resource.health = status, {"issues": issues}
@@ -216,6 +224,8 @@ def _context(kind, resource):
         }
     if kind == "addon":
         return {"addon": resource["addonName"]}
+    if kind == "capability":
+        return {"capability": resource["capabilityName"], "role": resource["roleArn"]}
     address = (resource.address_set or [{}])[0]
     return {
         "vpc": resource.vpc_id,

@@ -574,7 +574,12 @@ fn scripts_up_plan_picks_the_directories_of_the_documents_addons() {
     let mut document = document("demo");
     let all = plan(&document, "prod");
     let apps: Vec<&str> = all.lines().filter_map(|l| l.split('\t').next()).collect();
-    assert_eq!(apps.len(), 6, "{all}");
+    assert_eq!(apps.len(), 7, "{all}");
+    // Argo CD first: the local stack installs devstack's copy (Dex scaled to zero).
+    assert!(
+        all.starts_with(&format!("argocd\t-k\t{}/.ekskit/argocd-install-{stack}\n", repo_root().display())),
+        "{all}"
+    );
     for dir in DIRS {
         assert!(apps.contains(&format!("addon-{dir}").as_str()), "{all}");
         assert!(all.contains(&format!("deploy/addons/{dir}/prod\n")), "{all}");
@@ -587,9 +592,26 @@ fn scripts_up_plan_picks_the_directories_of_the_documents_addons() {
     addons.retain(|k, _| k == "aws-load-balancer-controller" || k == "external-secrets");
     let some = plan(&document, "dev");
     let apps: Vec<&str> = some.lines().filter_map(|l| l.split('\t').next()).collect();
-    assert_eq!(apps, ["addon-aws-load-balancer-controller", "addon-external-secrets"], "{some}");
+    assert_eq!(apps, ["argocd", "addon-aws-load-balancer-controller", "addon-external-secrets"], "{some}");
     assert!(some.contains("deploy/addons/external-secrets/dev\n"));
     document["cluster"].as_object_mut().unwrap().remove("addons");
-    assert_eq!(plan(&document, "dev"), "");
+    assert_eq!(plan(&document, "dev").lines().count(), 1, "Argo CD only");
+    // With EKS' managed Argo CD, up registers the cluster with it instead of installing one.
+    let arn = "arn:aws:eks:eu-west-1:123456789012:cluster/demo";
+    document["cluster"]["arn"] = json!(arn);
+    document["cluster"]["capabilities"] =
+        json!({"argocd": {"arn": format!("{arn}/capability/argocd"), "type": "ARGOCD"}});
+    let register = repo_root().join("deploy/argocd-capability/in-cluster.yaml");
+    assert_eq!(plan(&document, "dev"), format!("argocd\t-f\t{}\n", register.display()));
+    // That Secret, filled from the document, is what the API server takes: the cluster by its ARN.
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n";
+    assert!(kapply(&["-f", "-"], Some(namespace)).status.success());
+    let out = kapply(&["-f", register.to_str().unwrap(), "--dry-run"], Some(&document.to_string()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let secret = &stdout_json(&out)["apply"]["objects"][0];
+    assert_eq!((secret["kind"].as_str(), secret["name"].as_str()), (Some("Secret"), Some("in-cluster")), "{secret}");
+    document["cluster"].as_object_mut().unwrap().remove("arn");
+    let out = kapply(&["-f", register.to_str().unwrap(), "--dry-run"], Some(&document.to_string()));
+    assert_eq!(out.status.code(), Some(2), "the server is the cluster's ARN: {}", stderr(&out));
     std::fs::remove_file(doc).unwrap();
 }

@@ -886,3 +886,101 @@ fn auto_mode_creates_reruns_unchanged_and_deletes_cleanly() {
     cmd.args(["--delete"]);
     ok(&run(cmd, Some(&input)));
 }
+
+/// EKS' managed Argo CD (`--capability argocd`): refused without an Identity Center instance or
+/// with a role mapping that is not one; planned; created with its role (trusted by EKS'
+/// capabilities service, reading only `<prefix>argocd/`), the Identity Center settings and the
+/// role mappings, its role given cluster admin through its access entry; a re-run from the
+/// document changes nothing and keeps it; --delete takes it, its role and the rest.
+#[test]
+fn argocd_capability_creates_reruns_unchanged_and_deletes_cleanly() {
+    let stack = unique_stack("argo").to_lowercase();
+    let vpc = mkvpc(&stack);
+    let input = vpc.to_string();
+    let idc = "arn:aws:sso:::instance/ssoins-0123456789abcdef";
+    for (args, says) in [
+        (vec!["--capability", "argocd"], "needs the IAM Identity Center instance"),
+        (vec!["--capability", "argocd", "--idc-instance-arn", "ssoins-1"], "not an IAM Identity Center instance ARN"),
+        (
+            vec!["--capability", "argocd", "--idc-instance-arn", idc, "--argocd-rbac", "owner:group:g"],
+            "not ROLE:TYPE:ID",
+        ),
+        (vec!["--idc-instance-arn", idc], "are for the argocd capability"),
+    ] {
+        let out = mkeks(&args, Some(&input));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+    let argocd = [
+        "--capability",
+        "argocd",
+        "--idc-instance-arn",
+        idc,
+        "--argocd-rbac",
+        "viewer:user:u-2",
+        "--argocd-rbac",
+        "admin:group:g-1",
+        "--no-secrets-encryption",
+    ];
+    let plan = ok(&mkeks(&[&argocd[..], &["--dry-run"]].concat(), Some(&input)));
+    let steps: Vec<String> = plan["plan"]["cluster"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!("{} {} {}", a["action"].as_str().unwrap(), a["kind"].as_str().unwrap(), a["name"].as_str().unwrap())
+        })
+        .collect();
+    let role_name = format!("ekskit-{stack}-argocd-capability");
+    assert_eq!(
+        steps[steps.len() - 2..],
+        [format!("create iam-role {role_name}"), "create capability argocd".to_owned()]
+    );
+    assert_eq!(owned(&stack), Vec::<String>::new(), "a dry run makes nothing");
+
+    let doc = ok(&mkeks(&argocd, Some(&input)));
+    assert_schema("cluster.schema.json", &doc["cluster"]);
+    let cap = &doc["cluster"]["capabilities"]["argocd"];
+    assert_eq!((cap["type"].as_str(), cap["status"].as_str()), (Some("ARGOCD"), Some("ACTIVE")));
+    assert_eq!((cap["namespace"].as_str(), cap["idc_instance_arn"].as_str()), (Some("argocd"), Some(idc)));
+    assert_eq!(cap["rbac"], json!(["ADMIN:SSO_GROUP:g-1", "VIEWER:SSO_USER:u-2"]));
+    assert!(cap["server_url"].as_str().unwrap().starts_with("https://"), "{cap}");
+    let role_arn = cap["role_arn"].as_str().unwrap().to_owned();
+    let config = aws_config(env(), REGION);
+    let (eks, iam) = (aws_sdk_eks::Client::new(&config), aws_sdk_iam::Client::new(&config));
+    block_on(async {
+        let found = eks.describe_capability().cluster_name(&stack).capability_name("argocd").send().await;
+        let found = found.unwrap().capability.unwrap();
+        assert_eq!(found.role_arn(), Some(role_arn.as_str()));
+        assert_eq!(found.delete_propagation_policy().map(|p| p.as_str()), Some("RETAIN"));
+        assert_eq!(found.tags().unwrap().get("ekskit.io/stack"), Some(&stack));
+        let role = iam.get_role().role_name(&role_name).send().await.unwrap().role.unwrap();
+        let trust: Value =
+            serde_json::from_str(&urlencoding_decode(role.assume_role_policy_document().unwrap())).unwrap();
+        assert_eq!(trust["Statement"][0]["Principal"]["Service"], "capabilities.eks.amazonaws.com");
+        assert_eq!(trust["Statement"][0]["Action"], json!(["sts:AssumeRole", "sts:TagSession"]));
+        let policy = iam.get_role_policy().role_name(&role_name).policy_name("ekskit-addon").send().await.unwrap();
+        let policy = urlencoding_decode(policy.policy_document());
+        assert!(policy.contains(&format!(":secret:ekskit/{stack}/argocd/*")), "{policy}");
+        let policies = eks.list_associated_access_policies().cluster_name(&stack).principal_arn(&role_arn).send();
+        let policies = policies.await.unwrap();
+        let arns: Vec<&str> = policies.associated_access_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        assert_eq!(arns, ["arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"]);
+    });
+
+    let again = mkeks(&[], Some(&doc.to_string()));
+    assert!(!stderr(&again).contains("creating"), "{}", stderr(&again));
+    assert_eq!(ok(&again)["cluster"], doc["cluster"]);
+
+    let plan = ok(&mkeks(&["--delete", "--dry-run"], Some(&doc.to_string())));
+    let kinds: Vec<&str> =
+        plan["plan"]["cluster"]["actions"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "capability", "{kinds:?}");
+    let deleted = ok(&mkeks(&["--delete"], Some(&doc.to_string())));
+    let resources = deleted["deleted"]["cluster"]["resources"].as_array().unwrap();
+    assert!(resources.contains(&json!("capability argocd")), "{resources:?}");
+    assert_eq!(owned(&stack), Vec::<String>::new());
+    let mut cmd = tool("mkvpc", env());
+    cmd.args(["--delete"]);
+    ok(&run(cmd, Some(&input)));
+}

@@ -46,6 +46,36 @@ fn a_second_run_on_the_same_stack_waits_for_the_first() {
     cleanup(&stack);
 }
 
+/// `ARGOCD_CAPABILITY=1` is refused (exit 2, before anything runs) on the local stack, whose Argo
+/// CD is installed, and without the Identity Center instance EKS' Argo CD signs users in with.
+#[test]
+fn up_refuses_the_argocd_capability_where_it_cannot_work() {
+    for (local, idc, says) in [
+        (true, Some("arn:aws:sso:::instance/ssoins-0123456789abcdef"), "ARGOCD_CAPABILITY=1 is for AWS"),
+        (false, None, "ARGOCD_CAPABILITY=1 needs IDC_INSTANCE_ARN"),
+    ] {
+        let stack = unique_stack("argocap");
+        let mut up = Command::new(repo_root().join("scripts/up"));
+        up.env("STACK", &stack)
+            .env("ARGOCD_CAPABILITY", "1")
+            .env("GITOPS_URL", "https://git.example.org/shop/ekskit.git");
+        up.env("IMAGE_REPOSITORY", "registry.example.org/shop/comments").env_remove("EKSKIT_KUBECONFIG");
+        if local {
+            up.env("EKSKIT_KUBECONFIG", "/nonexistent/kubeconfig");
+        }
+        match idc {
+            Some(arn) => up.env("IDC_INSTANCE_ARN", arn),
+            None => up.env_remove("IDC_INSTANCE_ARN"),
+        };
+        let out = up.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(out.stdout.is_empty());
+        cleanup(&stack);
+    }
+}
+
 #[test]
 fn urls_lose_their_credentials_before_they_are_written_anywhere() {
     let cases = [

@@ -219,3 +219,38 @@ fn mkeks_delete_exits_1_naming_the_aws_reason_of_a_failed_add_on_or_node_group_d
     // Once AWS lets go, the same command deletes the rest.
     delete_all(&stack, &vpc);
 }
+
+/// EKS' managed Argo CD: CREATING, then CREATE_FAILED with AWS's reason, which mkeks names; a
+/// re-run once the cause is gone waits through CREATING to ACTIVE, and --delete through DELETING.
+#[test]
+fn mkeks_exits_1_naming_the_aws_reason_of_a_failed_capability_and_waits_for_a_good_one() {
+    let stack = unique_stack("timed-capfail").to_lowercase();
+    let vpc = vpc(&stack);
+    let argocd = ["--capability", "argocd", "--idc-instance-arn", "arn:aws:sso:::instance/ssoins-0123456789abcdef"];
+    // Only the capability takes time (3 min at 1/60: 3 s), and fails.
+    let scales = json!({"cluster": 0.0001, "nodegroup": 0.0001, "addon": 0.0001, "capability": 1.0 / 60.0});
+    let rule = json!({"match": stack, "scales": scales, "fail": {"capability": "AccessDenied"}});
+    let timing = Timing::set(env(), rule);
+    let (out, took) = timed_run("mkeks", &argocd, Some(&vpc.to_string()));
+    let log = failed("mkeks", &out);
+    assert_has(&log, &format!("waiting for capability argocd of {stack} to become ACTIVE (now CREATING; up to "));
+    assert_has(
+        &log,
+        &format!(
+            "capability argocd of {stack} will not become ACTIVE: it is CREATE_FAILED: AccessDenied: The capability role"
+        ),
+    );
+    assert!(took < Duration::from_secs(30), "it fails when AWS says so: {took:?}");
+    drop(timing);
+    // EKS keeps a failed capability; its cause fixed (here: the rule gone), it is deleted and
+    // made again by hand, as on AWS. Then a run waits for the new one.
+    let eks = aws_sdk_eks::Client::new(&aws_config(env(), EKS_REGION));
+    block_on(eks.delete_capability().cluster_name(&stack).capability_name("argocd").send()).unwrap();
+    let _timing = Timing::set(env(), json!({"match": stack, "scales": scales}));
+    let (out, _) = timed_run("mkeks", &argocd, Some(&vpc.to_string()));
+    let doc = ok_json("mkeks", &out);
+    assert_eq!(doc["cluster"]["capabilities"]["argocd"]["status"], "ACTIVE");
+    assert_has(&stderr(&out), &format!("capability argocd of {stack} is ACTIVE after "));
+    let log = delete_all(&stack, &vpc);
+    assert_has(&log, &format!("waiting for capability argocd of {stack} to become deleted (now DELETING; up to "));
+}

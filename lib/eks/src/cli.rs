@@ -11,6 +11,8 @@ use ekskit_model::vpc::VpcRef;
 use serde::Deserialize;
 
 use crate::addons::{self, Addon, AddonsSpec};
+use crate::capability;
+use ekskit_model::cluster::ArgoCdSpec;
 pub use ekskit_model::cluster::{AmiType, EndpointAccess, Scaling, Spec};
 
 /// The version of a new cluster when EKS cannot be asked which it offers (versions.rs).
@@ -116,6 +118,24 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["nodes", "instance_types"])]
     pub auto_mode: bool,
 
+    /// An EKS Capability to set up: argocd, EKS' managed Argo CD (users sign in through IAM
+    /// Identity Center: needs --idc-instance-arn). Kept on later runs; --delete deletes it
+    #[arg(long = "capability", value_enum, value_name = "NAME")]
+    pub capabilities: Vec<CapabilityName>,
+
+    /// argocd: the IAM Identity Center instance users sign in with (`aws sso-admin list-instances`)
+    #[arg(long, value_name = "ARN")]
+    pub idc_instance_arn: Option<String>,
+
+    /// argocd: the Identity Center instance's region [default: the cluster's]
+    #[arg(long, value_name = "REGION")]
+    pub idc_region: Option<String>,
+
+    /// argocd: an Argo CD role for an Identity Center user or group, ROLE:TYPE:ID with ROLE admin,
+    /// editor or viewer and TYPE user or group (repeatable)
+    #[arg(long = "argocd-rbac", value_name = "ROLE:TYPE:ID")]
+    pub argocd_rbac: Vec<String>,
+
     /// Do not create a KMS key for envelope encryption of Secrets
     #[arg(long)]
     pub no_secrets_encryption: bool,
@@ -171,6 +191,13 @@ pub struct Args {
     pub global: GlobalArgs,
 }
 
+/// `--capability`: the EKS Capabilities mkeks sets up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CapabilityName {
+    /// EKS' managed Argo CD
+    Argocd,
+}
+
 /// What the stdin document may say about the cluster from an earlier run.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ClusterInput {
@@ -182,6 +209,8 @@ pub struct ClusterInput {
     pub addons: Option<serde_json::Value>,
     /// `cluster.auto_mode` of an earlier run: there when the cluster runs in Auto Mode.
     pub auto_mode: Option<serde_json::Value>,
+    /// `cluster.capabilities` of an earlier run, by name.
+    pub capabilities: Option<serde_json::Value>,
 }
 
 /// The version the user asked for: --version, else the document's `cluster.version`.
@@ -252,6 +281,7 @@ impl ResolveSpec for Spec {
             },
             addons: resolve_addons(args, earlier.addons.as_ref().and_then(|a| a.as_object()), &name)?,
             auto_mode: args.auto_mode || earlier.auto_mode.is_some(),
+            argocd: resolve_argocd(args, earlier.capabilities.as_ref().and_then(|c| c.get(capability::ARGOCD)))?,
             name,
         })
         .and_then(|spec| if args.delete.on { Ok(spec) } else { check_auto_mode(&spec).map(|()| spec) })
@@ -346,6 +376,46 @@ fn resolve_addons(
         addons::secret_stores::check_namespace(namespace)?;
     }
     Ok(AddonsSpec { addons: set, hosted_zone_id, any_hosted_zone, secrets_prefix, secret_namespaces })
+}
+
+/// EKS' managed Argo CD: `--capability argocd` and its flags, else the earlier document's (a
+/// re-run keeps it); None when neither asks for it.
+fn resolve_argocd(args: &Args, earlier: Option<&serde_json::Value>) -> Result<Option<ArgoCdSpec>, InputError> {
+    if args.delete.on {
+        return Ok(None);
+    }
+    let asked = args.capabilities.contains(&CapabilityName::Argocd) || earlier.is_some();
+    if !asked {
+        if args.idc_instance_arn.is_some() || args.idc_region.is_some() || !args.argocd_rbac.is_empty() {
+            return Err(InputError::new(
+                "--idc-instance-arn, --idc-region and --argocd-rbac are for the argocd capability",
+            )
+            .hint("add --capability argocd"));
+        }
+        return Ok(None);
+    }
+    let field = |key: &str| earlier.and_then(|e| e.get(key));
+    let text = |key: &str| field(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let idc_instance_arn = args.idc_instance_arn.clone().or_else(|| text("idc_instance_arn")).ok_or_else(|| {
+        InputError::new("--capability argocd needs the IAM Identity Center instance its users sign in with")
+            .hint("pass --idc-instance-arn (`aws sso-admin list-instances`); EKS' Argo CD has no local users")
+    })?;
+    capability::check_idc_instance(&idc_instance_arn)?;
+    let rbac = match &args.argocd_rbac[..] {
+        [] => field("rbac")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .map(str::to_owned)
+            .collect(),
+        given => given.to_vec(),
+    };
+    let mut rbac = rbac.iter().map(|r| capability::parse_rbac(r)).collect::<Result<Vec<_>, _>>()?;
+    rbac.sort();
+    rbac.dedup();
+    let idc_region = args.idc_region.clone().or_else(|| text("idc_region"));
+    Ok(Some(ArgoCdSpec { idc_instance_arn, idc_region, rbac }))
 }
 
 /// Auto Mode launches and scales the nodes itself: an add-on that does it too would fight it.

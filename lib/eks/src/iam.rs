@@ -50,6 +50,8 @@ pub enum RoleKind {
     Addon(Addon),
     /// The nodes Karpenter launches (they join through an access entry, not the node group).
     KarpenterNode,
+    /// EKS' managed Argo CD (`--capability argocd`), which EKS runs outside the cluster.
+    ArgoCdCapability,
 }
 
 impl RoleKind {
@@ -59,7 +61,8 @@ impl RoleKind {
     /// Every role mkeks may own for a stack: what `--delete` looks for.
     pub fn all() -> Vec<RoleKind> {
         let addons = Addon::ALL.into_iter().map(RoleKind::Addon);
-        RoleKind::CORE.into_iter().chain(addons).chain([RoleKind::KarpenterNode]).collect()
+        let others = [RoleKind::KarpenterNode, RoleKind::ArgoCdCapability];
+        RoleKind::CORE.into_iter().chain(addons).chain(others).collect()
     }
 
     fn suffix(self) -> &'static str {
@@ -69,6 +72,7 @@ impl RoleKind {
             RoleKind::EbsCsi => "ebs-csi",
             RoleKind::Addon(addon) => addon_suffix(addon),
             RoleKind::KarpenterNode => "karpenter-node",
+            RoleKind::ArgoCdCapability => "argocd-capability",
         }
     }
 
@@ -77,6 +81,7 @@ impl RoleKind {
             RoleKind::Cluster => "eks.amazonaws.com",
             RoleKind::Node | RoleKind::KarpenterNode => "ec2.amazonaws.com",
             RoleKind::EbsCsi | RoleKind::Addon(_) => "pods.eks.amazonaws.com",
+            RoleKind::ArgoCdCapability => "capabilities.eks.amazonaws.com",
         }
     }
 
@@ -109,7 +114,8 @@ impl RoleKind {
                 "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
                 "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
             ],
-            RoleKind::Addon(_) => &[],
+            // Repository credentials from Secrets Manager: an inline policy (capability.rs).
+            RoleKind::Addon(_) | RoleKind::ArgoCdCapability => &[],
         }
     }
 
@@ -139,6 +145,8 @@ impl RoleKind {
                 })),
             ),
             RoleKind::Node | RoleKind::KarpenterNode => (serde_json::json!("sts:AssumeRole"), None),
+            // As the EKS user guide gives it (capability-role): EKS tags the sessions it starts.
+            RoleKind::ArgoCdCapability => (serde_json::json!(["sts:AssumeRole", "sts:TagSession"]), None),
             RoleKind::EbsCsi | RoleKind::Addon(_) => {
                 let (namespace, service_account) = self.service_account().unwrap_or_default();
                 let condition = serde_json::json!({"StringEquals": {

@@ -4,7 +4,7 @@
 //! - [`cli`]: flags and the resolved [`cli::Spec`]; [`subnets`]: checks before creating
 //! - [`iam`], [`kms`], [`cluster`] (cluster and node group, waits, root causes), [`managed`]
 //!   (the EKS managed add-ons), [`addons`] (the AWS side of `--addon`: roles, Pod Identity, Karpenter),
-//!   [`auto_mode`] (`--auto-mode`: EKS runs the nodes)
+//!   [`auto_mode`] (`--auto-mode`: EKS runs the nodes), [`capability`] (`--capability argocd`)
 //! - [`plan`]: `--dry-run`; [`kubeconfig`]: `--kubeconfig`; [`model`]: the JSON keys and schemas
 //! - [`versions`]: the Kubernetes versions EKS offers, and the one a new cluster gets;
 //!   [`upgrade`]: `--upgrade`, one minor at a time
@@ -12,6 +12,7 @@
 pub mod account;
 pub mod addons;
 pub mod auto_mode;
+pub mod capability;
 pub mod cli;
 pub mod cluster;
 pub mod iam;
@@ -182,10 +183,19 @@ async fn converge(args: &Args, aws: &Clients, mut doc: Document, spec: Spec, reg
         }
     };
     let addons = addons::ensure(aws, &spec.name, &spec.addons, &active).await?;
+    let capabilities = capability::Context {
+        aws,
+        stack: &spec.name,
+        account: &account,
+        secrets_prefix: &spec.addons.secrets_prefix,
+        timeout: args.timeout.limit,
+    };
+    let capabilities = capability::ensure(&capabilities, spec.argocd.as_ref()).await?;
     let roles = RolesDoc { cluster: cluster_role, node: node_role, ebs_csi: ebs_csi_role };
     let mut out = cluster_doc(&spec, &region, &active, roles, key);
     (out.node_group, out.managed_addons, out.auto_mode) = (node_group, managed_addons, auto);
     out.addons = addons;
+    out.capabilities = capabilities;
     out.upgrade = upgraded;
     info!("EKS cluster {} is ACTIVE at {}", out.name, out.endpoint);
     if let Some(path) = &args.kubeconfig {
@@ -237,7 +247,9 @@ async fn ensure_node_group(
 /// Everything the cluster stack owns, each wait at most `timeout`; what went, for the output.
 async fn delete_all(aws: &Clients, spec: &Spec, timeout: Duration) -> anyhow::Result<Vec<String>> {
     let exists = cluster::find(&aws.eks, &spec.name).await?.is_some();
-    let mut gone = addons::delete(aws, &spec.name, &Addon::ALL, exists).await?;
+    // First what deploys into the cluster: EKS' Argo CD (its objects stay: RETAIN).
+    let mut gone = capability::delete(aws, &spec.name, exists, timeout).await?;
+    gone.extend(addons::delete(aws, &spec.name, &Addon::ALL, exists).await?);
     if exists {
         for name in managed::delete(&aws.eks, &spec.name, timeout).await? {
             gone.push(format!("addon {name}"));
@@ -323,6 +335,7 @@ fn cluster_doc(spec: &Spec, region: &str, c: &Cluster, roles: RolesDoc, key: Opt
         upgrade: None,
         node_group: None,
         auto_mode: None,
+        capabilities: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ use ekskit_core::Hinted;
 use crate::Clients;
 use crate::addons::{self, Addon, karpenter, pod_identity, secret_stores};
 use crate::auto_mode;
+use crate::capability;
 use crate::cli::Spec;
 use crate::cluster;
 use crate::iam::{self, RoleKind};
@@ -53,6 +54,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         let role = node_role.as_deref().filter(|_| exists);
         actions.push(auto_mode::plan(eks, &spec.name, role).await?);
         actions.extend(addons::plan(aws, &spec.name, &spec.addons, exists).await?);
+        actions.extend(capability::plan(aws, &spec.name, spec.argocd.as_ref(), exists).await?);
         return Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions });
     }
     for name in managed::ADDONS {
@@ -83,6 +85,7 @@ pub async fn create_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
         Some(format!("{size} x {}", spec.instance_types.join("/"))),
     ));
     actions.extend(addons::plan(aws, &spec.name, &spec.addons, exists).await?);
+    actions.extend(capability::plan(aws, &spec.name, spec.argocd.as_ref(), exists).await?);
     Ok(PlanDoc { region: region.into(), spec: spec.clone(), actions })
 }
 
@@ -90,6 +93,10 @@ pub async fn delete_plan(aws: &Clients, spec: &Spec, region: &str) -> anyhow::Re
     let (eks, iam_client, kms_client) = (&aws.eks, &aws.iam, &aws.kms);
     let mut actions = Vec::new();
     let cluster = cluster::find(eks, &spec.name).await?;
+    if cluster.is_some() && capability::find(eks, &spec.name, capability::ARGOCD).await?.is_some() {
+        let detail = Some("the objects Argo CD deployed stay".into());
+        actions.push(PlannedAction::new(Action::Delete, "capability", capability::ARGOCD, detail));
+    }
     actions.extend(addon_parts_to_delete(aws, spec, &Addon::ALL, cluster.is_some()).await?);
     if cluster.is_some() {
         for name in managed::ADDONS.iter().rev() {

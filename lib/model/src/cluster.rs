@@ -44,6 +44,9 @@ pub struct ClusterDoc {
     pub managed_addons: Vec<ManagedAddonDoc>,
     /// The add-ons set up with `--addon`, by name: what their charts and manifests need.
     pub addons: std::collections::BTreeMap<String, AddonDoc>,
+    /// EKS Capabilities (`--capability argocd`), by capability name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub capabilities: std::collections::BTreeMap<String, CapabilityDoc>,
     /// What `--upgrade` found and left; absent from other runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeDoc>,
@@ -74,6 +77,34 @@ pub struct RolesDoc {
     /// The EBS CSI driver's Pod Identity role; absent in Auto Mode (its block storage is EKS').
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ebs_csi: Option<String>,
+}
+
+/// One EKS Capability in `cluster.capabilities` (today: `argocd`, EKS' managed Argo CD).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CapabilityDoc {
+    pub arn: String,
+    /// `ARGOCD`, `ACK` or `KRO`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub version: String,
+    /// The role the capability acts with (its access entry on the cluster is EKS').
+    pub role_arn: String,
+    pub role_name: String,
+    /// Argo CD: the server's URL (UI, API and CLI, signed in through IAM Identity Center).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// Argo CD: the namespace its Applications, AppProjects and repository Secrets live in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Argo CD: the IAM Identity Center instance users sign in with, and its region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idc_instance_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idc_region: Option<String>,
+    /// Argo CD: who gets which Argo CD role, as `ROLE:SSO_USER|SSO_GROUP:ID`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rbac: Vec<String>,
 }
 
 /// `cluster.auto_mode`: what EKS Auto Mode runs for the cluster.
@@ -117,7 +148,7 @@ pub struct PlanDoc {
     pub spec: Spec,
     /// Kinds: `iam-role`, `kms-key`, `cluster`, `cluster-config` (deletion protection turned on
     /// or off), `addon`, `launch-template`, `node-group`,
-    /// `pod-identity-association`, `access-entry`, `sqs-queue`, `event-rule`; with `--upgrade`
+    /// `pod-identity-association`, `access-entry`, `sqs-queue`, `event-rule`, `capability`; with `--upgrade`
     /// first its steps, in order: `upgrade-insights`, `cluster-version`, `addon-version`,
     /// `node-group-version`.
     pub actions: Vec<PlannedAction>,
@@ -211,6 +242,21 @@ pub struct Spec {
     /// EKS Auto Mode: no managed node group, no managed add-ons; EKS runs the nodes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_mode: bool,
+    /// EKS' managed Argo CD (`--capability argocd`); None: none asked for (one that exists is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd: Option<ArgoCdSpec>,
+}
+
+/// `--capability argocd`: what EKS' managed Argo CD is created with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ArgoCdSpec {
+    /// The IAM Identity Center instance users sign in with (`--idc-instance-arn`).
+    pub idc_instance_arn: String,
+    /// Its region, when not the cluster's (`--idc-region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idc_region: Option<String>,
+    /// `ROLE:SSO_USER|SSO_GROUP:ID` (`--argocd-rbac`), ROLE one of ADMIN, EDITOR, VIEWER.
+    pub rbac: Vec<String>,
 }
 
 /// An add-on whose AWS side mkeks manages.
