@@ -8,12 +8,16 @@ AWS makes that safe where it can; moto made a second resource or failed:
   holds (`Resource.AlreadyAssociated`).
 - DeleteVpcEndpoints of an endpoint already deleted changes nothing. moto removed the gateway
   endpoint's routes again and failed with `InvalidRoute.NotFound`.
+- DeleteLaunchTemplate by an id that is gone answers AWS's `InvalidLaunchTemplateId.NotFound`.
+  moto answered `InvalidLaunchTemplateName.NotFoundException`, a code AWS gives for a name.
 """
 
 import threading
 
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import InvalidLaunchTemplateIdNotFound
 from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.responses.nat_gateways import NatGateways
 
 # moto's server answers requests on threads: the token check and the create are one step.
@@ -52,6 +56,19 @@ def _install_delete_vpc_endpoints_once():
     VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
 
 
+def _install_delete_launch_template_by_id():
+    original = LaunchTemplates.delete_launch_template
+
+    def delete_launch_template(self):
+        template_id = self._get_param("LaunchTemplateId")
+        if template_id and template_id not in self.ec2_backend.launch_templates:
+            raise InvalidLaunchTemplateIdNotFound(template_id)
+        return original(self)
+
+    LaunchTemplates.delete_launch_template = delete_launch_template
+
+
 def install():
     _install_nat_client_token()
     _install_delete_vpc_endpoints_once()
+    _install_delete_launch_template_by_id()
