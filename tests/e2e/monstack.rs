@@ -393,6 +393,12 @@ fn on_the_control_plane_it_applies_is_ready_reapplies_unchanged_and_deletes() {
         };
         (up("kubernetes-nodes") && up("kubernetes-cadvisor")).then_some(())
     });
+    // node exporter runs in its own namespace (privileged); the stack's enforces restricted.
+    let enforced = |namespace: &str| {
+        let path = "jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}";
+        String::from_utf8_lossy(&kubectl(&["get", "namespace", namespace, "-o", path]).stdout).into_owned()
+    };
+    assert_eq!((enforced(ns), enforced(&format!("{ns}-node-exporter"))), ("restricted".into(), "privileged".into()));
     let grafana =
         ["get", "deployment,service,configmap,secret", "-n", ns, "-l", "app.kubernetes.io/name=grafana", "-o", "name"];
     assert_eq!(String::from_utf8_lossy(&kubectl(&grafana).stdout).trim(), "", "nothing of Grafana is applied");
@@ -438,8 +444,38 @@ fn on_the_control_plane_it_applies_is_ready_reapplies_unchanged_and_deletes() {
     let gone = stdout_json(&deleted);
     assert_schema("deleted.monitoring.schema.json", &gone["deleted"]["monitoring"]);
     assert!(!kubectl(&["get", "namespace", ns]).status.success(), "the namespace is gone");
+    let node_ns = format!("{ns}-node-exporter");
+    assert!(!kubectl(&["get", "namespace", &node_ns]).status.success(), "node exporter's namespace is gone too");
     let role = format!("{namespace}-prometheus");
     assert!(!kubectl(&["get", "clusterrole", &role]).status.success(), "cluster-wide RBAC is gone too");
+}
+
+/// Pod Security: the stack's namespace enforces restricted and every Pod in it meets that; node
+/// exporter, which reads the host, is alone in a namespace of its own that allows it.
+#[test]
+fn the_stack_namespace_enforces_restricted_and_node_exporter_is_alone_in_its_own() {
+    let objects = rendered();
+    let labels = |name: &str| {
+        let namespace = objects.iter().find(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == name);
+        namespace.unwrap_or_else(|| panic!("no Namespace {name}"))["metadata"]["labels"].clone()
+    };
+    let (stack, node) = (labels("monitoring"), labels("monitoring-node-exporter"));
+    for mode in ["enforce", "warn", "audit"] {
+        assert_eq!(stack[format!("pod-security.kubernetes.io/{mode}")], "restricted", "{stack}");
+    }
+    assert_eq!(node["pod-security.kubernetes.io/enforce"], "privileged", "{node}");
+    let (in_node, in_stack): (Vec<Value>, Vec<Value>) = objects
+        .iter()
+        .filter(|o| o["kind"] != "Namespace")
+        .cloned()
+        .partition(|o| o["metadata"]["namespace"] == "monitoring-node-exporter");
+    let names: Vec<String> = in_node
+        .iter()
+        .map(|o| format!("{} {}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, ["DaemonSet node-exporter", "Service node-exporter"]);
+    assert_eq!(ekskit_tests::pod_security::restricted_violations(&in_stack), Vec::<String>::new());
+    assert!(!ekskit_tests::pod_security::restricted_violations(&in_node).is_empty(), "it does need more");
 }
 
 #[test]

@@ -122,6 +122,8 @@ impl From<&Args> for ApplyOptions {
     fn from(args: &Args) -> Self {
         ApplyOptions {
             namespace: args.namespace.clone(),
+            // -n holds every object, as kubectl's.
+            other_namespaces: false,
             app: args.app.clone(),
             prune: args.prune,
             force_conflicts: args.force_conflicts,

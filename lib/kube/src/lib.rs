@@ -95,7 +95,8 @@ pub async fn execute_with(
     let (discovery, early) = tokio::try_join!(discovery, early)?;
     stages.lap("discovery");
     let kinds = Kinds::new(discovery, &manifests);
-    let mut objects = resolve::resolve(manifests, &kinds, &namespace, options.namespace.is_some())?;
+    let forced = options.namespace.is_some() && !options.other_namespaces;
+    let mut objects = resolve::resolve(manifests, &kinds, &namespace, forced)?;
     if let Some(set) = &set {
         set.label(&mut objects);
     }

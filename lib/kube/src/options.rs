@@ -10,8 +10,12 @@ use crate::apply::PatchOptions;
 /// How [`crate::execute`] applies or deletes a batch of manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyOptions {
-    /// Namespace of namespaced objects that name none; `None`: the kubeconfig context's.
+    /// Namespace of namespaced objects that name none; `None`: the kubeconfig context's. Given,
+    /// objects that name another are refused (as kubectl's `-n`), unless `other_namespaces`.
     pub namespace: Option<String>,
+    /// Objects may name namespaces other than `namespace`, which then only holds the ApplySet's
+    /// parent and the objects that name none (a tool applying its own manifests, e.g. monstack).
+    pub other_namespaces: bool,
     /// The app whose ApplySet (`kapply-<app>`) labels every object, for pruning and deleting.
     pub app: Option<String>,
     /// Delete members of `app` that are no longer in the input.
@@ -39,6 +43,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         Self {
             namespace: None,
+            other_namespaces: false,
             app: None,
             prune: false,
             force_conflicts: false,

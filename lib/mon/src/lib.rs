@@ -164,7 +164,8 @@ async fn wait_components(cluster: &Cluster, settings: &Settings, timeout: Durati
     .await
     .map_err(|e| ekskit_kube::errors::kube_error(e, format!("discovering the API of {}", cluster.server)))?;
     let kinds = Kinds::new(discovery, &manifests);
-    let objects = ekskit_kube::resolve::resolve(manifests, &kinds, &settings.namespace, true)?;
+    // The stack's own manifests name their namespaces: the stack's, and node exporter's.
+    let objects = ekskit_kube::resolve::resolve(manifests, &kinds, &settings.namespace, false)?;
     let components = settings.components();
     let names: Vec<&str> = components.iter().map(|c| c.name()).collect();
     info!("waiting up to {} for {} to be ready", human(timeout), names.join(", "));
@@ -233,6 +234,8 @@ fn and_list(names: &[&str]) -> String {
 fn kapply_options(args: &Args) -> ApplyOptions {
     ApplyOptions {
         namespace: Some(args.namespace.clone()),
+        // node exporter's objects are in a namespace of their own.
+        other_namespaces: true,
         app: Some(APP.to_owned()),
         prune: !args.delete.on,
         dry_run: args.dry_run.on,
@@ -391,15 +394,17 @@ fn report(
 }
 
 fn check_namespace(name: &str) -> Result<(), InputError> {
+    // node exporter's namespace is this one and a suffix, within Kubernetes' 63 characters.
     let ok = !name.is_empty()
-        && name.len() <= 63
+        && name.len() <= 63 - stack::NODE_NAMESPACE_SUFFIX.len()
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err(InputError::new(format!("`{name}` is not a namespace name")).hint("use lowercase letters, digits and -"))
+        Err(InputError::new(format!("`{name}` is not a namespace name monstack can use"))
+            .hint("use up to 49 lowercase letters, digits and - (node exporter's namespace adds -node-exporter)"))
     }
 }
 

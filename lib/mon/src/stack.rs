@@ -83,6 +83,9 @@ pub struct Settings {
     pub eks_control_plane: bool,
 }
 
+/// What node exporter's namespace adds to the stack's.
+pub const NODE_NAMESPACE_SUFFIX: &str = "-node-exporter";
+
 /// The jobs of EKS' scheduler and controller manager, by their first line in prometheus.yml.
 const EKS_CONTROL_PLANE_JOBS: [&str; 2] =
     ["  - job_name: eks-kube-scheduler", "  - job_name: eks-kube-controller-manager"];
@@ -91,6 +94,12 @@ impl Settings {
     /// Whether `component` is part of the stack this run makes.
     pub fn runs(&self, component: Component) -> bool {
         !self.left_out.contains(&component)
+    }
+
+    /// node exporter's namespace: its own, as it needs Pod Security's privileged profile and
+    /// the stack's namespace enforces restricted.
+    pub fn node_namespace(&self) -> String {
+        format!("{}{NODE_NAMESPACE_SUFFIX}", self.namespace)
     }
 
     /// The components this run makes, in [`Component::ALL`] order.
@@ -108,7 +117,10 @@ fn fill(text: &str, pairs: &[(&str, &str)]) -> String {
 /// without EKS' control-plane jobs where the API server does not serve them.
 pub fn prometheus_config(settings: &Settings) -> String {
     let cluster = serde_json::to_string(&settings.cluster).unwrap_or_default();
-    let text = fill(PROMETHEUS, &[("namespace", &settings.namespace), ("cluster", &cluster)]);
+    let node_namespace = settings.node_namespace();
+    let pairs =
+        [("namespace", settings.namespace.as_str()), ("node_namespace", &node_namespace), ("cluster", &cluster)];
+    let text = fill(PROMETHEUS, &pairs);
     let mut dropped: Vec<&str> = settings.left_out.iter().flat_map(|c| c.prometheus_paragraphs()).copied().collect();
     if !settings.eks_control_plane {
         dropped.extend(EKS_CONTROL_PLANE_JOBS);
@@ -133,8 +145,11 @@ pub fn rules(settings: &Settings) -> String {
 /// Every object of the stack but those of the components left out, in no particular order
 /// (kapply's phases order them).
 pub fn objects(settings: &Settings) -> anyhow::Result<Vec<Value>> {
-    let mut pairs: Vec<(String, String)> =
-        vec![("namespace".into(), settings.namespace.clone()), ("retention".into(), settings.retention.clone())];
+    let mut pairs: Vec<(String, String)> = vec![
+        ("namespace".into(), settings.namespace.clone()),
+        ("node_namespace".into(), settings.node_namespace()),
+        ("retention".into(), settings.retention.clone()),
+    ];
     pairs.extend(IMAGES.iter().map(|(c, i)| (format!("image.{c}"), (*i).to_owned())));
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let text = fill(MANIFESTS, &refs);
@@ -483,7 +498,9 @@ mod tests {
         }
         // Nothing left out: the file as written, comments and all.
         let whole = prometheus_config(&settings(None));
-        assert_eq!(whole, fill(PROMETHEUS, &[("namespace", "monitoring"), ("cluster", "\"demo\"")]));
+        let pairs =
+            [("namespace", "monitoring"), ("node_namespace", "monitoring-node-exporter"), ("cluster", "\"demo\"")];
+        assert_eq!(whole, fill(PROMETHEUS, &pairs));
     }
 
     #[test]

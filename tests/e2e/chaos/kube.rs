@@ -82,7 +82,9 @@ fn monstack_killed_at_any_request_converges_and_deletes_to_nothing() {
     let create = ["--namespace", &ns, "--without", "grafana", "--without", "node-exporter", "--timeout", "5m"];
     let delete = ["--namespace", &ns, "--delete"];
     let to_vec = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    check(subject("monstack", &ns, to_vec(&create), to_vec(&delete), "clusterrole,clusterrolebinding"));
+    // Namespaces too: node exporter's (<ns>-node-exporter) is the stack's as well.
+    let cluster_scoped = "clusterrole,clusterrolebinding,namespace";
+    check(subject("monstack", &ns, to_vec(&create), to_vec(&delete), cluster_scoped));
 }
 
 /// A small app: its namespace, a ConfigMap, a Secret, a ServiceAccount with a Role, a
