@@ -24,7 +24,7 @@ use tracing::{info, warn};
 
 use crate::account::Account;
 use crate::addons::policy::{self, Scope};
-use crate::cluster::{failure, issue_text};
+use crate::health::{failure, issue_text};
 use crate::iam::{self, RoleKind, Trust};
 use crate::model::{Action, PlannedAction};
 use crate::{Clients, TOOL};

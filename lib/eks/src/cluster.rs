@@ -21,6 +21,7 @@ use tracing::info;
 use crate::TOOL;
 use crate::auto_mode;
 use crate::cli::{EndpointAccess, Scaling, Spec};
+use crate::health::{failure, issue_text};
 // At its old path too: the node group is this module's, and lib.rs and plan.rs name it here.
 pub use crate::names::node_group_name;
 
@@ -214,22 +215,6 @@ pub fn cluster_state(cluster: Option<Cluster>) -> Check<Cluster> {
         }
         other => Check::Pending(other.map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".into())),
     }
-}
-
-/// `STATUS: issue; issue`, the AWS root cause of a failed resource.
-pub(crate) fn failure(status: &str, issues: impl Iterator<Item = String>) -> String {
-    let issues: Vec<String> = issues.collect();
-    let detail = if issues.is_empty() { "EKS gave no health issue".to_owned() } else { issues.join("; ") };
-    format!("{status}: {detail}")
-}
-
-/// `Code: message (resource, …)` of one EKS health issue.
-pub(crate) fn issue_text(code: Option<&str>, message: Option<&str>, resources: &[String]) -> String {
-    let mut text = format!("{}: {}", code.unwrap_or("Unknown"), message.unwrap_or("no message"));
-    if !resources.is_empty() {
-        text.push_str(&format!(" ({})", resources.join(", ")));
-    }
-    text
 }
 
 /// mkeks' own node group, when it exists.

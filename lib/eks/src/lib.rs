@@ -15,6 +15,7 @@ pub mod auto_mode;
 pub mod capability;
 pub mod cli;
 pub mod cluster;
+pub mod health;
 pub mod iam;
 pub mod kms;
 pub mod kubeconfig;

@@ -15,7 +15,7 @@ pub use ekskit_model::cluster::ManagedAddonDoc;
 use tracing::info;
 
 use crate::TOOL;
-use crate::cluster::{failure, issue_text};
+use crate::health::{failure, issue_text};
 use crate::iam::EBS_CSI_SERVICE_ACCOUNT;
 
 /// The add-ons, in the order EKS wants them: networking before DNS.

@@ -16,7 +16,8 @@ use ekskit_core::wait::{Backoff, Check, until};
 use ekskit_core::{Hinted, InputError};
 use tracing::{info, warn};
 
-use crate::cluster::{self, failure, issue_text};
+use crate::cluster;
+use crate::health::{failure, issue_text};
 use crate::managed;
 use crate::model::{Action, PlannedAction, UpgradeDoc, VersionsDoc};
 use crate::versions::{self, Offered};
