@@ -617,21 +617,15 @@ fn add_ons_get_their_aws_side_and_lose_it_on_delete() {
     // Other namespaces for the stores: the new one's role is made, the others' go (planned first).
     let teams = ["--secrets-namespace", "team-a,comments-prod"];
     let plan = ok(&mkeks(&[&teams[..], &["--dry-run"]].concat(), Some(&doc.to_string())));
-    let steps: Vec<String> = plan["plan"]["cluster"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["name"].as_str().unwrap().contains("-secrets-"))
-        .map(|a| format!("{} {}", a["action"].as_str().unwrap(), a["name"].as_str().unwrap()))
-        .collect();
+    let steps: Vec<String> = plan_steps(&plan).into_iter().filter(|s| s.contains("-secrets-")).collect();
     let role = |ns: &str| format!("ekskit-{stack}-secrets-{ns}");
     assert_eq!(
         steps,
         [
-            format!("keep {}", role("comments-prod")),
-            format!("create {}", role("team-a")),
-            format!("delete {}", role("argocd")),
-            format!("delete {}", role("comments-dev")),
+            format!("keep iam-role {}", role("comments-prod")),
+            format!("create iam-role {}", role("team-a")),
+            format!("delete iam-role {}", role("argocd")),
+            format!("delete iam-role {}", role("comments-dev")),
         ]
     );
     let doc = ok(&mkeks(&teams, Some(&doc.to_string())));
@@ -709,6 +703,13 @@ async fn assert_stores(iam: &aws_sdk_iam::Client, stack: &str, controller: &str,
     }
 }
 
+/// `action kind name` of each step of a `--dry-run` document's plan.
+fn plan_steps(plan: &Value) -> Vec<String> {
+    let actions = plan["plan"]["cluster"]["actions"].as_array().unwrap();
+    let text = |a: &Value, key: &str| a[key].as_str().unwrap().to_owned();
+    actions.iter().map(|a| format!("{} {} {}", text(a, "action"), text(a, "kind"), text(a, "name"))).collect()
+}
+
 /// IAM returns policy documents percent-encoded.
 fn urlencoding_decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -782,14 +783,7 @@ fn auto_mode_creates_reruns_unchanged_and_deletes_cleanly() {
     assert!(stderr(&refused).contains("EKS Auto Mode does itself"), "{}", stderr(&refused));
 
     let plan = ok(&mkeks(&["--auto-mode", "--dry-run"], Some(&input)));
-    let steps: Vec<String> = plan["plan"]["cluster"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!("{} {} {}", a["action"].as_str().unwrap(), a["kind"].as_str().unwrap(), a["name"].as_str().unwrap())
-        })
-        .collect();
+    let steps = plan_steps(&plan);
     let role = |kind: &str| format!("ekskit-{stack}-{kind}");
     assert_eq!(
         steps,
@@ -923,14 +917,7 @@ fn argocd_capability_creates_reruns_unchanged_and_deletes_cleanly() {
         "--no-secrets-encryption",
     ];
     let plan = ok(&mkeks(&[&argocd[..], &["--dry-run"]].concat(), Some(&input)));
-    let steps: Vec<String> = plan["plan"]["cluster"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!("{} {} {}", a["action"].as_str().unwrap(), a["kind"].as_str().unwrap(), a["name"].as_str().unwrap())
-        })
-        .collect();
+    let steps = plan_steps(&plan);
     let role_name = format!("ekskit-{stack}-argocd-capability");
     assert_eq!(
         steps[steps.len() - 2..],
