@@ -39,7 +39,7 @@ APP_FORWARDER_LOG=$ROOT/.ekskit/$STACK-app.log
 app_forwarder_pid() {
   local pid
   pid=$(cat "$APP_FORWARDER_PID" 2>/dev/null) && [[ -n $pid ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep '^socat ' | grep -qF "${1:-}" || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep '^socat ' | grep -qF "${1:-}" || return 1
   echo "$pid"
 }
 
