@@ -95,16 +95,14 @@ pub async fn existing(iam: &Client, stack: &str) -> anyhow::Result<BTreeMap<Stri
     Ok(found)
 }
 
-/// The namespaces to have stores: those asked for, else those that have one, else the default.
-async fn wanted(iam: &Client, stack: &str, asked: Option<&BTreeSet<String>>) -> anyhow::Result<BTreeSet<String>> {
-    if let Some(asked) = asked {
-        return Ok(asked.clone());
+/// The namespaces to have stores: those asked for, else those that have one (`existing`), else
+/// the default.
+fn wanted(asked: Option<&BTreeSet<String>>, existing: &BTreeMap<String, String>) -> BTreeSet<String> {
+    match asked {
+        Some(asked) => asked.clone(),
+        None if existing.is_empty() => DEFAULT_SECRET_NAMESPACES.iter().map(|n| n.to_string()).collect(),
+        None => existing.keys().cloned().collect(),
     }
-    let found: BTreeSet<String> = existing(iam, stack).await?.into_keys().collect();
-    if found.is_empty() {
-        return Ok(DEFAULT_SECRET_NAMESPACES.iter().map(|n| n.to_string()).collect());
-    }
-    Ok(found)
 }
 
 /// What creates the stores' roles: the stack, its account, the controller's role and the prefix.
@@ -122,12 +120,13 @@ pub async fn ensure(
     stores: &Stores<'_>,
     asked: Option<&BTreeSet<String>>,
 ) -> anyhow::Result<BTreeMap<String, SecretStoreDoc>> {
-    let wanted = wanted(iam, stores.stack, asked).await?;
+    let existing = existing(iam, stores.stack).await?;
+    let wanted = wanted(asked, &existing);
     let mut out = BTreeMap::new();
     for namespace in &wanted {
         out.insert(namespace.clone(), ensure_one(iam, stores, namespace).await?);
     }
-    for (namespace, name) in existing(iam, stores.stack).await? {
+    for (namespace, name) in existing {
         if !wanted.contains(&namespace) {
             info!("external-secrets: {namespace} no longer has a store; deleting IAM role {name}");
             delete_owned_role(iam, &name, stores.stack).await?;
@@ -210,7 +209,7 @@ pub async fn delete(iam: &Client, stack: &str) -> anyhow::Result<Vec<String>> {
 /// The dry-run steps: each wanted store's role made or kept, the others' deleted.
 pub async fn plan(iam: &Client, stack: &str, asked: Option<&BTreeSet<String>>) -> anyhow::Result<Vec<PlannedAction>> {
     let existing = existing(iam, stack).await?;
-    let wanted = wanted(iam, stack, asked).await?;
+    let wanted = wanted(asked, &existing);
     let mut steps = Vec::new();
     for namespace in &wanted {
         let detail = Some(format!("external-secrets store of {namespace}"));
@@ -258,6 +257,15 @@ mod tests {
         assert_eq!(statement["Principal"], serde_json::json!({"AWS": arn}));
         assert_eq!(statement["Action"], "sts:AssumeRole");
         assert_eq!(trust["Statement"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_namespaces_asked_for_else_those_that_have_a_store_else_the_default() {
+        let asked: BTreeSet<String> = ["team-a".to_owned()].into();
+        let existing: BTreeMap<String, String> = [("argocd".to_owned(), "r".to_owned())].into();
+        assert_eq!(wanted(Some(&asked), &existing), asked);
+        assert_eq!(wanted(None, &existing), ["argocd".to_owned()].into());
+        assert_eq!(wanted(None, &BTreeMap::new()).len(), DEFAULT_SECRET_NAMESPACES.len());
     }
 
     #[test]
