@@ -6,14 +6,11 @@
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    AccessScope, AccessScopeType, BlockStorage, Cluster, ComputeConfigRequest, ElasticLoadBalancing,
-    KubernetesNetworkConfigRequest, StorageConfigRequest,
+    BlockStorage, Cluster, ComputeConfigRequest, ElasticLoadBalancing, KubernetesNetworkConfigRequest,
+    StorageConfigRequest,
 };
-use ekskit_aws::{AwsResultExt, aws_code};
-use ekskit_core::stack::ownership_tags;
-use tracing::info;
 
-use crate::TOOL;
+use crate::access;
 use crate::model::{AutoModeDoc, PlannedAction};
 
 /// The node pools EKS builds in: general workloads, and the cluster's own (CriticalAddonsOnly).
@@ -49,12 +46,7 @@ pub fn is_on(cluster: &Cluster) -> bool {
 
 /// The node role's access entry ARN, when there is one.
 pub async fn find_node_access(eks: &Client, cluster: &str, node_role: &str) -> anyhow::Result<Option<String>> {
-    let found = eks.describe_access_entry().cluster_name(cluster).principal_arn(node_role).send().await;
-    match found.aws(format!("reading the access entry of {node_role} on {cluster}")) {
-        Ok(out) => Ok(out.access_entry.and_then(|e| e.access_entry_arn)),
-        Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(access::find(eks, cluster, node_role).await?.and_then(|e| e.access_entry_arn))
 }
 
 /// The node role's access entry, made (with [`NODE_POLICY`]) when EKS's is gone; its ARN.
@@ -62,30 +54,8 @@ pub async fn ensure_node_access(eks: &Client, cluster: &str, node_role: &str) ->
     if let Some(arn) = find_node_access(eks, cluster, node_role).await? {
         return Ok(arn);
     }
-    info!("creating the access entry of the Auto Mode node role {node_role} on {cluster}");
-    let created = eks
-        .create_access_entry()
-        .cluster_name(cluster)
-        .principal_arn(node_role)
-        .r#type("EC2")
-        .set_tags(Some(ownership_tags(cluster, TOOL).into_iter().collect()))
-        .send()
-        .await
-        .aws(format!("creating the access entry of {node_role} on {cluster}"));
-    match created {
-        Ok(_) => {}
-        // A concurrent or killed run made it between our look and now.
-        Err(e) if aws_code(&e) == Some("ResourceInUseException") => {}
-        Err(e) => return Err(e),
-    }
-    eks.associate_access_policy()
-        .cluster_name(cluster)
-        .principal_arn(node_role)
-        .policy_arn(NODE_POLICY)
-        .access_scope(AccessScope::builder().r#type(AccessScopeType::Cluster).build())
-        .send()
-        .await
-        .aws(format!("associating {NODE_POLICY} with {node_role} on {cluster}"))?;
+    access::create(eks, cluster, node_role, Some("EC2")).await?;
+    access::associate(eks, cluster, node_role, NODE_POLICY).await?;
     let arn = find_node_access(eks, cluster, node_role).await?;
     arn.ok_or_else(|| anyhow::anyhow!("the access entry of {node_role} on {cluster} is gone right after it was made"))
 }

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    AccessScope, AccessScopeType, ArgoCdAwsIdcConfigRequest, ArgoCdConfigRequest, ArgoCdRole, ArgoCdRoleMapping,
-    Capability, CapabilityConfigurationRequest, CapabilityDeletePropagationPolicy, CapabilityStatus, CapabilityType,
-    SsoIdentity, SsoIdentityType,
+    ArgoCdAwsIdcConfigRequest, ArgoCdConfigRequest, ArgoCdRole, ArgoCdRoleMapping, Capability,
+    CapabilityConfigurationRequest, CapabilityDeletePropagationPolicy, CapabilityStatus, CapabilityType, SsoIdentity,
+    SsoIdentityType,
 };
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::InputError;
@@ -22,6 +22,7 @@ use ekskit_core::wait::{Backoff, Check, until};
 use ekskit_model::cluster::{ArgoCdSpec, CapabilityDoc};
 use tracing::{info, warn};
 
+use crate::access;
 use crate::account::Account;
 use crate::addons::policy::{self, Scope};
 use crate::health::{failure, issue_text};
@@ -203,12 +204,8 @@ async fn ensure_access(eks: &Client, stack: &str, role: &str) -> anyhow::Result<
     let policies = match listed.aws(format!("listing the access policies of {role} on {stack}")) {
         Ok(out) => out.associated_access_policies.unwrap_or_default(),
         Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => {
-            info!("creating the access entry of the capability role {role} on {stack}");
-            let created = eks.create_access_entry().cluster_name(stack).principal_arn(role).send().await;
-            match created.aws(format!("creating the access entry of {role} on {stack}")) {
-                Err(e) if aws_code(&e) != Some("ResourceInUseException") => return Err(e),
-                _ => Vec::new(),
-            }
+            access::create(eks, stack, role, None).await?;
+            Vec::new()
         }
         Err(e) => return Err(e),
     };
@@ -216,15 +213,7 @@ async fn ensure_access(eks: &Client, stack: &str, role: &str) -> anyhow::Result<
         return Ok(());
     }
     info!("giving the capability role {role} cluster admin on {stack} (Argo CD deploys into it)");
-    eks.associate_access_policy()
-        .cluster_name(stack)
-        .principal_arn(role)
-        .policy_arn(CLUSTER_POLICY)
-        .access_scope(AccessScope::builder().r#type(AccessScopeType::Cluster).build())
-        .send()
-        .await
-        .aws(format!("associating {CLUSTER_POLICY} with {role} on {stack}"))?;
-    Ok(())
+    access::associate(eks, stack, role, CLUSTER_POLICY).await
 }
 
 fn rbac_of(c: &Capability) -> Vec<String> {

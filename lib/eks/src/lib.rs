@@ -9,6 +9,7 @@
 //! - [`versions`]: the Kubernetes versions EKS offers, and the one a new cluster gets;
 //!   [`upgrade`]: `--upgrade`, one minor at a time
 
+pub mod access;
 pub mod account;
 pub mod addons;
 pub mod auto_mode;

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_eks::types::AccessEntry;
 use aws_sdk_sqs::types::QueueAttributeName;
 use ekskit_aws::{AwsResultExt, aws_code};
 use ekskit_core::Hinted;
@@ -14,6 +13,7 @@ use ekskit_core::stack::{STACK_TAG, ownership_tags};
 use tracing::info;
 
 use super::Account;
+use crate::access;
 use crate::iam::{self, RoleKind};
 use crate::model::PlannedAction;
 use crate::names::bounded_name;
@@ -220,34 +220,11 @@ async fn ensure_rule(
     Ok(())
 }
 
-async fn find_access_entry(eks: &aws_sdk_eks::Client, stack: &str, role: &str) -> anyhow::Result<Option<AccessEntry>> {
-    let out = eks.describe_access_entry().cluster_name(stack).principal_arn(role).send().await;
-    match out.aws(format!("reading the access entry of {role}")) {
-        Ok(out) => Ok(out.access_entry),
-        Err(e) if aws_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 async fn ensure_access_entry(eks: &aws_sdk_eks::Client, stack: &str, role: &str) -> anyhow::Result<()> {
-    if find_access_entry(eks, stack, role).await?.is_some() {
-        return Ok(());
+    if access::find(eks, stack, role).await?.is_none() {
+        access::create(eks, stack, role, Some("EC2_LINUX")).await?;
     }
-    info!("creating the EC2_LINUX access entry of {role}");
-    let created = eks
-        .create_access_entry()
-        .cluster_name(stack)
-        .principal_arn(role)
-        .r#type("EC2_LINUX")
-        .set_tags(Some(ownership_tags(stack, TOOL).into_iter().collect()))
-        .send()
-        .await
-        .aws(format!("creating the access entry of {role} on {stack}"));
-    match created {
-        Ok(_) => Ok(()),
-        Err(e) if aws_code(&e) == Some("ResourceInUseException") => Ok(()),
-        Err(e) => Err(e),
-    }
+    Ok(())
 }
 
 /// Deletes everything [`ensure`] made except the controller role; returns `kind name` of each.
@@ -279,7 +256,7 @@ pub async fn delete(aws: &Clients, stack: &str, cluster_exists: bool) -> anyhow:
     let node = RoleKind::KarpenterNode;
     let role = if cluster_exists { iam::find(&aws.iam, stack, node).await.ok().flatten() } else { None };
     if let Some(role) = role
-        && find_access_entry(&aws.eks, stack, &role).await?.is_some()
+        && access::find(&aws.eks, stack, &role).await?.is_some()
     {
         aws.eks
             .delete_access_entry()
@@ -325,7 +302,7 @@ pub async fn plan(aws: &Clients, stack: &str, cluster_exists: bool) -> anyhow::R
     let role = iam::find(&aws.iam, stack, node).await?;
     let mut steps = vec![step(role.is_some(), "iam-role", node.role_name(stack))];
     let entry = match (&role, cluster_exists) {
-        (Some(arn), true) => find_access_entry(&aws.eks, stack, arn).await?.is_some(),
+        (Some(arn), true) => access::find(&aws.eks, stack, arn).await?.is_some(),
         _ => false,
     };
     steps.push(step(entry, "access-entry", node.role_name(stack)));
