@@ -295,9 +295,9 @@ pub async fn read_versions(eks: &Client, name: &str) -> anyhow::Result<VersionsD
         }
     }
     for ng in list_node_groups(eks, name).await? {
-        let out = eks.describe_nodegroup().cluster_name(name).nodegroup_name(&ng).send().await;
-        let version = out.aws(format!("reading node group {ng}"))?.nodegroup.and_then(|n| n.version);
-        doc.node_groups.insert(ng, version.unwrap_or_default());
+        if let Some(found) = cluster::find_node_group_named(eks, name, &ng).await? {
+            doc.node_groups.insert(ng, found.version.unwrap_or_default());
+        }
     }
     Ok(doc)
 }
