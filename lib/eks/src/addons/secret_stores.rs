@@ -21,11 +21,15 @@ use tracing::{info, warn};
 use super::policy::{self, Scope};
 use crate::TOOL;
 use crate::account::Account;
+use crate::iam::RoleKind;
 use crate::model::PlannedAction;
 use crate::names::bounded_name;
+use ekskit_model::cluster::Addon;
 
 /// The tag that says which namespace a store's role reads for.
 const NAMESPACE_TAG: &str = "ekskit.io/secrets-namespace";
+/// The tag on the controller's role listing the namespaces with stores (space-separated).
+const LIST_TAG: &str = "ekskit.io/secrets-namespaces";
 /// The inline policy of a store's role.
 const INLINE_POLICY: &str = "ekskit-secret-store";
 
@@ -95,14 +99,50 @@ pub async fn existing(iam: &Client, stack: &str) -> anyhow::Result<BTreeMap<Stri
     Ok(found)
 }
 
-/// The namespaces to have stores: those asked for, else those that have one (`existing`), else
-/// the default.
-fn wanted(asked: Option<&BTreeSet<String>>, existing: &BTreeMap<String, String>) -> BTreeSet<String> {
-    match asked {
-        Some(asked) => asked.clone(),
-        None if existing.is_empty() => DEFAULT_SECRET_NAMESPACES.iter().map(|n| n.to_string()).collect(),
-        None => existing.keys().cloned().collect(),
+/// The namespaces to have stores: those asked for, else those the last run recorded on the
+/// controller's role, else those that have one (`existing`), else the default. The record comes
+/// first: a run killed while it made the stores leaves only some, which are not the list.
+fn wanted(
+    asked: Option<&BTreeSet<String>>,
+    recorded: Option<BTreeSet<String>>,
+    existing: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
+    match (asked, recorded) {
+        (Some(asked), _) => asked.clone(),
+        (None, Some(recorded)) => recorded,
+        (None, None) if existing.is_empty() => DEFAULT_SECRET_NAMESPACES.iter().map(|n| n.to_string()).collect(),
+        (None, None) => existing.keys().cloned().collect(),
     }
+}
+
+/// The external-secrets controller's role: where the list of namespaces is recorded.
+fn controller_role(stack: &str) -> String {
+    RoleKind::Addon(Addon::ExternalSecrets).role_name(stack)
+}
+
+/// The namespaces recorded on the controller's role, when it has the record.
+async fn recorded(iam: &Client, stack: &str) -> anyhow::Result<Option<BTreeSet<String>>> {
+    let role = match find_owned_role(iam, &controller_role(stack), stack).await {
+        Ok(role) => role,
+        Err(e) if e.is::<Hinted>() => None,
+        Err(e) => return Err(e),
+    };
+    let tag = role.and_then(|r| r.tags().iter().find(|t| t.key() == LIST_TAG).map(|t| t.value().to_owned()));
+    Ok(tag.map(|v| v.split_whitespace().map(str::to_owned).collect()))
+}
+
+/// Records `namespaces` on the controller's role before their stores are made (IAM tag values
+/// hold 256 characters: a longer list is not recorded, and a re-run without it finds the roles).
+async fn record(iam: &Client, stack: &str, namespaces: &BTreeSet<String>) -> anyhow::Result<()> {
+    let value = namespaces.iter().cloned().collect::<Vec<_>>().join(" ");
+    let role = controller_role(stack);
+    if value.len() > 256 {
+        warn!("the list of namespaces with stores is too long to record on IAM role {role}");
+        return Ok(());
+    }
+    let tag = aws_sdk_iam::types::Tag::builder().key(LIST_TAG).value(value).build()?;
+    iam.tag_role().role_name(&role).tags(tag).send().await.aws(format!("tagging IAM role {role}"))?;
+    Ok(())
 }
 
 /// What creates the stores' roles: the stack, its account, the controller's role and the prefix.
@@ -121,7 +161,8 @@ pub async fn ensure(
     asked: Option<&BTreeSet<String>>,
 ) -> anyhow::Result<BTreeMap<String, SecretStoreDoc>> {
     let existing = existing(iam, stores.stack).await?;
-    let wanted = wanted(asked, &existing);
+    let wanted = wanted(asked, recorded(iam, stores.stack).await?, &existing);
+    record(iam, stores.stack, &wanted).await?;
     let mut out = BTreeMap::new();
     for namespace in &wanted {
         out.insert(namespace.clone(), ensure_one(iam, stores, namespace).await?);
@@ -209,7 +250,7 @@ pub async fn delete(iam: &Client, stack: &str) -> anyhow::Result<Vec<String>> {
 /// The dry-run steps: each wanted store's role made or kept, the others' deleted.
 pub async fn plan(iam: &Client, stack: &str, asked: Option<&BTreeSet<String>>) -> anyhow::Result<Vec<PlannedAction>> {
     let existing = existing(iam, stack).await?;
-    let wanted = wanted(asked, &existing);
+    let wanted = wanted(asked, recorded(iam, stack).await?, &existing);
     let mut steps = Vec::new();
     for namespace in &wanted {
         let detail = Some(format!("external-secrets store of {namespace}"));
@@ -260,12 +301,15 @@ mod tests {
     }
 
     #[test]
-    fn the_namespaces_asked_for_else_those_that_have_a_store_else_the_default() {
+    fn the_namespaces_asked_for_else_recorded_else_those_that_have_a_store_else_the_default() {
         let asked: BTreeSet<String> = ["team-a".to_owned()].into();
         let existing: BTreeMap<String, String> = [("argocd".to_owned(), "r".to_owned())].into();
-        assert_eq!(wanted(Some(&asked), &existing), asked);
-        assert_eq!(wanted(None, &existing), ["argocd".to_owned()].into());
-        assert_eq!(wanted(None, &BTreeMap::new()).len(), DEFAULT_SECRET_NAMESPACES.len());
+        assert_eq!(wanted(Some(&asked), None, &existing), asked);
+        assert_eq!(wanted(None, None, &existing), ["argocd".to_owned()].into());
+        assert_eq!(wanted(None, None, &BTreeMap::new()).len(), DEFAULT_SECRET_NAMESPACES.len());
+        // A killed run left one store of three: the record, not the stores, says which are wanted.
+        let recorded: BTreeSet<String> = ["argocd".to_owned(), "team-a".to_owned()].into();
+        assert_eq!(wanted(None, Some(recorded.clone()), &existing), recorded);
     }
 
     #[test]
